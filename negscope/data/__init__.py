@@ -1,0 +1,27 @@
+"""Data: COCO-format folders, the shapes world and negation builders."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .coco import export_coco, load_coco
+from .records import DataError, Dataset, ImageRecord, ObjectAnn
+from .world import world_dataset
+
+__all__ = ["DataError", "Dataset", "ImageRecord", "ObjectAnn", "export_coco", "load_coco", "load_dataset", "world_dataset"]
+
+_WORLD = re.compile(r"^world(?:\[:(\d+)\])?$")
+
+
+def load_dataset(spec: str, limit: int | None = None, strict: bool = False) -> Dataset:
+    """Load 'world', 'world[:N]' (held-out scenes) or a COCO-format folder, capped at `limit` images."""
+    m = _WORLD.match(spec)
+    if m:
+        n = min(x for x in (int(m.group(1) or 1000), limit or 10**9))
+        if n <= 0:
+            raise DataError(f"data spec {spec!r} asks for no images; use world[:N] with N > 0")
+        return world_dataset(n)
+    if not Path(spec).exists():
+        raise DataError(f"data {spec!r} is neither 'world[:N]' nor an existing COCO-format folder; check the path")
+    return load_coco(spec, strict=strict).limit(limit)

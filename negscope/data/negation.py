@@ -1,0 +1,164 @@
+"""Negation builders: the seed report's seven templates, presence and absence negation, and MCQ."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .records import Dataset, ImageRecord
+from .world import article
+
+TEMPLATE_NAMES = (
+    "caption",
+    "this_is",
+    "not",
+    "this_is_not",
+    "absolutely_no",
+    "subject_changed",
+    "not_mismatched",
+)
+MCQ_TYPES = ("affirmation", "negation", "hybrid")
+
+
+def _body(caption: str) -> str:
+    caption = caption.strip().rstrip(".").strip()
+    if not caption:
+        raise ValueError("empty caption; every caption needs at least one word")
+    if len(caption) > 1 and caption[1].islower():
+        caption = caption[0].lower() + caption[1:]
+    return caption
+
+
+def seed_negation(caption: str) -> str:
+    """The seed study's negated caption: 'This is not ' + caption."""
+    return f"This is not {_body(caption)}"
+
+
+def _mention(caption: str, name: str) -> re.Match | None:
+    return re.search(rf"\b(?:(a|an|the|one)\s+)?{re.escape(name)}s?\b", caption, flags=re.IGNORECASE)
+
+
+def change_subject(caption: str, present: list[str], replacement: str) -> str:
+    """Replace the caption's main subject (its earliest mentioned object) with `replacement`."""
+    body = _body(caption)
+    hits = [m for m in (_mention(body, n) for n in present) if m]
+    if hits:
+        m = min(hits, key=lambda h: h.start())
+        return body[: m.start()] + article(replacement) + body[m.end() :]
+    m = re.search(r"\b(?:a|an|the)\s+(\w+)", body, flags=re.IGNORECASE)
+    if m:
+        return body[: m.start()] + article(replacement) + body[m.end() :]
+    return f"{article(replacement)} and {body}"
+
+
+def seven_templates(caption: str, changed: str, extra: str) -> dict[str, str]:
+    """The seed report's seven prompts for `caption`; `changed` has its subject swapped, `extra` is a mismatched explanation."""
+    c = _body(caption)
+    return {
+        "caption": c,
+        "this_is": f"This is {c}",
+        "not": f"Not {c}",
+        "this_is_not": f"This is not {c}",
+        "absolutely_no": f"There is absolutely no {c}",
+        "subject_changed": f"There is {_body(changed)}",
+        "not_mismatched": f"This is not {c}; {_body(extra)}",
+    }
+
+
+def presence_negation(caption: str, name: str) -> str:
+    """Negate `name`, an object in the image, so that the caption becomes false."""
+    body = _body(caption)
+    m = _mention(body, name)
+    if m:
+        return body[: m.start()] + f"no {name}" + body[m.end() :]
+    return f"{body}, with no {name}"
+
+
+def absence_pair(caption: str, name: str) -> tuple[str, str]:
+    """For `name` absent from the image: the true 'caption, with no X' and the false 'caption, with X'."""
+    body = _body(caption)
+    return f"{body}, with no {name}", f"{body}, with {article(name)}"
+
+
+def absent_candidates(record: ImageRecord, cooccur: dict[str, set[str]], categories: list[str]) -> list[str]:
+    """Plausible absent objects: categories that co-occur with a present one but are not in this image."""
+    present = set(record.present)
+    near = sorted(set().union(*(cooccur.get(p, set()) for p in present)) - present) if present else []
+    return near or [c for c in categories if c not in present]
+
+
+@dataclass
+class MCQItem:
+    """One four-option multiple-choice question with exactly one true option."""
+
+    options: list[str]
+    option_types: list[str]
+    answer: int
+
+    @property
+    def answer_type(self) -> str:
+        """The type of the correct option."""
+        return self.option_types[self.answer]
+
+
+def _statement(kind: str, yes: str, no: str) -> str:
+    if kind == "affirmation":
+        return f"This image features {article(yes)}"
+    if kind == "negation":
+        return f"This image does not feature {article(no)}"
+    return f"This image features {article(yes)} but not {article(no)}"
+
+
+def mcq_item(present: list[str], absent: list[str], rng: np.random.Generator) -> MCQItem:
+    """A NegBench-style question: one true statement and three false ones, in random order."""
+    if not present or not absent:
+        raise ValueError("an MCQ item needs at least one present and one absent object")
+    p, a = str(rng.choice(present)), str(rng.choice(absent))
+    kind = str(rng.choice(MCQ_TYPES))
+    true = (_statement(kind, p, a), kind)
+    p2 = str(rng.choice(present))
+    a2 = str(rng.choice(absent))
+    wrong = [
+        (_statement("affirmation", a2, p2), "affirmation"),
+        (_statement("negation", a2, p2), "negation"),
+        (_statement("hybrid", a2, p2), "hybrid"),
+    ]
+    options = [true] + wrong
+    order = rng.permutation(4)
+    return MCQItem(
+        options=[options[i][0] for i in order],
+        option_types=[options[i][1] for i in order],
+        answer=int(np.argmax(order == 0)),
+    )
+
+
+@dataclass
+class ImageNegations:
+    """Everything the negation metrics need for one image."""
+
+    record: ImageRecord
+    presence: list[tuple[str, str]]
+    absence: list[tuple[str, str]]
+    swap: list[tuple[str, str]]
+    mcq: MCQItem | None
+
+
+def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
+    """Presence, absence and swap pairs (true, false) per caption, and an MCQ item, for every image."""
+    rng = np.random.default_rng(seed)
+    cooccur = dataset.cooccurrence()
+    out = []
+    for rec in dataset:
+        present = rec.present
+        absent = absent_candidates(rec, cooccur, dataset.categories)
+        presence, absence, swap = [], [], []
+        for cap in rec.captions:
+            absence.append(absence_pair(cap, str(rng.choice(absent))))
+            if present:
+                presence.append((_body(cap), presence_negation(cap, str(rng.choice(present)))))
+                swap.append((_body(cap), change_subject(cap, present, str(rng.choice(absent)))))
+        mcq = mcq_item(present, absent, rng) if present else None
+        out.append(ImageNegations(rec, presence, absence, swap, mcq))
+    return out

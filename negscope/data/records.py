@@ -1,0 +1,92 @@
+"""The per-image record every data source yields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """Bad input data: the message names the input at fault and the fix."""
+
+
+@dataclass(frozen=True)
+class ObjectAnn:
+    """One annotated object: its category name and COCO box (x, y, width, height)."""
+
+    name: str
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class ImageRecord:
+    """One image with its captions and objects; pixels live in memory or at `path`."""
+
+    image_id: int
+    captions: list[str]
+    objects: list[ObjectAnn]
+    path: Path | None = None
+    pixels: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def present(self) -> list[str]:
+        """Distinct object category names, in annotation order."""
+        return list(dict.fromkeys(o.name for o in self.objects))
+
+    def load_pixels(self) -> np.ndarray:
+        """Return the image as an HxWx3 uint8 array, naming the file if it cannot be read."""
+        if self.pixels is not None:
+            return self.pixels
+        from PIL import Image, UnidentifiedImageError
+
+        if self.path is None or not self.path.is_file():
+            raise DataError(
+                f"image {self.path} for image id {self.image_id} is missing; restore the file "
+                "or remove its entry from the annotation files"
+            )
+        try:
+            with Image.open(self.path) as img:
+                return np.asarray(img.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as err:
+            raise DataError(
+                f"image {self.path} for image id {self.image_id} cannot be read ({err}); "
+                "replace the file or remove its entry from the annotation files"
+            ) from err
+
+
+@dataclass
+class Dataset:
+    """A list of image records plus the category vocabulary they draw on."""
+
+    name: str
+    records: list[ImageRecord]
+    categories: list[str]
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, index: int) -> ImageRecord:
+        return self.records[index]
+
+    def limit(self, n: int | None) -> "Dataset":
+        """The first `n` records (all when `n` is None)."""
+        if n is None:
+            return self
+        if n <= 0:
+            raise DataError(f"limit {n} must be a positive number of images")
+        return Dataset(self.name, self.records[:n], self.categories, self.skipped)
+
+    def cooccurrence(self) -> dict[str, set[str]]:
+        """For each category, the categories seen in the same image somewhere in the dataset."""
+        seen: dict[str, set[str]] = {c: set() for c in self.categories}
+        for rec in self.records:
+            names = rec.present
+            for a in names:
+                seen.setdefault(a, set()).update(n for n in names if n != a)
+        return seen

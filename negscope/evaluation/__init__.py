@@ -1,0 +1,1 @@
+"""Evaluation: the seed similarity study, negation accuracies, MCQ and retrieval."""

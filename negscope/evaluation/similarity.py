@@ -1,0 +1,85 @@
+"""The seed study: positive against negated similarity, and the seven prompt templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data import Dataset
+from ..data.negation import TEMPLATE_NAMES, absent_candidates, change_subject, seven_templates
+from ..models import ClipBundle
+from .features import image_features, text_lookup
+
+
+@dataclass
+class SimilarityResult:
+    """Per-pair scores of one model on one dataset, with the features behind them."""
+
+    model: str
+    image_ids: list[int]
+    pair_image: np.ndarray
+    captions: list[str]
+    texts: list[dict[str, str]]
+    scores: np.ndarray
+    image_feats: torch.Tensor
+    pos_feats: torch.Tensor
+    neg_feats: torch.Tensor
+
+    @property
+    def s_pos(self) -> np.ndarray:
+        """S(I, caption) per pair."""
+        return self.scores[:, TEMPLATE_NAMES.index("caption")]
+
+    @property
+    def s_neg(self) -> np.ndarray:
+        """S(I, 'This is not ' + caption) per pair."""
+        return self.scores[:, TEMPLATE_NAMES.index("this_is_not")]
+
+    def summary(self) -> dict:
+        """The seed Table 1 row: means, standard deviations, flips and per-template means."""
+        pos, neg = self.s_pos, self.s_neg
+        flips = int((neg >= pos).sum())
+        return {
+            "model": self.model,
+            "pairs": len(pos),
+            "pos_mean": float(pos.mean()),
+            "pos_std": float(pos.std()),
+            "neg_mean": float(neg.mean()),
+            "neg_std": float(neg.std()),
+            "flips": flips,
+            "flip_rate": flips / len(pos),
+            "templates": {name: float(self.scores[:, j].mean()) for j, name in enumerate(TEMPLATE_NAMES)},
+        }
+
+
+def similarity_study(bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False) -> SimilarityResult:
+    """Score every (image, caption) pair under the seven templates; image features are computed once."""
+    rng = np.random.default_rng(seed)
+    cooccur = dataset.cooccurrence()
+    img = image_features(bundle, dataset, progress=progress)
+    pair_image, captions, texts = [], [], []
+    for i, rec in enumerate(dataset):
+        extra = dataset[(i + 1) % len(dataset)].captions[0]
+        absent = absent_candidates(rec, cooccur, dataset.categories)
+        for cap in rec.captions:
+            changed = change_subject(cap, rec.present, str(rng.choice(absent)))
+            pair_image.append(i)
+            captions.append(cap)
+            texts.append(seven_templates(cap, changed, extra))
+    feats, row = text_lookup(bundle, [t for d in texts for t in d.values()], progress=progress)
+    index = torch.tensor([[row[d[n]] for n in TEMPLATE_NAMES] for d in texts])
+    pi = torch.tensor(pair_image)
+    scores = torch.einsum("pd,ptd->pt", img[pi], feats[index]).numpy()
+    return SimilarityResult(
+        model=bundle.spec,
+        image_ids=[r.image_id for r in dataset],
+        pair_image=pi.numpy(),
+        captions=captions,
+        texts=texts,
+        scores=scores,
+        image_feats=img,
+        pos_feats=feats[index[:, TEMPLATE_NAMES.index("caption")]],
+        neg_feats=feats[index[:, TEMPLATE_NAMES.index("this_is_not")]],
+    )

@@ -1,0 +1,1 @@
+"""Experiments: stage runners that read and write run folders."""

@@ -1,0 +1,1 @@
+"""Fine-tuning: contrastive and Omni-NegCLIP losses."""

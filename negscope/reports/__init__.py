@@ -1,0 +1,1 @@
+"""Reports: matplotlib figures and the HTML/Markdown report."""

@@ -1,0 +1,67 @@
+"""Figures for the similarity study (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..data.negation import TEMPLATE_NAMES  # noqa: E402
+from ..io import atomic_path  # noqa: E402
+
+
+def save(fig: plt.Figure, path: str | Path) -> Path:
+    """Save `fig` atomically as PNG at `path` and close it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def template_bars(result, path: str | Path, n_images: int = 4) -> Path:
+    """Bar chart of the seven template scores for the first caption of a few images."""
+    firsts = [int(np.flatnonzero(result.pair_image == i)[0]) for i in range(min(n_images, len(result.image_ids)))]
+    fig, axes = plt.subplots(1, len(firsts), figsize=(3.2 * len(firsts), 3.4), sharey=True, squeeze=False)
+    for ax, p in zip(axes[0], firsts):
+        ax.bar(range(len(TEMPLATE_NAMES)), result.scores[p], color=plt.cm.tab10(np.arange(len(TEMPLATE_NAMES))))
+        ax.set_xticks(range(len(TEMPLATE_NAMES)), [f"T{j + 1}" for j in range(len(TEMPLATE_NAMES))])
+        ax.set_title(_wrap(result.captions[p]), fontsize=8)
+    axes[0][0].set_ylabel("cosine similarity S(I, T)")
+    legend = "  ".join(f"T{j + 1}={n}" for j, n in enumerate(TEMPLATE_NAMES))
+    fig.suptitle(f"{result.model}: seven templates per image\n{legend}", fontsize=8)
+    return save(fig, path)
+
+
+def tsne_plot(result, path: str | Path, max_images: int = 150, seed: int = 0) -> Path:
+    """t-SNE of image, positive-caption and negated-caption embeddings (first caption per image)."""
+    from sklearn.manifold import TSNE
+
+    n = min(max_images, len(result.image_ids))
+    firsts = [int(np.flatnonzero(result.pair_image == i)[0]) for i in range(n)]
+    points = np.concatenate(
+        [result.image_feats[:n].numpy(), result.pos_feats[firsts].numpy(), result.neg_feats[firsts].numpy()]
+    )
+    xy = TSNE(n_components=2, perplexity=min(30, max(2, len(points) // 4)), random_state=seed, init="pca").fit_transform(points)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for k, (label, marker) in enumerate([("image", "o"), ("caption", "^"), ("This is not + caption", "x")]):
+        ax.scatter(*xy[k * n : (k + 1) * n].T, s=14, marker=marker, label=label, alpha=0.75)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{result.model}: t-SNE of image and caption embeddings", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return save(fig, path)
+
+
+def _wrap(text: str, width: int = 34) -> str:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if len(line) + len(w) + 1 > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    return "\n".join(lines + [line])
