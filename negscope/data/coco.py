@@ -97,7 +97,7 @@ def export_coco(dataset: Dataset, folder: str | Path, split: str = "val") -> Pat
     for rec in dataset:
         pixels: np.ndarray = rec.load_pixels()
         file_name = f"{rec.image_id:012d}.jpg"
-        Image.fromarray(pixels).save(folder / split / file_name, quality=95)
+        Image.fromarray(pixels).save(folder / split / file_name, quality=95, subsampling=0)
         images.append({"id": rec.image_id, "file_name": file_name, "height": pixels.shape[0], "width": pixels.shape[1]})
         for cap in rec.captions:
             cap_anns.append({"id": len(cap_anns) + 1, "image_id": rec.image_id, "caption": cap})

@@ -26,7 +26,8 @@ def _body(caption: str) -> str:
     caption = caption.strip().rstrip(".").strip()
     if not caption:
         raise ValueError("empty caption; every caption needs at least one word")
-    if len(caption) > 1 and caption[1].islower():
+    first = caption.split()[0]
+    if len(first) == 1 or first[1:].islower():
         caption = caption[0].lower() + caption[1:]
     return caption
 

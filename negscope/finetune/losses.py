@@ -1,9 +1,26 @@
-"""Contrastive losses on L2-normalised features."""
+"""Contrastive losses on L2-normalised features: plain CLIP InfoNCE and the Omni-NegCLIP objectives.
+
+Notation (DESIGN.md, "Omni-NegCLIP objectives"): logit scale `s`, a batch of B images `I`, their captions
+`T`, presence-negated captions `N` (a present object negated: false) and absence-negated captions `A`
+(an absent object negated: true). Every row is an L2-normalised feature.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The weights and margin of the Omni-NegCLIP objective; the defaults are the reference values."""
+
+    lambda_abs: float = 1.0
+    lambda_orig: float = 1.0
+    lambda_text: float = 1.0
+    margin: float = 0.9
 
 
 def clip_loss(image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
@@ -11,3 +28,53 @@ def clip_loss(image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor
     logits = logit_scale * image @ text.T
     labels = torch.arange(len(image), device=image.device)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+def presence_terms(
+    image: torch.Tensor, text: torch.Tensor, negated: torch.Tensor, logit_scale: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """L1 (image to [T;N], B x 2B), L2 (text to image) and L3 (two-way T vs N per image), each a mean CE."""
+    labels = torch.arange(len(image), device=image.device)
+    l1 = F.cross_entropy(logit_scale * image @ torch.cat([text, negated]).T, labels)
+    l2 = F.cross_entropy(logit_scale * text @ image.T, labels)
+    pair = logit_scale * torch.stack([(image * text).sum(-1), (image * negated).sum(-1)], dim=1)
+    l3 = F.cross_entropy(pair, torch.zeros_like(labels))
+    return {"l1": l1, "l2": l2, "l3": l3}
+
+
+def absence_terms(
+    image: torch.Tensor, text: torch.Tensor, absence: torch.Tensor, logit_scale: torch.Tensor, margin: float
+) -> dict[str, torch.Tensor]:
+    """InfoNCE(I, A), InfoNCE(I, T) and the text margin mean(ReLU(cos(T_i, A_i) + margin)), unweighted."""
+    return {
+        "absence_nce": clip_loss(image, absence, logit_scale),
+        "original_nce": clip_loss(image, text, logit_scale),
+        "text_margin": F.relu((text * absence).sum(-1) + margin).mean(),
+    }
+
+
+def omni_negclip_loss(
+    image: torch.Tensor,
+    text: torch.Tensor,
+    logit_scale: torch.Tensor,
+    weights: LossWeights,
+    negated: torch.Tensor | None = None,
+    absence: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """L = L_pres + lambda_abs * L_abs and every term; a missing N or A drops its objective."""
+    if negated is None and absence is None:
+        raise ValueError("the Omni-NegCLIP loss needs presence-negated captions, absence-negated ones, or both")
+    terms: dict[str, torch.Tensor] = {}
+    total = image.new_zeros(())
+    if negated is not None:
+        terms.update(presence_terms(image, text, negated, logit_scale))
+        terms["presence"] = (terms["l1"] + terms["l2"] + terms["l3"]) / 3
+        total = total + terms["presence"]
+    if absence is not None:
+        terms.update(absence_terms(image, text, absence, logit_scale, weights.margin))
+        terms["absence"] = (
+            terms["absence_nce"] + weights.lambda_orig * terms["original_nce"] + weights.lambda_text * terms["text_margin"]
+        )
+        total = total + weights.lambda_abs * terms["absence"]
+    terms["loss"] = total
+    return total, terms

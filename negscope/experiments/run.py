@@ -1,0 +1,174 @@
+"""`negscope run`: every stage in order, each in `runs/<name>/<stage>/`, skipping those already complete."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..io import read_json, write_json, write_text
+from .config import RunConfig, config_hash, section_config
+
+MARKER = "stage.json"
+STARTED = ".started"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the run: its name (also its folder), the stages it reads from, and its runner."""
+
+    name: str
+    needs: tuple[str, ...]
+    run: Callable[[RunConfig, Path], None]
+
+
+def _similarity(cfg: RunConfig, root: Path) -> None:
+    from .similarity import run_similarity
+
+    run_similarity([cfg.model], cfg.data, root / "similarity", limit=cfg.similarity.limit, strict=cfg.strict, seed=cfg.seed)
+
+
+def _probes(cfg: RunConfig, root: Path) -> None:
+    from .probe import run_probes
+
+    c = cfg.probes
+    run_probes(cfg.model, cfg.data, root / "probes", limit=c.limit, folds=c.folds, bootstrap=c.bootstrap, seed=cfg.seed)
+
+
+def _attribution(cfg: RunConfig, root: Path) -> None:
+    from .attribute import run_attribution
+
+    c = cfg.attribution
+    run_attribution(cfg.model, cfg.data, root / "attribution", limit=c.limit, steps=c.steps, examples=c.examples, seed=cfg.seed)
+
+
+def _patching(cfg: RunConfig, root: Path) -> None:
+    from .patch import run_patching
+
+    c = cfg.patching
+    run_patching(cfg.model, cfg.data, root / "patching", limit=c.limit, all_tokens=c.all_tokens, seed=cfg.seed)
+
+
+def _selection(cfg: RunConfig, root: Path) -> None:
+    from .select import run_selection
+
+    run_selection(root / "probes", root / "attribution", root / "patching", root / "selection", coverage=cfg.selection.coverage)
+
+
+def _finetune(cfg: RunConfig, root: Path) -> None:
+    from .finetune import run_finetune
+
+    c = dataclasses.asdict(cfg.finetune)
+    layers = str(root / "selection" / "selection.json") if c.pop("layers") == "auto" else cfg.finetune.layers
+    run_finetune(cfg.model, cfg.data, root / "finetune", layers=layers, seed=cfg.seed, **c)
+
+
+def _evaluate(cfg: RunConfig, root: Path) -> None:
+    from .evaluate import run_evaluation
+
+    models = [cfg.model, str(finetuned_model(root))]
+    run_evaluation(models, cfg.data, root / "evaluate", limit=cfg.evaluate.limit, seed=cfg.seed)
+
+
+def _study(cfg: RunConfig, root: Path) -> None:
+    from .study import run_layer_study
+
+    run_layer_study(cfg.model, cfg.data, root / "study", selection=root / "selection" / "selection.json", steps=cfg.study.steps,
+                    limit=cfg.study.limit, seed=cfg.seed)
+
+
+def finetuned_model(root: Path) -> Path:
+    """The folder of the fine-tuned model inside run folder `root`."""
+    return root / "finetune" / "model"
+
+
+STAGE_LIST: tuple[Stage, ...] = (
+    Stage("similarity", (), _similarity),
+    Stage("probes", (), _probes),
+    Stage("attribution", (), _attribution),
+    Stage("patching", (), _patching),
+    Stage("selection", ("probes", "attribution", "patching"), _selection),
+    Stage("finetune", ("selection",), _finetune),
+    Stage("evaluate", ("finetune",), _evaluate),
+    Stage("study", ("selection",), _study),
+)
+
+
+def stage_hashes(cfg: RunConfig) -> dict[str, str]:
+    """The config hash of every stage: its own settings plus the hashes of the stages it reads from."""
+    hashes: dict[str, str] = {}
+    for stage in STAGE_LIST:
+        hashes[stage.name] = config_hash(
+            {"config": section_config(cfg, stage.name), "needs": {n: hashes[n] for n in stage.needs}}
+        )
+    return hashes
+
+
+def is_complete(folder: Path, digest: str) -> bool:
+    """Whether `folder` holds a finished stage marker for config hash `digest`."""
+    marker = folder / MARKER
+    if not marker.is_file():
+        return False
+    try:
+        return read_json(marker).get("config_hash") == digest
+    except ValueError:
+        return False
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, so a stage gives the same results whether or not earlier ones ran."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run(cfg: RunConfig, out: str | Path, report: bool = True) -> dict[str, str]:
+    """Run the configured stages into `out`, skipping those complete for this config; returns each stage's status."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", dataclasses.asdict(cfg))
+    hashes = stage_hashes(cfg)
+    status: dict[str, str] = {}
+    for stage in STAGE_LIST:
+        if stage.name not in cfg.stages:
+            status[stage.name] = "not configured"
+            continue
+        folder, digest = out / stage.name, hashes[stage.name]
+        if is_complete(folder, digest):
+            print(f"run: {stage.name} is complete for config {digest}; skipping")
+            status[stage.name] = "skipped"
+            continue
+        _prepare(folder, digest)
+        print(f"run: {stage.name} (config {digest})")
+        start = time.time()
+        seed_everything(cfg.seed)
+        stage.run(cfg, out)
+        write_json(
+            folder / MARKER,
+            {"stage": stage.name, "config_hash": digest, "config": section_config(cfg, stage.name),
+             "needs": {n: hashes[n] for n in stage.needs}, "seconds": round(time.time() - start, 1)},
+        )
+        status[stage.name] = "done"
+    if report:
+        from ..reports.report import build_report
+
+        html, md = build_report(out)
+        print(f"run: wrote {html} and {md}")
+    return status
+
+
+def _prepare(folder: Path, digest: str) -> None:
+    """Make `folder` ready for a run of config `digest`: keep a same-config partial run, clear anything else."""
+    started = folder / STARTED
+    same = started.is_file() and started.read_text(encoding="utf-8").strip() == digest
+    if folder.exists() and not (same and not (folder / MARKER).exists()):
+        print(f"run: clearing {folder}: it holds results of another config")
+        shutil.rmtree(folder)
+    write_text(started, digest)

@@ -1,0 +1,157 @@
+"""Capture per-layer text-encoder states with forward hooks, in one forward pass for all layers.
+
+Usage::
+
+    with capture_text_states(bundle, layers=None, pools=("eos", "mean"), dtype=torch.float16) as cap:
+        bundle.encode_text(captions)          # any text forward pass: encode_text, text_embeds, text_model
+    eos = cap.pooled("eos")                   # {"text.embed": (N, D), "text.block.0": (N, D), ...}
+
+or, in one call, ``text_states(bundle, captions)``. Pools:
+
+- ``eos``: the state at the first end-of-text token, the position CLIP's own pooler reads;
+- ``mean``: the mean over real tokens (start token through the first end-of-text token);
+- ``tokens``: every real token, one (length, D) tensor per caption.
+
+States are detached, moved to CPU and cast to `dtype`. Hooks are removed when the block exits, also on error.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from ..models import ClipBundle
+from .names import layer_module, layer_names, resolve_layer
+
+POOLS = ("eos", "mean", "tokens")
+
+
+def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Per row, the position CLIP pools: the first end-of-text token (the highest id for legacy configs)."""
+    if eos_token_id == 2:
+        return input_ids.to(torch.int).argmax(dim=-1)
+    return (input_ids == eos_token_id).to(torch.int).argmax(dim=-1)
+
+
+class TextStates:
+    """What `capture_text_states` recorded: per layer and pool, one entry per forward pass."""
+
+    def __init__(self, layers: list[str], pools: tuple[str, ...], dtype: torch.dtype) -> None:
+        self.layers = layers
+        self.pools = pools
+        self.dtype = dtype
+        self._eos: torch.Tensor | None = None
+        self._lengths: list[torch.Tensor] = []
+        self._parts: dict[tuple[str, str], list[torch.Tensor]] = {(p, n): [] for p in pools for n in layers}
+
+    def __len__(self) -> int:
+        return int(sum(len(x) for x in self._lengths))
+
+    def pooled(self, pool: str = "eos") -> dict[str, torch.Tensor]:
+        """{layer name: (captions, width)} for the `eos` or `mean` pool, captions in forward order."""
+        if pool not in self.pools or pool == "tokens":
+            raise ValueError(f"pool {pool!r} was not captured as a pooled state; captured pools are {self.pools}")
+        return {n: _cat(self._parts[(pool, n)]) for n in self.layers}
+
+    def tokens(self) -> dict[str, list[torch.Tensor]]:
+        """{layer name: one (real tokens, width) tensor per caption}; needs pools to include 'tokens'."""
+        if "tokens" not in self.pools:
+            raise ValueError(f"token states were not captured; pass pools=(..., 'tokens'), not {self.pools}")
+        lengths = torch.cat(self._lengths).tolist() if self._lengths else []
+        out = {}
+        for n in self.layers:
+            rows = [row for part in self._parts[("tokens", n)] for row in part]
+            out[n] = [row[:k] for row, k in zip(rows, lengths)]
+        return out
+
+    def clear(self) -> None:
+        """Drop everything recorded so far (for streaming: capture a batch, save it, clear)."""
+        self._lengths.clear()
+        for parts in self._parts.values():
+            parts.clear()
+
+    def _start(self, input_ids: torch.Tensor, eos_token_id: int) -> None:
+        self._eos = eos_positions(input_ids, eos_token_id)
+        self._lengths.append((self._eos + 1).cpu())
+
+    def _record(self, name: str, hidden: torch.Tensor) -> None:
+        h = hidden.detach()
+        eos = self._eos.to(h.device)
+        if "eos" in self.pools:
+            self._parts[("eos", name)].append(h[torch.arange(h.shape[0], device=h.device), eos].to("cpu", self.dtype))
+        if "mean" in self.pools:
+            real = (torch.arange(h.shape[1], device=h.device)[None, :] <= eos[:, None]).to(h.dtype)
+            mean = (h * real[..., None]).sum(1) / real.sum(1, keepdim=True)
+            self._parts[("mean", name)].append(mean.to("cpu", self.dtype))
+        if "tokens" in self.pools:
+            self._parts[("tokens", name)].append(h.to("cpu", self.dtype, copy=True))
+
+
+def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
+    if not parts:
+        raise ValueError("nothing was captured; run a text forward pass (e.g. bundle.encode_text) inside the block")
+    return torch.cat(parts)
+
+
+def _select(bundle: ClipBundle, layers: Sequence[int | str] | None) -> list[str]:
+    if layers is None:
+        return layer_names(bundle)
+    chosen = {resolve_layer(bundle, layer) for layer in layers}
+    if not chosen:
+        raise ValueError("layers is empty; pass None for every layer or at least one name or index")
+    return [name for _, name in sorted(chosen)]
+
+
+@contextmanager
+def capture_text_states(
+    bundle: ClipBundle,
+    layers: Sequence[int | str] | None = None,
+    pools: Sequence[str] = ("eos",),
+    dtype: torch.dtype = torch.float32,
+) -> Iterator[TextStates]:
+    """Record the states of `layers` (names or hidden-state indices; None = all) during text forward passes."""
+    pools = (pools,) if isinstance(pools, str) else tuple(dict.fromkeys(pools))
+    bad = [p for p in pools if p not in POOLS]
+    if bad or not pools:
+        raise ValueError(f"unknown or missing pools {bad or list(pools)}; choose one or more of {POOLS}")
+    if dtype not in (torch.float16, torch.float32, torch.bfloat16):
+        raise ValueError(f"dtype {dtype} is not a float type for stored states; use torch.float16 or torch.float32")
+    names = _select(bundle, layers)
+    states = TextStates(names, pools, dtype)
+    eos_id = int(bundle.model.config.text_config.eos_token_id)
+
+    def start(module: nn.Module, args: tuple, kwargs: dict) -> None:
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        if input_ids is None:
+            raise ValueError("capture needs token ids; call the text model with input_ids, not inputs_embeds")
+        states._start(input_ids, eos_id)
+
+    def recorder(name: str):
+        return lambda module, args, output: states._record(name, output[0] if isinstance(output, tuple) else output)
+
+    handles = [bundle.text_embeddings.register_forward_pre_hook(start, with_kwargs=True)]
+    try:
+        for name in names:
+            handles.append(layer_module(bundle, name).register_forward_hook(recorder(name)))
+        yield states
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def text_states(
+    bundle: ClipBundle,
+    captions: Sequence[str],
+    layers: Sequence[int | str] | None = None,
+    pool: str = "eos",
+    dtype: torch.dtype = torch.float32,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> dict[str, torch.Tensor]:
+    """{layer name: (captions, width)} pooled states of `captions`, from one batched forward pass per batch."""
+    with capture_text_states(bundle, layers, pools=(pool,), dtype=dtype) as cap:
+        bundle.encode_text(captions, batch_size=batch_size, progress=progress)
+    return cap.pooled(pool)

@@ -1,0 +1,3 @@
+"""Layer selection: ranked layers and the freeze plan for fine-tuning."""
+
+from .freeze import freeze_except, plan_layers

@@ -1,0 +1,20 @@
+"""Shared fixtures: the tiny random model and a small world dataset."""
+
+from __future__ import annotations
+
+import pytest
+
+from negscope.data import world_dataset
+from negscope.models import ClipBundle, tiny_bundle
+
+
+@pytest.fixture(scope="session")
+def tiny() -> ClipBundle:
+    """A tiny random CLIP shared by the session's tests (do not train it in place)."""
+    return tiny_bundle()
+
+
+@pytest.fixture(scope="session")
+def small_world():
+    """Eight held-out world scenes."""
+    return world_dataset(8)

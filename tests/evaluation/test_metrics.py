@@ -1,0 +1,43 @@
+import numpy as np
+import torch
+
+from negscope.data.negation import build_negations
+from negscope.evaluation.features import image_features
+from negscope.evaluation.negation import mcq_accuracy, pair_accuracy, presence_accuracy
+from negscope.evaluation.retrieval import retrieval
+
+
+def test_pair_accuracy_matches_direct(tiny, small_world):
+    feats = image_features(tiny, small_world)
+    negs = build_negations(small_world)
+    pairs = [(i, t, f) for i, n in enumerate(negs) for t, f in n.presence]
+    t = tiny.encode_text([p[1] for p in pairs])
+    f = tiny.encode_text([p[2] for p in pairs])
+    img = feats[[p[0] for p in pairs]]
+    expected = float(((img * t).sum(-1) > (img * f).sum(-1)).float().mean())
+    assert pair_accuracy(tiny, feats, pairs) == expected == presence_accuracy(tiny, feats, negs)
+
+
+def test_retrieval_against_brute_force(tiny, small_world):
+    feats = image_features(tiny, small_world)
+    r = retrieval(tiny, feats, small_world, ks=(1, 5))
+    caps = [c for rec in small_world for c in rec.captions]
+    owner = np.array([i for i, rec in enumerate(small_world) for _ in rec.captions])
+    sims = (feats @ tiny.encode_text(caps).T).numpy()
+    i2t1 = np.mean([owner[np.argmax(sims[i])] == i for i in range(len(small_world))])
+    t2i5 = np.mean([j in np.argsort(-sims[:, j_cap])[:5] for j_cap, j in enumerate(owner)])
+    assert abs(r["i2t_r1"] - i2t1) < 1e-9 and abs(r["t2i_r5"] - t2i5) < 1e-6
+
+
+def test_mcq_chance_and_ties():
+    class Flat:
+        def encode_text(self, texts, **_):
+            return torch.ones(len(texts), 4) / 2
+
+    from negscope.data import world_dataset
+
+    ds = world_dataset(400)
+    negs = build_negations(ds)
+    acc, by_type = mcq_accuracy(Flat(), torch.ones(len(ds), 4) / 2, negs, seed=0)
+    assert 0.19 < acc < 0.31
+    assert set(by_type) == {"affirmation", "negation", "hybrid"}
