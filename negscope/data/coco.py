@@ -62,7 +62,13 @@ def load_coco(folder: str | Path, strict: bool = False) -> Dataset:
     cat_names = {c["id"]: c["name"] for c in inst.get("categories", [])}
     captions: dict[int, list[str]] = defaultdict(list)
     for ann in caps.get("annotations", []):
-        captions[ann["image_id"]].append(ann["caption"].strip())
+        text = str(ann.get("caption", "")).strip()
+        if not text:
+            raise DataError(
+                f"caption annotation {ann.get('id')} for image {ann['image_id']} in {cap_path} is empty; "
+                "give it text or delete the annotation"
+            )
+        captions[ann["image_id"]].append(text)
     objects: dict[int, list[ObjectAnn]] = defaultdict(list)
     for ann in inst.get("annotations", []):
         objects[ann["image_id"]].append(ObjectAnn(cat_names[ann["category_id"]], tuple(ann["bbox"])))

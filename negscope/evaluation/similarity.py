@@ -54,11 +54,17 @@ class SimilarityResult:
         }
 
 
-def similarity_study(bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False) -> SimilarityResult:
+def similarity_study(
+    bundle: ClipBundle,
+    dataset: Dataset,
+    seed: int = 0,
+    progress: bool = False,
+    image_feats: torch.Tensor | None = None,
+) -> SimilarityResult:
     """Score every (image, caption) pair under the seven templates; image features are computed once."""
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
-    img = image_features(bundle, dataset, progress=progress)
+    img = image_features(bundle, dataset, progress=progress) if image_feats is None else image_feats
     pair_image, captions, texts = [], [], []
     for i, rec in enumerate(dataset):
         extra = dataset[(i + 1) % len(dataset)].captions[0]

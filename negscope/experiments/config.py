@@ -62,19 +62,22 @@ class SelectionConfig:
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Omni-NegCLIP fine-tuning of the selected text layers."""
+    """Omni-NegCLIP fine-tuning: which blocks, on which data, and the trainer's settings (see TrainConfig)."""
 
     layers: str = "auto"
-    steps: int = 600
+    data: str | None = None
+    pool: int = 10000
+    steps: int = 300
     batch_size: int = 64
-    lr: float = 1e-4
+    lr: float = 3e-4
     weight_decay: float = 0.2
-    warmup: int = 50
+    warmup: int = 30
+    grad_clip: float = 1.0
     lambda_abs: float = 1.0
     lambda_orig: float = 1.0
     lambda_text: float = 1.0
     margin: float = 0.9
-    pool: int = 4000
+    save_every: int = 100
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "probes": {"limit": 200, "folds": 3, "bootstrap": 200},
     "attribution": {"limit": 16, "steps": 16, "examples": 4},
     "patching": {"limit": 48},
-    "finetune": {"steps": 60, "batch_size": 32, "pool": 800, "warmup": 10},
+    "finetune": {"steps": 60, "batch_size": 32, "pool": 1000, "warmup": 10, "save_every": 20},
     "evaluate": {"limit": 300},
 }
 

@@ -63,18 +63,20 @@ def _selection(cfg: RunConfig, root: Path) -> None:
 
 
 def _finetune(cfg: RunConfig, root: Path) -> None:
+    from ..finetune.trainer import TrainConfig
     from .finetune import run_finetune
 
-    c = dataclasses.asdict(cfg.finetune)
-    layers = str(root / "selection" / "selection.json") if c.pop("layers") == "auto" else cfg.finetune.layers
-    run_finetune(cfg.model, cfg.data, root / "finetune", layers=layers, seed=cfg.seed, **c)
+    c = cfg.finetune
+    train = TrainConfig(**{f.name: getattr(c, f.name) for f in dataclasses.fields(TrainConfig) if f.name != "seed"}, seed=cfg.seed)
+    run_finetune(cfg.model, c.data or cfg.data, c.layers, root / "finetune", cfg=train,
+                 selection=root / "selection" / "selection.json", resume=True, pool=c.pool)
 
 
 def _evaluate(cfg: RunConfig, root: Path) -> None:
-    from .evaluate import run_evaluation
+    from .evaluate import run_evaluate
 
     models = [cfg.model, str(finetuned_model(root))]
-    run_evaluation(models, cfg.data, root / "evaluate", limit=cfg.evaluate.limit, seed=cfg.seed)
+    run_evaluate(models, cfg.data, root / "evaluate", limit=cfg.evaluate.limit, strict=cfg.strict, seed=cfg.seed)
 
 
 def _study(cfg: RunConfig, root: Path) -> None:
@@ -85,8 +87,8 @@ def _study(cfg: RunConfig, root: Path) -> None:
 
 
 def finetuned_model(root: Path) -> Path:
-    """The folder of the fine-tuned model inside run folder `root`."""
-    return root / "finetune" / "model"
+    """The folder of the fine-tuned model (Hugging Face layout) inside run folder `root`."""
+    return root / "finetune"
 
 
 STAGE_LIST: tuple[Stage, ...] = (

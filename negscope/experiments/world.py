@@ -14,7 +14,7 @@ from transformers import CLIPImageProcessorPil, CLIPModel
 from ..data import world_dataset
 from ..data.negation import build_negations
 from ..data.vocabulary import vocabulary
-from ..data.world import IMAGE_SIZE, TRAIN_SEED
+from ..data.world import TRAIN_SEED
 from ..evaluation.features import image_features
 from ..evaluation.negation import absence_accuracy, presence_accuracy, swap_accuracy
 from ..evaluation.retrieval import retrieval
@@ -74,8 +74,6 @@ def train_world(cfg: WorldTrainConfig, progress: bool = True) -> dict:
     """Train, evaluate and save a world CLIP to `cfg.out`; returns the measured figures."""
     start = time.time()
     bundle = new_world_bundle(cfg.size, cfg.seed)
-    if bundle.model.config.vision_config.image_size != IMAGE_SIZE and cfg.size == "world":
-        raise ValueError("the world model's image size must match the world's scenes")
     pool = world_dataset(cfg.pool, seed=TRAIN_SEED)
     pixels = np.stack([r.load_pixels() for r in pool])
     model = bundle.model.train()

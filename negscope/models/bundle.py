@@ -118,7 +118,7 @@ class ClipBundle:
         captions = list(captions)
         out = []
         with torch.inference_mode():
-            for i in tqdm(range(0, len(captions), batch_size), desc="text", disable=not progress, leave=False):
+            for i in tqdm(range(0, len(captions), batch_size), desc="text", disable=None if progress else True, leave=False):
                 out.append(self.text_embeds(self.tokenize(captions[i : i + batch_size])).cpu())
         if not out:
             raise ValueError("no captions given; pass at least one caption")
@@ -131,6 +131,6 @@ class ClipBundle:
             raise ValueError("no images given; pass at least one image")
         out = []
         with torch.inference_mode():
-            for i in tqdm(range(0, len(images), batch_size), desc="images", disable=not progress, leave=False):
+            for i in tqdm(range(0, len(images), batch_size), desc="images", disable=None if progress else True, leave=False):
                 out.append(self.image_embeds(self.preprocess(images[i : i + batch_size])).cpu())
         return torch.cat(out)

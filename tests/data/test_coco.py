@@ -61,3 +61,13 @@ def test_load_dataset_specs(tmp_path):
     export_coco(world_dataset(3), tmp_path / "c")
     assert json.loads((tmp_path / "c" / "annotations" / "captions_val.json").read_text())["images"]
     assert len(load_dataset(str(tmp_path / "c"), limit=2)) == 2
+
+
+def test_empty_caption_in_annotations_is_named(tmp_path):
+    export_coco(world_dataset(2), tmp_path / "c")
+    path = tmp_path / "c" / "annotations" / "captions_val.json"
+    data = json.loads(path.read_text())
+    data["annotations"][3]["caption"] = "  "
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="caption annotation 4 for image 0 .* is empty"):
+        load_coco(tmp_path / "c")

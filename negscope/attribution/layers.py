@@ -1,0 +1,115 @@
+"""Per-layer attribution of the negation gap S(I, negated) - S(I, positive), one layer per Captum call.
+
+For a pair whose captions have the same token length (a presence negation swaps "a X" for "no X"),
+`LayerIntegratedGradients` at layer l runs from the positive caption's states (baseline) to the negated
+caption's states (input), so its attributions sum to the gap at every layer (the convergence delta says how
+closely). What differs between layers is *where* the gap sits: at the embeddings it is all on the changed
+token(s); after the last block it is all on the pooled EOS state. Block k's importance is the share of the
+gap's absolute attribution that block k moves onto the EOS position:
+
+    importance_k = eos_share(hidden state k+1) - eos_share(hidden state k)
+
+so the importances of all blocks sum to eos_share(last) - eos_share(embeddings) = 1 - 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from captum.attr import LayerIntegratedGradients
+from tqdm.auto import tqdm
+
+from ..hooks.names import layer_module, layer_names
+from ..models import ClipBundle
+from .score import end_positions, similarity_at
+
+
+@dataclass
+class LayerAttribution:
+    """Per pair (rows) and hidden state (columns, index 0 = text.embed): how the gap is attributed."""
+
+    names: list[str]
+    gap: np.ndarray
+    total: np.ndarray
+    delta: np.ndarray
+    eos_share: np.ndarray
+    changed_share: np.ndarray
+
+    @property
+    def importance(self) -> np.ndarray:
+        """Per pair and text block: the share of the gap's attribution the block moves onto EOS."""
+        return np.diff(self.eos_share, axis=1)
+
+
+def pair_tokens(bundle: ClipBundle, positives: Sequence[str], negatives: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Positive and negated token ids at a common width; every pair must have the same token length."""
+    tok = bundle.tokenize(list(positives) + list(negatives))
+    n = len(positives)
+    mask = tok["attention_mask"]
+    bad = [i for i in range(n) if not torch.equal(mask[i], mask[n + i])]
+    if bad:
+        i = bad[0]
+        raise ValueError(
+            f"pair {i} has captions of different token lengths ({positives[i]!r} vs {negatives[i]!r}); "
+            "layer attribution needs aligned pairs, so drop such pairs (see equal_length_pairs)"
+        )
+    return {"positive": tok["input_ids"][:n], "negative": tok["input_ids"][n:], "attention_mask": mask[:n]}
+
+
+def equal_length_pairs(bundle: ClipBundle, positives: Sequence[str], negatives: Sequence[str]) -> list[int]:
+    """Indices of the pairs whose positive and negated captions have the same number of tokens."""
+    lengths = bundle.tokenize(list(positives) + list(negatives))["attention_mask"].sum(1).tolist()
+    n = len(positives)
+    return [i for i in range(n) if lengths[i] == lengths[n + i]]
+
+
+def layer_attributions(
+    bundle: ClipBundle,
+    positives: Sequence[str],
+    negatives: Sequence[str],
+    image_feats: torch.Tensor,
+    steps: int = 32,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> LayerAttribution:
+    """Attribute S(I, negatives[i]) - S(I, positives[i]) at every hidden state, one layer per Captum call."""
+    if not (len(positives) == len(negatives) == len(image_feats)):
+        raise ValueError("positives, negatives and image_feats must have one entry per pair")
+    names = layer_names(bundle)
+    tok = {k: v.to(bundle.device) for k, v in pair_tokens(bundle, positives, negatives).items()}
+    mask = tok["attention_mask"]
+    eos = end_positions(mask)
+    changed = (tok["positive"] != tok["negative"]).cpu()
+    img = image_feats.to(bundle.device)
+    with torch.no_grad():
+        gap = similarity_at(bundle, tok["negative"], mask, eos, img) - similarity_at(bundle, tok["positive"], mask, eos, img)
+    n, width = len(positives), len(names)
+    total, delta, eos_share, changed_share = (np.zeros((n, width)) for _ in range(4))
+    bar = tqdm(total=width * ((n + batch_size - 1) // batch_size), desc="layer IG", disable=not progress, leave=False)
+    for j, name in enumerate(names):
+        lig = LayerIntegratedGradients(
+            lambda ids, m, e, im: similarity_at(bundle, ids, m, e, im), layer_module(bundle, name)
+        )
+        for s in range(0, n, batch_size):
+            sl = slice(s, s + batch_size)
+            attr, d = lig.attribute(
+                tok["negative"][sl],
+                baselines=tok["positive"][sl],
+                additional_forward_args=(mask[sl], eos[sl], img[sl]),
+                n_steps=steps,
+                return_convergence_delta=True,
+            )
+            per_pos = attr.sum(-1).detach().cpu()
+            absolute = per_pos.abs()
+            norm = absolute.sum(1).clamp_min(1e-12)
+            rows = torch.arange(len(per_pos))
+            total[sl, j] = per_pos.sum(1).numpy()
+            delta[sl, j] = d.detach().cpu().numpy()
+            eos_share[sl, j] = (absolute[rows, eos[sl].cpu()] / norm).numpy()
+            changed_share[sl, j] = ((absolute * changed[sl]).sum(1) / norm).numpy()
+            bar.update()
+    bar.close()
+    return LayerAttribution(names, gap.cpu().numpy(), total, delta, eos_share, changed_share)

@@ -1,0 +1,151 @@
+"""Activation patching: rerun a receiver caption with one layer's states taken from a donor caption.
+
+Positions patched (`positions`):
+
+- ``eos``: only the pooled position. The receiver's state at its own EOS position is replaced by the
+  donor's state at the donor's EOS position, so captions of different lengths can be patched.
+- ``context``: every real token except EOS, position by position; pairs must have the same token length.
+- ``all``: every real token including EOS; pairs must have the same token length. Patching a layer this way
+  reproduces the donor's output exactly, which makes it the machinery's sanity check.
+
+Pairs of different token lengths are not aligned for ``context``/``all``: they are refused (callers keep the
+equal-length pairs; presence negations swap "a X" for "no X", so they keep their length).
+
+The measure is the share of the receiver-to-donor change that a patch recreates. Per pair it is
+(S_patched - S_receiver) / (S_donor - S_receiver); averaged over pairs as
+sum(sign(g) * (S_patched - S_receiver)) / sum(|g|) with g = S_donor - S_receiver, i.e. a gap-weighted mean
+that stays finite when a pair's gap is close to zero.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..hooks.capture import capture_text_states
+from ..hooks.names import layer_module, layer_names, resolve_layer
+from ..models import ClipBundle
+from .score import end_positions
+from .stats import bootstrap_ci
+
+POSITIONS = ("eos", "context", "all")
+
+
+@contextmanager
+def patched_layer(bundle: ClipBundle, layer: int | str, values: torch.Tensor, where: torch.Tensor) -> Iterator[None]:
+    """Within the block, the output of `layer` takes `values` (batch, tokens, width) wherever `where` is True."""
+    _, name = resolve_layer(bundle, layer)
+
+    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        if output.shape != values.shape:
+            raise ValueError(f"patch values for {name} have shape {tuple(values.shape)}, the layer gives {tuple(output.shape)}")
+        return torch.where(where[..., None].to(output.device), values.to(output.device, output.dtype), output)
+
+    handle = layer_module(bundle, name).register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@dataclass
+class PatchResult:
+    """Receiver, donor and patched similarities for each pair (rows) and hidden state (columns)."""
+
+    names: list[str]
+    positions: str
+    receiver: np.ndarray
+    donor: np.ndarray
+    patched: np.ndarray
+
+    @property
+    def gap(self) -> np.ndarray:
+        """S_donor - S_receiver per pair."""
+        return self.donor - self.receiver
+
+    @property
+    def effect(self) -> np.ndarray:
+        """S_patched - S_receiver per pair and layer."""
+        return self.patched - self.receiver[:, None]
+
+    def curve(self, resamples: int = 1000, seed: int = 0) -> list[dict]:
+        """Per layer: the gap-weighted share recreated, with a bootstrap 95% interval over pairs."""
+        share = lambda idx: recreated_share(self.effect[idx], self.gap[idx])  # noqa: E731
+        low, high = bootstrap_ci(share, len(self.gap), resamples, seed)
+        return [
+            {"layer": n, "index": i, "share": float(s), "ci_low": float(lo), "ci_high": float(hi)}
+            for i, (n, s, lo, hi) in enumerate(zip(self.names, share(np.arange(len(self.gap))), low, high))
+        ]
+
+
+def recreated_share(effect: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Gap-weighted mean of effect/gap over pairs: sum(sign(gap) * effect) / sum(|gap|), per layer."""
+    return (np.sign(gap)[:, None] * effect).sum(0) / max(np.abs(gap).sum(), 1e-12)
+
+
+def _scores(bundle: ClipBundle, tok: dict[str, torch.Tensor], img: torch.Tensor) -> torch.Tensor:
+    return (bundle.text_embeds(tok) * img).sum(-1)
+
+
+def patch_pairs(
+    bundle: ClipBundle,
+    receivers: Sequence[str],
+    donors: Sequence[str],
+    image_feats: torch.Tensor,
+    positions: str = "eos",
+    layers: Sequence[int | str] | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> PatchResult:
+    """Score each receiver with each layer's states (at `positions`) replaced by its donor's."""
+    if positions not in POSITIONS:
+        raise ValueError(f"positions {positions!r} is unknown; choose one of {POSITIONS}")
+    if not (len(receivers) == len(donors) == len(image_feats)):
+        raise ValueError("receivers, donors and image_feats must have one entry per pair")
+    names = layer_names(bundle) if layers is None else [resolve_layer(bundle, x)[1] for x in layers]
+    n = len(receivers)
+    receiver, donor, patched = np.zeros(n), np.zeros(n), np.zeros((n, len(names)))
+    bar = tqdm(total=n, desc=f"patching ({positions})", disable=not progress, leave=False)
+    with torch.no_grad():
+        for s in range(0, n, batch_size):
+            sl = slice(s, s + batch_size)
+            img = image_feats[sl].to(bundle.device)
+            r_tok = bundle.tokenize(receivers[sl])
+            d_tok = bundle.tokenize(donors[sl])
+            r_eos, d_eos = end_positions(r_tok["attention_mask"]), end_positions(d_tok["attention_mask"])
+            if positions != "eos" and not torch.equal(r_eos, d_eos):
+                i = s + int(torch.nonzero(r_eos != d_eos)[0, 0])
+                raise ValueError(
+                    f"pair {i} ({receivers[i]!r} / {donors[i]!r}) differs in token length; positions={positions!r} "
+                    "needs equal-length pairs: filter them first or use positions='eos'"
+                )
+            with capture_text_states(bundle, names, pools=("tokens",)) as cap:
+                donor[sl] = _scores(bundle, d_tok, img).cpu().numpy()
+            receiver[sl] = _scores(bundle, r_tok, img).cpu().numpy()
+            states = cap.tokens()
+            width = r_tok["input_ids"].shape[1]
+            pos = torch.arange(width)[None, :]
+            rows = torch.arange(len(r_eos))
+            if positions == "eos":
+                where = pos == r_eos[:, None]
+            else:
+                where = pos <= r_eos[:, None] if positions == "all" else pos < r_eos[:, None]
+            for j, name in enumerate(names):
+                donor_states = states[name]
+                values = torch.zeros(len(r_eos), width, donor_states[0].shape[-1])
+                if positions == "eos":
+                    values[rows, r_eos] = torch.stack([h[int(e)] for h, e in zip(donor_states, d_eos)])
+                else:
+                    for b, h in enumerate(donor_states):
+                        values[b, : len(h)] = h
+                with patched_layer(bundle, name, values, where):
+                    patched[sl, j] = _scores(bundle, r_tok, img).cpu().numpy()
+            bar.update(len(r_eos))
+    bar.close()
+    return PatchResult(names, positions, receiver, donor, patched)

@@ -1,0 +1,30 @@
+"""Bootstrap confidence intervals over examples (pairs or captions)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def bootstrap_ci(
+    statistic: Callable[[np.ndarray], np.ndarray | float],
+    n: int,
+    resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of `statistic(rows)` over `resamples` draws of `n` row indices with replacement."""
+    if n < 1:
+        raise ValueError("bootstrap needs at least one example; raise --limit")
+    rng = np.random.default_rng(seed)
+    draws = np.stack([np.asarray(statistic(rng.integers(0, n, n)), dtype=float) for _ in range(resamples)])
+    tail = 100 * (1 - level) / 2
+    return np.percentile(draws, tail, axis=0), np.percentile(draws, 100 - tail, axis=0)
+
+
+def mean_with_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Mean of `values` (one per example) with its bootstrap 95% interval and the count."""
+    values = np.asarray(values, dtype=float)
+    low, high = bootstrap_ci(lambda idx: values[idx].mean(), len(values), resamples, seed)
+    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high), "n": int(len(values))}

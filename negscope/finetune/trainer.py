@@ -1,0 +1,246 @@
+"""The Omni-NegCLIP trainer: frozen image tower, chosen text blocks, checkpoints that resume exactly.
+
+Batches are a pure function of (seed, step): step t draws its global batch of images and negations from
+`np.random.default_rng([seed, t])`. That makes a resumed run see the very batches an uninterrupted one
+would, and lets every `torchrun` rank draw the same global batch and keep its own slice of it. Text
+features are gathered across ranks with gradients, so each rank computes the loss of the global batch
+and the averaged gradient equals the single-process one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..io import write_json
+from ..models import ClipBundle, load_bundle
+from ..selection import freeze_except
+from .data import Source
+from .ddp import barrier, gather, init_distributed
+from .losses import LossWeights, omni_negclip_loss
+from .schedule import warmup_cosine
+
+LN_100 = math.log(100.0)
+STATE_FILE = "trainer_state.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser, schedule and loss settings; the defaults suit the world model on CPU."""
+
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 0.2
+    warmup: int = 30
+    grad_clip: float = 1.0
+    lambda_abs: float = 1.0
+    lambda_orig: float = 1.0
+    lambda_text: float = 1.0
+    margin: float = 0.9
+    save_every: int = 100
+    seed: int = 0
+
+    @property
+    def weights(self) -> LossWeights:
+        """The loss weights and margin."""
+        return LossWeights(self.lambda_abs, self.lambda_orig, self.lambda_text, self.margin)
+
+
+class NonFiniteLoss(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TextTower(nn.Module):
+    """The bundle's text side as a module (input ids -> normalised features), so DDP can wrap it."""
+
+    def __init__(self, bundle: ClipBundle):
+        super().__init__()
+        self.model = bundle.model
+        self.bundle = bundle
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """L2-normalised projected text features."""
+        return self.bundle.text_embeds({"input_ids": input_ids, "attention_mask": attention_mask})
+
+
+class Trainer:
+    """Fine-tunes text blocks `layers` of `bundle` on `source` with the Omni-NegCLIP loss."""
+
+    def __init__(self, bundle: ClipBundle, source: Source, layers: list[int], cfg: TrainConfig):
+        self.bundle, self.source, self.cfg = bundle, source, cfg
+        self.rank, self.world = init_distributed()
+        if cfg.batch_size % self.world:
+            raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world} processes; make it a multiple")
+        if cfg.steps <= 0 or cfg.batch_size < 2:
+            raise ValueError("steps must be positive and the batch size at least 2 (contrastive losses need negatives)")
+        self.layers = sorted(layers)
+        self.trainable = freeze_except(bundle, layers)
+        model = bundle.model
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        model.text_model.train()
+        model.vision_model.eval()
+        tower = TextTower(bundle)
+        if self.world > 1:
+            ids = [bundle.device.index] if bundle.device.type == "cuda" else None
+            tower = nn.parallel.DistributedDataParallel(tower, device_ids=ids)
+        self.tower = tower
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = warmup_cosine(self.opt, cfg.warmup, cfg.steps)
+        self.step_index = 0
+        self.history: list[dict] = []
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        dev = self.bundle.device
+        if dev.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _batch(self) -> tuple[list[np.ndarray], list, int]:
+        """This rank's images and examples for the current step, and the number of caption kinds."""
+        rng = np.random.default_rng([self.cfg.seed, self.step_index])
+        n, b = len(self.source), self.cfg.batch_size
+        idx = rng.choice(n, size=b, replace=n < b)
+        examples = [self.source.example(int(i), rng) for i in idx]
+        part = b // self.world
+        lo, hi = self.rank * part, (self.rank + 1) * part
+        return [self.source.pixels(int(i)) for i in idx[lo:hi]], examples[lo:hi], part
+
+    def step(self) -> dict[str, float]:
+        """One optimisation step on the current global batch; returns the loss terms."""
+        start = time.perf_counter()
+        pixels, examples, part = self._batch()
+        kinds = ["caption"] + [k for k, on in (("negated", self.source.has_negated), ("absence", self.source.has_absence)) if on]
+        texts = [getattr(e, k) for k in kinds for e in examples]
+        with self._autocast():
+            with torch.no_grad():
+                image = gather(self.bundle.image_embeds(self.bundle.preprocess(pixels)))
+            tokens = self.bundle.tokenize(texts)
+            feats = self.tower(tokens["input_ids"].to(self.bundle.device), tokens["attention_mask"].to(self.bundle.device))
+        by_rank = gather(feats).view(self.world, len(kinds), part, -1)
+        per_kind = {k: by_rank[:, j].reshape(self.world * part, -1) for j, k in enumerate(kinds)}
+        scale = self.bundle.model.logit_scale.exp()
+        loss, terms = omni_negclip_loss(
+            image, per_kind["caption"], scale, self.cfg.weights, per_kind.get("negated"), per_kind.get("absence")
+        )
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(
+                f"the loss became {loss.item()} at step {self.step_index + 1}; training stopped and the last good "
+                f"checkpoint is kept. Lower --lr (now {self.cfg.lr}) or the loss weights, then rerun with --resume"
+            )
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        lr = self.sched.get_last_lr()[0]
+        self.opt.step()
+        self.sched.step()
+        with torch.no_grad():
+            self.bundle.model.logit_scale.clamp_(0, LN_100)
+        self.step_index += 1
+        record = {"step": self.step_index, **{k: float(v.detach()) for k, v in terms.items()}, "lr": lr,
+                  "grad_norm": float(grad_norm), "logit_scale": float(scale.detach()), "seconds": time.perf_counter() - start}
+        self.history.append(record)
+        return record
+
+    def state(self) -> dict:
+        """Everything besides the weights that an exact resume needs."""
+        return {
+            "step": self.step_index,
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+            "config": asdict(self.cfg),
+            "layers": self.layers,
+        }
+
+    def save_checkpoint(self, folder: str | Path) -> Path:
+        """Write weights (Hugging Face layout) and trainer state to `folder`, replacing it only when complete."""
+        folder = Path(folder)
+        if self.rank == 0:
+            tmp, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.bundle.save(tmp)
+            torch.save(self.state(), tmp / STATE_FILE)
+            if folder.exists():
+                folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        barrier()
+        return folder
+
+    def load_checkpoint(self, folder: str | Path) -> None:
+        """Restore weights, optimiser, schedule, RNG and history from a checkpoint written by `save_checkpoint`."""
+        folder = Path(folder)
+        state = torch.load(folder / STATE_FILE, weights_only=True)
+        if state["layers"] != self.layers:
+            raise ValueError(
+                f"checkpoint {folder} trained text blocks {state['layers']}, not {self.layers}; "
+                f"resume with --layers {','.join(map(str, state['layers']))} or choose a new --out"
+            )
+        changed = {k: v for k, v in state["config"].items() if k != "save_every" and asdict(self.cfg).get(k) != v}
+        if changed:
+            raise ValueError(
+                f"checkpoint {folder} was made with different settings {changed}; resume with the same settings "
+                "or choose a new --out"
+            )
+        weights = load_bundle(str(folder)).model.state_dict()
+        self.bundle.model.load_state_dict(weights)
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history = state["history"]
+        self.step_index = state["step"]
+
+    def fit(
+        self,
+        out: str | Path,
+        resume: bool = False,
+        callback: Callable[[int, dict], None] | None = None,
+        progress: bool = True,
+        meta: dict | None = None,
+    ) -> dict:
+        """Train to `cfg.steps`, checkpointing to `out/checkpoint`; save the model to `out`, `meta` and the curves to `out/train.json`."""
+        out = Path(out)
+        ckpt = out / "checkpoint"
+        if (ckpt / STATE_FILE).is_file():
+            if not resume:
+                raise ValueError(f"{out} already holds a training checkpoint; pass --resume to continue it or choose another --out")
+            self.load_checkpoint(ckpt)
+        bar = tqdm(total=self.cfg.steps, initial=self.step_index, desc="fine-tuning", disable=not progress or self.rank != 0)
+        while self.step_index < self.cfg.steps:
+            record = self.step()
+            if self.step_index % self.cfg.save_every == 0 or self.step_index == self.cfg.steps:
+                self.save_checkpoint(ckpt)
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.3f}")
+            if callback is not None:
+                callback(self.step_index, record)
+        bar.close()
+        summary = {
+            **(meta or {}),
+            "config": asdict(self.cfg),
+            "layers": self.layers,
+            "trainable": self.trainable,
+            "processes": self.world,
+            "data": self.source.name,
+            "train_seconds": round(sum(h["seconds"] for h in self.history), 2),
+            "threads": torch.get_num_threads(),
+            "final_loss": float(np.mean([h["loss"] for h in self.history[-20:]])),
+            "history": self.history,
+        }
+        if self.rank == 0:
+            self.bundle.save(out)
+            write_json(out / "train.json", summary)
+        barrier()
+        return summary

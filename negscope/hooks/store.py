@@ -1,0 +1,185 @@
+"""A streaming on-disk activation store: shards of per-layer `.npy` files plus a manifest.
+
+Layout of a store folder::
+
+    manifest.json                       caption ids, texts, group ids, labels, layer names, pools, dtype, model
+    shard_00000/eos/text.embed.npy      (rows of this shard, width) for one pool and one layer
+    shard_00000/eos/text.block.0.npy
+    ...
+
+`write_store` captures one shard at a time (a forward pass, a write, then the states are dropped), so memory
+does not grow with the number of captions. A shard folder appears by an atomic rename only once all its files
+are written, so a rerun after an interruption resumes at the first missing shard. `ActivationStore.layer`
+reads one layer for every caption without opening the files of other layers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..io import read_json, write_json
+from ..models import ClipBundle
+from .capture import capture_text_states
+
+MANIFEST = "manifest.json"
+DTYPES = {"float16": torch.float16, "float32": torch.float32}
+
+
+def _dtype_name(dtype: str | torch.dtype) -> str:
+    name = dtype if isinstance(dtype, str) else str(dtype).removeprefix("torch.")
+    if name not in DTYPES:
+        raise ValueError(f"store dtype {dtype!r} is not supported; use one of {sorted(DTYPES)}")
+    return name
+
+
+def _plain(values: Sequence[Any]) -> list:
+    return np.asarray(list(values)).tolist()
+
+
+def _shard_dir(folder: Path, index: int) -> Path:
+    return folder / f"shard_{index:05d}"
+
+
+def write_store(
+    folder: str | Path,
+    bundle: ClipBundle,
+    texts: Sequence[str],
+    groups: Sequence[Any],
+    labels: dict[str, Sequence[Any]] | None = None,
+    ids: Sequence[Any] | None = None,
+    layers: Sequence[int | str] | None = None,
+    pools: Sequence[str] = ("eos",),
+    dtype: str | torch.dtype = "float32",
+    shard_size: int = 2048,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> "ActivationStore":
+    """Capture the pooled states of `texts` into `folder`, resuming from the shards already there."""
+    folder = Path(folder)
+    texts = list(texts)
+    if not texts:
+        raise ValueError(f"no captions given for the activation store {folder}; pass at least one caption")
+    if "tokens" in pools:
+        raise ValueError("the store keeps pooled states only; choose pools from ('eos', 'mean')")
+    if shard_size <= 0:
+        raise ValueError(f"shard_size {shard_size} must be a positive number of captions")
+    columns = {"id": _plain(ids if ids is not None else range(len(texts))), "text": texts, "group": _plain(groups)}
+    columns.update({f"label:{k}": _plain(v) for k, v in (labels or {}).items()})
+    for key, col in columns.items():
+        if len(col) != len(texts):
+            raise ValueError(f"store column {key!r} has {len(col)} entries for {len(texts)} captions; give one per caption")
+    name = _dtype_name(dtype)
+    with capture_text_states(bundle, layers, pools=pools, dtype=DTYPES[name]) as cap:
+        manifest = {
+            "format": 1,
+            "model": bundle.spec,
+            "dtype": name,
+            "layers": cap.layers,
+            "pools": list(cap.pools),
+            "rows": len(texts),
+            "shard_size": shard_size,
+            "shards": -(-len(texts) // shard_size),
+            "captions": {k: v for k, v in columns.items() if not k.startswith("label:")},
+            "labels": {k.removeprefix("label:"): v for k, v in columns.items() if k.startswith("label:")},
+        }
+        _open_manifest(folder, manifest)
+        todo = [s for s in range(manifest["shards"]) if not _shard_dir(folder, s).is_dir()]
+        for s in tqdm(todo, desc=f"capture {folder.name}", disable=not progress, leave=False):
+            bundle.encode_text(texts[s * shard_size : (s + 1) * shard_size], batch_size=batch_size)
+            _write_shard(folder, s, {p: cap.pooled(p) for p in cap.pools})
+            cap.clear()
+    return ActivationStore(folder)
+
+
+def _open_manifest(folder: Path, manifest: dict) -> None:
+    path = folder / MANIFEST
+    if path.is_file():
+        old = read_json(path)
+        if old != manifest:
+            diff = sorted(k for k in manifest if old.get(k) != manifest[k])
+            raise ValueError(
+                f"{folder} holds an activation store made with different {', '.join(diff)}; "
+                "delete the folder or choose another output folder"
+            )
+        return
+    write_json(path, manifest)
+
+
+def _write_shard(folder: Path, index: int, pooled: dict[str, dict[str, torch.Tensor]]) -> None:
+    final = _shard_dir(folder, index)
+    tmp = folder / f".{final.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for pool, states in pooled.items():
+        (tmp / pool).mkdir(parents=True)
+        for name, x in states.items():
+            np.save(tmp / pool / f"{name}.npy", x.numpy())
+    os.replace(tmp, final)
+
+
+class ActivationStore:
+    """Read access to a store folder written by `write_store`."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.manifest = read_json(self.folder / MANIFEST)
+
+    def __len__(self) -> int:
+        return int(self.manifest["rows"])
+
+    @property
+    def layers(self) -> list[str]:
+        """Layer names in hidden-state order."""
+        return list(self.manifest["layers"])
+
+    @property
+    def texts(self) -> list[str]:
+        """Caption texts, one per row."""
+        return list(self.manifest["captions"]["text"])
+
+    @property
+    def ids(self) -> list[Any]:
+        """Caption ids, one per row."""
+        return list(self.manifest["captions"]["id"])
+
+    @property
+    def groups(self) -> np.ndarray:
+        """Group id per row (the source image and caption)."""
+        return np.asarray(self.manifest["captions"]["group"])
+
+    def labels(self, name: str) -> np.ndarray:
+        """The label column `name`, one entry per row."""
+        if name not in self.manifest["labels"]:
+            raise KeyError(f"store {self.folder} has no label {name!r}; it has {sorted(self.manifest['labels'])}")
+        return np.asarray(self.manifest["labels"][name])
+
+    @property
+    def missing_shards(self) -> list[int]:
+        """Shards not yet written (an interrupted capture); rerun `write_store` to fill them."""
+        return [s for s in range(self.manifest["shards"]) if not _shard_dir(self.folder, s).is_dir()]
+
+    def layer(self, layer: int | str, pool: str = "eos") -> np.ndarray:
+        """(rows, width) states of one layer (name or hidden-state index), read from that layer's files only."""
+        names = self.layers
+        if isinstance(layer, int) or str(layer).lstrip("-").isdigit():
+            i = int(layer)
+            if not 0 <= i < len(names):
+                raise IndexError(f"layer index {i} is out of range for store {self.folder}: valid indices are 0 to {len(names) - 1}")
+            layer = names[i]
+        if layer not in names:
+            raise ValueError(f"store {self.folder} has no layer {layer!r}; it has {names[0]} ... {names[-1]}")
+        if pool not in self.manifest["pools"]:
+            raise ValueError(f"store {self.folder} has no pool {pool!r}; it has {self.manifest['pools']}")
+        if self.missing_shards:
+            raise ValueError(
+                f"store {self.folder} is incomplete (shards {self.missing_shards[:5]}... missing); "
+                "rerun the capture with the same arguments to resume it"
+            )
+        parts = [np.load(_shard_dir(self.folder, s) / pool / f"{layer}.npy") for s in range(self.manifest["shards"])]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)

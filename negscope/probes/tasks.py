@@ -1,0 +1,107 @@
+"""Probing tasks built from the negation builders: `negated`, `scope`, and the caption pairs for `divergence`.
+
+Every row carries a group id, one per (source image, source caption), so a caption and its rewrites share a
+group and grouped folds keep them on one side of every split.
+
+- `negated`: per caption, one positive and one negated form drawn from the seven templates (positive:
+  `caption`, `this_is`, `subject_changed`; negated: `not`, `this_is_not`, `absolutely_no`, `not_mismatched`).
+  Both classes hold "This is ..." and "There is ..." forms, so a sentence opening alone does not give the label.
+- `scope`: per caption naming two or more objects, the caption with its first-mentioned object negated
+  (label 0) and with its second-mentioned object negated (label 1). Both share one bag of words.
+- `divergence`: per caption, the caption (label 0) and "This is not " + caption (label 1), for the per-layer cosine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data import Dataset
+from ..data.negation import absent_candidates, change_subject, presence_negation, seed_negation, seven_templates
+
+POSITIVE_TEMPLATES = ("caption", "this_is", "subject_changed")
+NEGATED_TEMPLATES = ("not", "this_is_not", "absolutely_no", "not_mismatched")
+
+
+@dataclass
+class ProbeTask:
+    """Texts with a binary label, a group id and a variant name per row."""
+
+    name: str
+    classes: tuple[str, str]
+    texts: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    variants: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def add(self, group: int, source: str, rows: list[tuple[str, int, str]]) -> None:
+        """Append the rewrites of one source caption (`source` = 'image:caption'), all in `group`."""
+        for text, label, variant in rows:
+            self.texts.append(text)
+            self.labels.append(label)
+            self.groups.append(group)
+            self.variants.append(variant)
+            self.ids.append(f"{source}:{variant}")
+
+    def checked(self, dataset: Dataset) -> "ProbeTask":
+        """The task itself, or an error naming the dataset when it produced no rows."""
+        if not self.texts:
+            raise ValueError(
+                f"task {self.name!r} found no usable captions in {dataset.name} ({len(dataset)} images); "
+                f"it needs {'captions naming two or more objects' if self.name == 'scope' else 'captions'}, so use more images"
+            )
+        return self
+
+
+def mention_order(caption: str, names: list[str]) -> list[str]:
+    """The objects among `names` that `caption` mentions, in order of first mention."""
+    hits = [(m.start(), n) for n in names if (m := re.search(rf"\b{re.escape(n)}s?\b", caption, flags=re.IGNORECASE))]
+    return [n for _, n in sorted(hits)]
+
+
+def negated_task(dataset: Dataset, captions_per_image: int = 1, seed: int = 0) -> ProbeTask:
+    """Positive vs negated forms of each caption, one of each drawn from the seven templates."""
+    rng = np.random.default_rng(seed)
+    cooccur = dataset.cooccurrence()
+    task = ProbeTask("negated", ("positive", "negated"))
+    for i, rec in enumerate(dataset):
+        extra = dataset[(i + 1) % len(dataset)].captions[0]
+        absent = absent_candidates(rec, cooccur, dataset.categories)
+        for j, cap in enumerate(rec.captions[:captions_per_image]):
+            forms = seven_templates(cap, change_subject(cap, rec.present, str(rng.choice(absent))), extra)
+            pos, neg = str(rng.choice(POSITIVE_TEMPLATES)), str(rng.choice(NEGATED_TEMPLATES))
+            task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", [(forms[pos], 0, pos), (forms[neg], 1, neg)])
+    return task.checked(dataset)
+
+
+def scope_task(dataset: Dataset, captions_per_image: int = 1) -> ProbeTask:
+    """Which mentioned object is negated: the first (0) or the second (1), in captions naming two or more."""
+    task = ProbeTask("scope", ("first", "second"))
+    group = 0
+    for rec in dataset:
+        used = 0
+        for j, cap in enumerate(rec.captions):
+            order = mention_order(cap, rec.present)
+            if len(order) < 2 or used == captions_per_image:
+                continue
+            rows = [(presence_negation(cap, order[0]), 0, "first"), (presence_negation(cap, order[1]), 1, "second")]
+            task.add(group, f"{rec.image_id}:{j}", rows)
+            group += 1
+            used += 1
+    return task.checked(dataset)
+
+
+def divergence_pairs(dataset: Dataset, captions_per_image: int = 1) -> ProbeTask:
+    """Rows alternating caption (0) and 'This is not ' + caption (1), one pair per group."""
+    task = ProbeTask("divergence", ("caption", "this_is_not"))
+    for rec in dataset:
+        for j, cap in enumerate(rec.captions[:captions_per_image]):
+            rows = [(cap, 0, "caption"), (seed_negation(cap), 1, "this_is_not")]
+            task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", rows)
+    return task.checked(dataset)

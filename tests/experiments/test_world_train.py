@@ -1,0 +1,20 @@
+import json
+
+import pytest
+
+from negscope.experiments.world import WorldTrainConfig, train_world
+from negscope.models import load_bundle
+
+
+@pytest.mark.slow
+def test_small_world_model_learns(tmp_path):
+    cfg = WorldTrainConfig(out=str(tmp_path / "m"), size="tiny", steps=300, batch_size=64, lr=2e-3, warmup=30,
+                           pool=2000, eval_scenes=200)
+    card = train_world(cfg, progress=False)
+    m = card["metrics"]
+    # chance for image-to-text R@5 among 200 scenes is 5 captions x 5 ranks / 1000 captions, about 0.025
+    assert m["i2t_r5"] > 0.15
+    assert m["swap_accuracy"] > 0.6
+    assert json.loads((tmp_path / "m" / "training.json").read_text())["metrics"] == m
+    assert "swap accuracy" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
+    assert len(load_bundle(str(tmp_path / "m")).text_layers) == 4

@@ -1,0 +1,101 @@
+"""Capture: equality with output_hidden_states, pooling, dtype, layer selection, hook removal."""
+
+import pytest
+import torch
+
+from negscope.hooks import capture_text_states, layer_names, text_states
+from negscope.hooks.names import layer_module
+from negscope.models import load_bundle
+from negscope.models.loading import WORLD_DIR
+
+CAPTIONS = ["a red circle", "there is a blue square and a green cross", "This is not a photo of a yellow triangle"]
+
+
+@pytest.fixture
+def bundle(tiny):
+    return tiny
+
+
+def _hidden(bundle, captions):
+    tokens = bundle.tokenize(captions)
+    with torch.inference_mode():
+        out = bundle.model.text_model(**tokens, output_hidden_states=True)
+    return tokens, out.hidden_states
+
+
+def test_layer_names_tiny(bundle):
+    assert layer_names(bundle) == ["text.embed", "text.block.0", "text.block.1", "text.block.2", "text.block.3"]
+
+
+@pytest.mark.skipif(not (WORLD_DIR / "config.json").is_file(), reason="the shipped world model is not built yet")
+def test_layer_names_world():
+    names = layer_names(load_bundle("world"))
+    assert names == ["text.embed"] + [f"text.block.{k}" for k in range(12)]
+
+
+def test_states_equal_hidden_states(bundle):
+    tokens, hidden = _hidden(bundle, CAPTIONS)
+    with capture_text_states(bundle, pools=("eos", "mean", "tokens")) as cap:
+        bundle.encode_text(CAPTIONS, batch_size=2)
+    names = layer_names(bundle)
+    assert len(hidden) == len(names)
+    eos_pos = tokens["attention_mask"].sum(1) - 1
+    mask = tokens["attention_mask"].float()
+    eos, mean, toks = cap.pooled("eos"), cap.pooled("mean"), cap.tokens()
+    for i, name in enumerate(names):
+        h = hidden[i]
+        torch.testing.assert_close(eos[name], h[torch.arange(len(CAPTIONS)), eos_pos])
+        torch.testing.assert_close(mean[name], (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True))
+        for j, t in enumerate(toks[name]):
+            torch.testing.assert_close(t, h[j, : int(mask[j].sum())])
+    assert len(cap) == len(CAPTIONS)
+
+
+def test_last_eos_state_gives_clip_pooler(bundle):
+    tokens = bundle.tokenize(CAPTIONS)
+    last = text_states(bundle, CAPTIONS, layers=[-1 + len(layer_names(bundle))])
+    with torch.inference_mode():
+        pooled = bundle.model.text_model(**tokens).pooler_output
+    torch.testing.assert_close(bundle.model.text_model.final_layer_norm(last["text.block.3"]), pooled)
+
+
+def test_dtype_subset_and_order(bundle):
+    states = text_states(bundle, CAPTIONS, layers=["text.block.2", 0], dtype=torch.float16)
+    assert list(states) == ["text.embed", "text.block.2"]
+    assert all(x.dtype == torch.float16 and x.shape == (3, 32) and not x.requires_grad for x in states.values())
+
+
+def test_hooks_removed_after_exception(bundle):
+    modules = [layer_module(bundle, n) for n in layer_names(bundle)]
+    before = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules]
+    with pytest.raises(RuntimeError, match="boom"):
+        with capture_text_states(bundle) as cap:
+            bundle.encode_text(CAPTIONS)
+            raise RuntimeError("boom")
+    assert [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules] == before
+    bundle.encode_text(CAPTIONS)
+    assert len(cap) == len(CAPTIONS)
+
+
+def test_clear_drops_states(bundle):
+    with capture_text_states(bundle) as cap:
+        bundle.encode_text(CAPTIONS)
+        cap.clear()
+        bundle.encode_text(CAPTIONS[:1])
+    assert cap.pooled()["text.embed"].shape[0] == 1
+
+
+def test_clear_errors_name_the_fix(bundle):
+    with pytest.raises(IndexError, match="valid indices are 0"):
+        text_states(bundle, CAPTIONS, layers=[5])
+    with pytest.raises(ValueError, match="unknown layer"):
+        text_states(bundle, CAPTIONS, layers=["text.block.9x"])
+    with pytest.raises(ValueError, match="no captions"):
+        text_states(bundle, [])
+    with pytest.raises(ValueError, match="pools"):
+        with capture_text_states(bundle, pools=("max",)):
+            pass
+    with capture_text_states(bundle) as cap:
+        pass
+    with pytest.raises(ValueError, match="nothing was captured"):
+        cap.pooled()

@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from negscope.models import load_bundle
+from negscope.selection import freeze_except, plan_layers
+
+
+@pytest.fixture
+def bundle():
+    return load_bundle("tiny")
+
+
+def _block(k: int) -> list[str]:
+    parts = [f"self_attn.{p}_proj.{w}" for p in ("k", "v", "q", "out") for w in ("weight", "bias")]
+    parts += [f"{m}.{w}" for m in ("layer_norm1", "mlp.fc1", "mlp.fc2", "layer_norm2") for w in ("weight", "bias")]
+    return [f"text_model.encoder.layers.{k}.{p}" for p in parts]
+
+
+def test_trainable_names_for_a_non_contiguous_plan(bundle):
+    names = freeze_except(bundle, [2, 0])
+    expected = {
+        "logit_scale",
+        "text_model.embeddings.token_embedding.weight",
+        "text_model.embeddings.position_embedding.weight",
+        *_block(0),
+        *_block(2),
+        "text_model.final_layer_norm.weight",
+        "text_model.final_layer_norm.bias",
+        "text_projection.weight",
+    }
+    assert set(names) == expected and len(names) == len(expected)
+    trainable = {n for n, p in bundle.model.named_parameters() if p.requires_grad}
+    assert trainable == expected
+    assert not any(p.requires_grad for p in bundle.model.vision_model.parameters())
+
+
+def test_out_of_range_block_names_the_valid_range(bundle):
+    with pytest.raises(IndexError, match="blocks 0 to 3"):
+        freeze_except(bundle, [0, 4])
+    with pytest.raises(ValueError, match="no text blocks"):
+        freeze_except(bundle, [])
+
+
+def test_layer_shorthands_and_lists(bundle, tmp_path):
+    assert plan_layers(bundle, "front") == [0, 1]
+    assert plan_layers(bundle, "middle") == [2]
+    assert plan_layers(bundle, "back") == [3]
+    assert plan_layers(bundle, "all") == [0, 1, 2, 3]
+    assert plan_layers(bundle, "3,0") == [0, 3]
+    sel = tmp_path / "selection.json"
+    sel.write_text(json.dumps({"layers": [1, 3], "ranking": [3, 1, 0, 2]}))
+    assert plan_layers(bundle, "auto", sel) == [1, 3]
+    with pytest.raises(ValueError, match="--selection"):
+        plan_layers(bundle, "auto")
+    with pytest.raises(ValueError, match="not understood"):
+        plan_layers(bundle, "first")
+    with pytest.raises(IndexError, match="blocks 0 to 3"):
+        plan_layers(bundle, "0,9")
+    sel.write_text(json.dumps({"ranking": [1]}))
+    with pytest.raises(ValueError, match="no 'layers' list"):
+        plan_layers(bundle, "auto", sel)
