@@ -14,6 +14,16 @@ def _similarity(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}/similarity.json, similarity.csv and figures")
 
 
+def _probe(args: argparse.Namespace) -> None:
+    from .experiments.probe import ProbeConfig, format_summary, run_probe
+
+    cfg = ProbeConfig(model=args.model, out=args.out, data=args.data, limit=args.limit, folds=args.folds,
+                      captions_per_image=args.captions_per_image, dtype=args.dtype, seed=args.seed)
+    payload = run_probe(cfg)
+    print(format_summary(payload))
+    print(f"wrote {args.out}/probes.json, probes.csv and figures in {payload['seconds']:.0f} s")
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from .experiments.evaluate import comparison_markdown, run_evaluate
 
@@ -36,6 +46,46 @@ def _finetune(args: argparse.Namespace) -> None:
         raise SystemExit(f"negscope finetune: error: {err}") from None
     print(f"fine-tuned text blocks {summary['layers']} for {cfg.steps} steps in {summary['train_seconds']:.0f} s; "
           f"final loss {summary['final_loss']:.3f}; wrote {args.out} and {args.out}/train.json")
+
+
+def _attribute(args: argparse.Namespace) -> None:
+    from .experiments.attribute import run_attribution
+
+    res = run_attribution(args.model, args.data, args.out, limit=args.limit, steps=args.steps, examples=args.examples, seed=args.seed)
+    shares = ", ".join(f"{t} {v['mean']:.2f}" for t, v in res["tokens"]["negation_share"].items())
+    print(f"token attribution share on negation words: {shares}")
+    print("block importance: " + " ".join(f"{b['block']}:{b['mean']:+.2f}" for b in res["layers"]["blocks"]))
+    print(f"wrote {args.out}/attribution.json, figures and token_heatmap.html in {res['seconds']} s")
+
+
+def _patch(args: argparse.Namespace) -> None:
+    from .experiments.patch import run_patching
+
+    res = run_patching(args.model, args.data, args.out, limit=args.limit, all_tokens=args.all_tokens, pairs=args.pairs, seed=args.seed)
+    for direction, rows in res["curves"]["eos"].items():
+        print(f"EOS patching, {direction}: " + " ".join(f"{r['index']}:{r['share']:.2f}" for r in rows))
+    print(f"wrote {args.out}/patching.json and patching.png in {res['seconds']} s")
+
+
+def _select(args: argparse.Namespace) -> None:
+    from .experiments.select import run_selection
+
+    src = args.src
+    sel = run_selection(src, src, src, args.out or src, coverage=args.coverage, rule=args.rule, seed=args.seed)
+    print(f"selected text blocks {sel['layers']} by {sel['rule']}")
+    print(f"ranking: {[r['block'] for r in sel['ranking']]}; evidence: {sel['evidence']['kinds']}")
+    print(f"wrote {args.out or src}/selection.json and selection.png")
+
+
+def _study_layers(args: argparse.Namespace) -> None:
+    from .experiments.study import run_layer_study, study_markdown
+    from .finetune.trainer import TrainConfig
+
+    cfg = TrainConfig(seed=args.seed) if args.steps is None else TrainConfig(seed=args.seed, steps=args.steps)
+    result = run_layer_study(args.model, args.data, args.out, eval_data=args.eval_data, eval_limit=args.limit,
+                             selection=args.selection, cfg=cfg)
+    print(study_markdown(result))
+    print(f"wrote {args.out}/study.json, study.md, study.csv and study.png")
 
 
 def _world_train(args: argparse.Namespace) -> None:
@@ -82,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_similarity)
 
+    pr = sub.add_parser("probe", help="layer-wise linear probes for negation, with controls and baselines")
+    pr.add_argument("--model", required=True, help="world, tiny, a hub id or a local folder")
+    pr.add_argument("--data", default="world", help="world, world[:N] or a COCO-format folder")
+    pr.add_argument("--limit", type=int, default=None, help="use at most N images")
+    pr.add_argument("--out", required=True, help="output folder (activation stores are resumed from it)")
+    pr.add_argument("--folds", type=int, default=5, help="outer grouped cross-validation folds")
+    pr.add_argument("--captions-per-image", type=int, default=1, help="source captions used per image")
+    pr.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="dtype of stored states")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.set_defaults(func=_probe)
+
     e = sub.add_parser("evaluate", help="presence/absence accuracy, MCQ, retrieval and the seed table per model")
     e.add_argument("--model", action="append", required=True, help="repeat to compare models (first = before)")
     e.add_argument("--data", default="world", help="world, world[:N] or a COCO-format folder")
@@ -116,6 +177,48 @@ def build_parser() -> argparse.ArgumentParser:
         ft.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                         help=f"(default: {f.default})")
     ft.set_defaults(func=_finetune)
+
+    a = sub.add_parser("attribute", help="token and per-layer integrated gradients of the negation effect")
+    a.add_argument("--model", default="world", help="world, tiny, a hub id or a local folder")
+    a.add_argument("--data", default="world", help="world, world[:N] or a COCO-format folder")
+    a.add_argument("--limit", type=int, default=64, help="use at most N images (one caption each)")
+    a.add_argument("--steps", type=int, default=32, help="integration steps of integrated gradients")
+    a.add_argument("--examples", type=int, default=8, help="captions shown in the token heatmap (all seven templates each)")
+    a.add_argument("--out", required=True, help="output folder")
+    a.add_argument("--seed", type=int, default=0)
+    a.set_defaults(func=_attribute)
+
+    pa = sub.add_parser("patch", help="activation patching between positive and negated captions, per layer")
+    pa.add_argument("--model", default="world", help="world, tiny, a hub id or a local folder")
+    pa.add_argument("--data", default="world", help="world, world[:N] or a COCO-format folder")
+    pa.add_argument("--limit", type=int, default=200, help="use at most N images (one pair each)")
+    pa.add_argument("--pairs", default="presence", choices=["presence", "seed"],
+                    help="presence: 'a X' -> 'no X' (equal length); seed: caption -> 'This is not ' + caption")
+    pa.add_argument("--all-tokens", action="store_true", help="also patch all token states (equal-length pairs only)")
+    pa.add_argument("--out", required=True, help="output folder")
+    pa.add_argument("--seed", type=int, default=0)
+    pa.set_defaults(func=_patch)
+
+    se = sub.add_parser("select", help="rank text blocks from probes, attribution and patching; write the freeze plan")
+    se.add_argument("--from", dest="src", required=True, help="folder holding attribution.json, patching.json, probes.json")
+    se.add_argument("--out", default=None, help="output folder (default: the --from folder)")
+    se.add_argument("--coverage", type=float, default=0.5, help="share of the negation effect the plan must cover")
+    se.add_argument("--rule", default="front", choices=["front", "top"], help="front: blocks 0..m; top: best-ranked blocks")
+    se.add_argument("--seed", type=int, default=0, help="seed of the bootstrap stability check")
+    se.set_defaults(func=_select)
+
+    st = sub.add_parser("study", help="studies built from several fine-tuning runs")
+    stsub = st.add_subparsers(dest="study_command", required=True)
+    sl = stsub.add_parser("layers", help="fine-tune front/middle/back/all/selected text blocks alike and compare")
+    sl.add_argument("--model", default="world", help="world, tiny, a hub id or a local folder")
+    sl.add_argument("--data", default="world", help="training data, as for negscope finetune")
+    sl.add_argument("--eval-data", default="world", help="evaluation data: world[:N] or a COCO-format folder")
+    sl.add_argument("--limit", type=int, default=1000, help="evaluate on at most N images")
+    sl.add_argument("--selection", default=None, help="selection.json of the analysis, to add the selected set")
+    sl.add_argument("--out", required=True, help="output folder; finished sets are reused on rerun")
+    sl.add_argument("--steps", type=int, default=None, help="fine-tuning steps per set (default: the trainer's)")
+    sl.add_argument("--seed", type=int, default=0)
+    sl.set_defaults(func=_study_layers)
 
     w = sub.add_parser("world", help="the shapes world and its CLIP")
     wsub = w.add_subparsers(dest="world_command", required=True)

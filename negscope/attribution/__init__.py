@@ -1,7 +1,13 @@
 """Attribution: token-level integrated gradients, per-layer attribution and activation patching."""
 
 from .layers import LayerAttribution, equal_length_pairs, layer_attributions
-from .patching import POSITIONS, PatchResult, patch_pairs, patched_layer, recreated_share
+from .patching import (
+    POSITIONS,
+    PatchResult,
+    patch_pairs,
+    patched_layer,
+    recreated_share,
+)
 from .stats import bootstrap_ci, mean_with_ci
 from .tokens import NEGATION_WORDS, TokenAttribution, pad_baseline, token_attributions
 

@@ -14,8 +14,8 @@ so the importances of all blocks sum to eos_share(last) - eos_share(embeddings) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -19,9 +19,9 @@ that stays finite when a pair's gap is close to zero.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -76,7 +76,9 @@ class PatchResult:
 
     def curve(self, resamples: int = 1000, seed: int = 0) -> list[dict]:
         """Per layer: the gap-weighted share recreated, with a bootstrap 95% interval over pairs."""
-        share = lambda idx: recreated_share(self.effect[idx], self.gap[idx])  # noqa: E731
+        def share(idx: np.ndarray) -> np.ndarray:
+            return recreated_share(self.effect[idx], self.gap[idx])
+
         low, high = bootstrap_ci(share, len(self.gap), resamples, seed)
         return [
             {"layer": n, "index": i, "share": float(s), "ci_low": float(lo), "ci_high": float(hi)}

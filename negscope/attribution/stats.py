@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -27,4 +27,4 @@ def mean_with_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> di
     """Mean of `values` (one per example) with its bootstrap 95% interval and the count."""
     values = np.asarray(values, dtype=float)
     low, high = bootstrap_ci(lambda idx: values[idx].mean(), len(values), resamples, seed)
-    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high), "n": int(len(values))}
+    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high), "n": len(values)}

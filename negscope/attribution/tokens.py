@@ -9,8 +9,8 @@ sum(attributions) - (S(I, T) - S(I, baseline)).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

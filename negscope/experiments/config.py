@@ -29,11 +29,14 @@ class SimilarityConfig:
 
 @dataclass(frozen=True)
 class ProbesConfig:
-    """Per-layer linear probes on captured text states."""
+    """Per-layer linear probes on captured text states (see ProbeConfig)."""
 
     limit: int = 1000
     folds: int = 5
-    bootstrap: int = 1000
+    captions_per_image: int = 1
+    n_boot: int = 1000
+    dtype: str = "float32"
+    batch_size: int = 256
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class PatchingConfig:
 
     limit: int = 200
     all_tokens: bool = False
+    pairs: str = "presence"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class SelectionConfig:
     """The rule that turns probe, attribution and patching evidence into a freeze plan."""
 
     coverage: float = 0.5
+    rule: str = "front"
+    resamples: int = 200
 
 
 @dataclass(frozen=True)
@@ -89,9 +95,9 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """The layer-selection study: equal budgets on front, middle, back, all and selected layers."""
+    """The layer study: front, middle, back, all and selected blocks, each trained `steps` steps with the finetune settings."""
 
-    steps: int = 600
+    steps: int = 300
     limit: int = 1000
 
 
@@ -125,7 +131,7 @@ SHARED = ("model", "data", "seed", "strict")
 # Sizes for `negscope run --quick`: a smoke run of every stage in a few minutes on 2 CPU cores.
 QUICK: dict[str, dict[str, Any]] = {
     "similarity": {"limit": 100},
-    "probes": {"limit": 200, "folds": 3, "bootstrap": 200},
+    "probes": {"limit": 200, "folds": 3, "n_boot": 200},
     "attribution": {"limit": 16, "steps": 16, "examples": 4},
     "patching": {"limit": 48},
     "finetune": {"steps": 60, "batch_size": 32, "pool": 1000, "warmup": 10, "save_every": 20},

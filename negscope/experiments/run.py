@@ -1,4 +1,13 @@
-"""`negscope run`: every stage in order, each in `runs/<name>/<stage>/`, skipping those already complete."""
+"""`negscope run`: every stage in order, each in `runs/<name>/<stage>/`, skipping those already complete.
+
+A stage's config hash covers the shared settings, its own section and the hashes of the stages it reads
+from, so a change upstream redoes everything downstream. A stage folder holds `.started` (the hash,
+written first) and `stage.json` (the hash and timing, written atomically last). On a rerun a stage whose
+`stage.json` matches is skipped; one started under the same hash but unfinished runs again in place, so a
+stage that resumes from its own files (activation shards, training checkpoints) picks up where it stopped;
+a folder left by another config is cleared first. Every stage starts from the same seeded RNG state, so a
+resumed run gives the results of an uninterrupted one.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +15,19 @@ import dataclasses
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..io import read_json, write_json, write_text
 from .config import RunConfig, config_hash, section_config
+
+if TYPE_CHECKING:
+    from ..finetune.trainer import TrainConfig
 
 MARKER = "stage.json"
 STARTED = ".started"
@@ -36,40 +49,46 @@ def _similarity(cfg: RunConfig, root: Path) -> None:
 
 
 def _probes(cfg: RunConfig, root: Path) -> None:
-    from .probe import run_probes
+    from .probe import ProbeConfig, run_probe
 
-    c = cfg.probes
-    run_probes(cfg.model, cfg.data, root / "probes", limit=c.limit, folds=c.folds, bootstrap=c.bootstrap, seed=cfg.seed)
+    run_probe(ProbeConfig(model=cfg.model, out=str(root / "probes"), data=cfg.data, seed=cfg.seed, **dataclasses.asdict(cfg.probes)))
 
 
 def _attribution(cfg: RunConfig, root: Path) -> None:
     from .attribute import run_attribution
 
-    c = cfg.attribution
-    run_attribution(cfg.model, cfg.data, root / "attribution", limit=c.limit, steps=c.steps, examples=c.examples, seed=cfg.seed)
+    run_attribution(cfg.model, cfg.data, root / "attribution", seed=cfg.seed, **dataclasses.asdict(cfg.attribution))
 
 
 def _patching(cfg: RunConfig, root: Path) -> None:
     from .patch import run_patching
 
-    c = cfg.patching
-    run_patching(cfg.model, cfg.data, root / "patching", limit=c.limit, all_tokens=c.all_tokens, seed=cfg.seed)
+    run_patching(cfg.model, cfg.data, root / "patching", seed=cfg.seed, **dataclasses.asdict(cfg.patching))
 
 
 def _selection(cfg: RunConfig, root: Path) -> None:
     from .select import run_selection
 
-    run_selection(root / "probes", root / "attribution", root / "patching", root / "selection", coverage=cfg.selection.coverage)
+    run_selection(root / "probes", root / "attribution", root / "patching", root / "selection", seed=cfg.seed,
+                  **dataclasses.asdict(cfg.selection))
 
 
-def _finetune(cfg: RunConfig, root: Path) -> None:
+def _train_config(cfg: RunConfig, steps: int | None = None) -> TrainConfig:
+    """The trainer settings of the finetune section, with the run's seed (and `steps` when given)."""
     from ..finetune.trainer import TrainConfig
-    from .finetune import run_finetune
 
     c = cfg.finetune
     train = TrainConfig(**{f.name: getattr(c, f.name) for f in dataclasses.fields(TrainConfig) if f.name != "seed"}, seed=cfg.seed)
-    run_finetune(cfg.model, c.data or cfg.data, c.layers, root / "finetune", cfg=train,
-                 selection=root / "selection" / "selection.json", resume=True, pool=c.pool)
+    return dataclasses.replace(train, steps=steps) if steps else train
+
+
+def _finetune(cfg: RunConfig, root: Path) -> None:
+    from .finetune import run_finetune
+
+    c = cfg.finetune
+    selection = root / "selection" / "selection.json" if c.layers == "auto" else None
+    run_finetune(cfg.model, c.data or cfg.data, c.layers, root / "finetune", cfg=_train_config(cfg), selection=selection,
+                 resume=True, pool=c.pool)
 
 
 def _evaluate(cfg: RunConfig, root: Path) -> None:
@@ -82,8 +101,10 @@ def _evaluate(cfg: RunConfig, root: Path) -> None:
 def _study(cfg: RunConfig, root: Path) -> None:
     from .study import run_layer_study
 
-    run_layer_study(cfg.model, cfg.data, root / "study", selection=root / "selection" / "selection.json", steps=cfg.study.steps,
-                    limit=cfg.study.limit, seed=cfg.seed)
+    selection = root / "selection" / "selection.json"
+    run_layer_study(cfg.model, cfg.finetune.data or cfg.data, root / "study", eval_data=cfg.data, eval_limit=cfg.study.limit,
+                    selection=selection if selection.is_file() else None, cfg=_train_config(cfg, cfg.study.steps),
+                    pool=cfg.finetune.pool)
 
 
 def finetuned_model(root: Path) -> Path:
@@ -99,7 +120,7 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage("selection", ("probes", "attribution", "patching"), _selection),
     Stage("finetune", ("selection",), _finetune),
     Stage("evaluate", ("finetune",), _evaluate),
-    Stage("study", ("selection",), _study),
+    Stage("study", ("selection", "finetune"), _study),
 )
 
 

@@ -107,7 +107,7 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _batch(self) -> tuple[list[np.ndarray], list, int]:
-        """This rank's images and examples for the current step, and the number of caption kinds."""
+        """This rank's images and examples for the current step, and the per-rank batch size."""
         rng = np.random.default_rng([self.cfg.seed, self.step_index])
         n, b = len(self.source), self.cfg.batch_size
         idx = rng.choice(n, size=b, replace=n < b)
@@ -115,6 +115,14 @@ class Trainer:
         part = b // self.world
         lo, hi = self.rank * part, (self.rank + 1) * part
         return [self.source.pixels(int(i)) for i in idx[lo:hi]], examples[lo:hi], part
+
+    def _stop_unless_finite(self, what: str, value: torch.Tensor) -> None:
+        if not torch.isfinite(value):
+            raise NonFiniteLoss(
+                f"the {what} became {value.item()} at step {self.step_index + 1}; training stopped before updating "
+                f"the weights and the last good checkpoint is kept. Lower --lr (now {self.cfg.lr}) or the loss "
+                "weights and train into a new --out"
+            )
 
     def step(self) -> dict[str, float]:
         """One optimisation step on the current global batch; returns the loss terms."""
@@ -133,14 +141,11 @@ class Trainer:
         loss, terms = omni_negclip_loss(
             image, per_kind["caption"], scale, self.cfg.weights, per_kind.get("negated"), per_kind.get("absence")
         )
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(
-                f"the loss became {loss.item()} at step {self.step_index + 1}; training stopped and the last good "
-                f"checkpoint is kept. Lower --lr (now {self.cfg.lr}) or the loss weights, then rerun with --resume"
-            )
+        self._stop_unless_finite("loss", loss)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        self._stop_unless_finite("gradient norm", grad_norm)
         lr = self.sched.get_last_lr()[0]
         self.opt.step()
         self.sched.step()

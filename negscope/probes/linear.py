@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0)
 
@@ -32,10 +33,12 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             raise ValueError(f"probe training data has one class only ({self.classes_}); each fold needs both classes")
         self.scaler_ = StandardScaler().fit(X)
         inner = grouped_splits(y, groups, self.inner_folds, self.seed)
-        self.model_ = LogisticRegressionCV(
+        search = LogisticRegressionCV(
             Cs=list(self.Cs), cv=inner, l1_ratios=(0.0,), scoring="accuracy", max_iter=self.max_iter,
             use_legacy_attributes=False,
-        ).fit(self.scaler_.transform(X), y)
+        )
+        with threadpool_limits(limits=1):  # small dense problems: BLAS threads cost far more than they give
+            self.model_ = search.fit(self.scaler_.transform(X), y)
         self.C_ = float(np.ravel(self.model_.C_)[0])
         return self
 

@@ -65,3 +65,19 @@ def _wrap(text: str, width: int = 34) -> str:
         else:
             line = f"{line} {w}".strip()
     return "\n".join(lines + [line])
+
+
+def study_bars(result: dict, path: str | Path) -> Path:
+    """Presence and absence accuracy after fine-tuning each block set, against the model before."""
+    rows = result["rows"]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(1.3 * len(rows) + 2.5, 3.4))
+    for k, (metric, label) in enumerate([("presence_accuracy", "presence"), ("absence_accuracy", "absence")]):
+        ax.bar(x + (k - 0.5) * 0.38, [r[metric] for r in rows], width=0.38, label=label, color=plt.cm.tab10(k))
+        ax.axhline(result["baseline"][metric], color=plt.cm.tab10(k), ls="--", lw=1, label=f"{label} before")
+    ax.set_xticks(x, [f"{r['set']}\n{','.join(map(str, r['blocks']))}" for r in rows], fontsize=8)
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("Fine-tuning different text blocks with the same budget", fontsize=9)
+    return save(fig, path)

@@ -6,9 +6,10 @@ import base64
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..io import write_text
 
@@ -38,6 +39,10 @@ class Doc:
         self.used.add(path)
         self.blocks.append(("figure", (path, caption)))
 
+    def embed(self, path: Path, caption: str) -> None:
+        """Add an existing HTML page: inlined in the HTML report, linked from the Markdown one."""
+        self.blocks.append(("embed", (path, caption)))
+
     def figures(self, folder: Path, pattern: str, caption: Callable[[Path], str]) -> None:
         """Add every not-yet-shown PNG in `folder` matching `pattern`, in name order."""
         for path in sorted(folder.glob(pattern)):
@@ -57,6 +62,9 @@ class Doc:
                 lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
                 lines += ["| " + " | ".join(r) + " |" for r in rows]
                 out.append("\n".join(lines))
+            elif kind == "embed":
+                path, caption = value
+                out.append(f"[{caption}]({path.relative_to(self.root).as_posix()})")
             else:
                 path, caption = value
                 out.append(f"![{caption}]({path.relative_to(self.root).as_posix()})\n\n*{caption}*")
@@ -75,6 +83,11 @@ class Doc:
                 head = "".join(f"<th>{_inline(h)}</th>" for h in header)
                 body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows)
                 out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            elif kind == "embed":
+                path, caption = value
+                page = html.escape(path.read_text(encoding="utf-8"))
+                out.append(f'<figure><iframe srcdoc="{page}" style="width:100%;height:32rem;border:1px solid #bbb"></iframe>'
+                           f"<figcaption>{_inline(caption)}</figcaption></figure>")
             else:
                 path, caption = value
                 data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -102,7 +115,7 @@ def fmt(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{value:.2e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
     return str(value)
 
 
@@ -188,48 +201,90 @@ def probes(doc: Doc) -> None:
     if res is None:
         _not_run(doc, folder / "probes.json", "probes")
         return
+    doc.para(
+        f"Linear probes (L2 logistic regression, grouped cross-validation so that a caption and its negation never "
+        f"fall on both sides of a split) read each layer's EOS state of `{res['model']}` on {res['images']} images. "
+        f"Selectivity is accuracy minus the accuracy of a control task with random labels per caption type."
+    )
     for task, t in res["tasks"].items():
-        layers = t["layers"]
+        layers, base = t["layers"], t.get("baselines", {})
         best = max(layers, key=lambda r: r["selectivity"])
+        bases = "; ".join(f"{name.replace('_', ' ')} baseline {b['accuracy']:.3f}" for name, b in base.items())
         doc.para(
-            f"Task `{task}`: selectivity peaks at `{best['layer']}` (accuracy {best['accuracy']:.3f}, 95% CI "
-            f"{best['ci_low']:.3f}–{best['ci_high']:.3f}, control {best['control_accuracy']:.3f})."
+            f"Task `{task}` ({' vs '.join(t.get('classes', []))}; {t.get('samples')} captions in {t.get('groups')} groups, "
+            f"chance {fmt(t.get('chance'))}): selectivity peaks at `{best['layer']}` with accuracy {best['accuracy']:.3f} "
+            f"(95% CI {best['ci_low']:.3f}–{best['ci_high']:.3f}) against control {best['control_accuracy']:.3f}"
+            + (f"; {bases}." if bases else ".")
         )
         doc.table(
             ["layer", "index", "accuracy", "95% CI", "control", "selectivity"],
             [[r["layer"], r["index"], r["accuracy"], f"{r['ci_low']:.3f}–{r['ci_high']:.3f}", r["control_accuracy"],
-              r["selectivity"]] for r in layers],
+              r["selectivity"]] for r in layers]
+            + [[f"baseline: {name.replace('_', ' ')}", b.get("features", ""), b["accuracy"],
+                f"{b['ci_low']:.3f}–{b['ci_high']:.3f}", None, None] for name, b in base.items()],
         )
-        if t.get("baselines"):
-            doc.table(["baseline", "value"], list(_flatten(t["baselines"])))
+        doc.figures(folder, f"probe_{task}.png", lambda p, task=task: f"Probe accuracy for `{task}` per layer, with its 95% band, the control task and the baselines.")
     if res.get("divergence"):
-        doc.para("Mean cosine between the states of a caption and its negation, per layer (lower = more separated):")
+        doc.para("Mean cosine between the EOS states of a caption and its \"This is not\" negation, per layer (lower means the layer separates them more):")
         doc.table(["layer", "index", "mean cosine"], [[r["layer"], r["index"], r["mean_cosine"]] for r in res["divergence"]])
-    doc.figures(folder, "*.png", lambda p: f"Probe curve: {_caption_from_name(p)} (accuracy with 95% band, control and baselines).")
+    doc.figures(folder, "divergence.png", lambda p: "Caption–negation cosine per layer.")
+    doc.figures(folder, "*.png", lambda p: f"Probes: {_caption_from_name(p)}.")
 
 
 def attribution(doc: Doc) -> None:
-    """Token attribution heatmaps and per-layer attribution."""
+    """Token attribution (share on negation words, heatmap) and per-layer attribution."""
     doc.heading("Which tokens and layers carry the negation? (attribution)")
     folder = doc.root / "attribution"
     res = _load(folder / "attribution.json")
     if res is None:
         _not_run(doc, folder / "attribution.json", "attribution")
         return
-    _generic(doc, res)
+    tok, lay = res["tokens"], res["layers"]
+    doc.para(
+        f"Integrated gradients ({res['steps']} steps) of S(I, T) on the token embeddings of `{res['model']}`, over "
+        f"{tok['n_texts']} captions (the seven templates per image). Completeness holds to a mean |delta| of "
+        f"{tok['mean_abs_delta']:.2e} (max {tok['max_abs_delta']:.2e}). Share of the attribution on negation words "
+        f"({', '.join(tok['negation_words'])}), by template:"
+    )
+    doc.table(["template", "mean share", "95% CI", "captions"],
+              [[t, v["mean"], f"{v['ci_low']:.3f}–{v['ci_high']:.3f}", v["n"]] for t, v in tok["negation_share"].items()])
+    doc.figures(folder, "token_negation_share.png", lambda p: "Share of token attribution on negation words, per template.")
+    heatmap = folder / "token_heatmap.html"
+    if heatmap.is_file():
+        doc.embed(heatmap, "Token attribution heatmap: red tokens raise S(I, T), blue tokens lower it.")
+    doc.para(
+        f"Per-layer attribution of the gap S(I, negated) − S(I, positive) over {lay['n_pairs']} {lay['pairs']} pairs "
+        f"(mean gap {lay['mean_gap']:.4f}). `eos_share` is the part of the gap's attribution already on the pooled EOS "
+        f"state at that layer; a block's importance is how much of it the block adds:"
+    )
+    doc.table(["layer", "index", "EOS share", "changed-token share", "total", "mean |delta|"],
+              [[r["layer"], r["index"], r["eos_share"], r["changed_share"], r["total"], r["mean_abs_delta"]] for r in lay["states"]])
+    doc.table(["block", "layer", "importance", "95% CI"],
+              [[b["block"], b["layer"], b["mean"], f"{b['ci_low']:.3f}–{b['ci_high']:.3f}"] for b in lay["blocks"]])
+    doc.figures(folder, "layer_attribution.png", lambda p: "Per-layer attribution of the negation gap.")
     doc.figures(folder, "*.png", lambda p: f"Attribution: {_caption_from_name(p)}.")
 
 
 def patching(doc: Doc) -> None:
-    """Activation-patching curves."""
+    """Activation-patching curves, both directions."""
     doc.heading("Which layers cause the negation effect? (activation patching)")
     folder = doc.root / "patching"
     res = _load(folder / "patching.json")
     if res is None:
         _not_run(doc, folder / "patching.json", "patching")
         return
-    _generic(doc, res)
-    doc.figures(folder, "*.png", lambda p: f"Patching: {_caption_from_name(p)}.")
+    dirs = res["directions"]
+    for positions, curve in res["curves"].items():
+        doc.para(
+            f"Patching the `{positions}` state(s) at one layer, on {res['n_pairs'][positions]} {res['pairs']} pairs of "
+            f"`{res['model']}`: the share of the similarity change between the captions that the patch recreates "
+            f"(forward: {dirs['forward']}; reverse: {dirs['reverse']}), with bootstrap 95% intervals."
+        )
+        fwd, rev = curve.get("forward", []), curve.get("reverse", [])
+        doc.table(["layer", "index", "forward share", "95% CI", "reverse share", "95% CI"],
+                  [[f["layer"], f["index"], f["share"], f"{f['ci_low']:.3f}–{f['ci_high']:.3f}", r["share"],
+                    f"{r['ci_low']:.3f}–{r['ci_high']:.3f}"] for f, r in zip(fwd, rev)])
+    doc.figures(folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per layer, both directions.")
 
 
 def selection(doc: Doc) -> None:
@@ -240,21 +295,41 @@ def selection(doc: Doc) -> None:
     if res is None:
         _not_run(doc, folder / "selection.json", "selection")
         return
-    doc.para(f"Selected text blocks: {', '.join(map(str, res['layers']))}. Rule: {res['rule']}")
-    _generic(doc, {k: v for k, v in res.items() if k not in ("layers", "rule")})
-    doc.figures(folder, "*.png", lambda p: f"Selection: {_caption_from_name(p)}.")
+    ev = res["evidence"]
+    doc.para(
+        f"Selected text blocks: {', '.join(map(str, res['layers']))}, covering {ev['coverage_of_plan']:.3f} of the combined "
+        f"evidence. Rule: {res['rule']}. Evidence used: {', '.join(ev['kinds'])}"
+        + (f"; missing: {', '.join(ev['missing'])}." if ev.get("missing") else ".")
+    )
+    inclusion = ev.get("stability", {}).get("inclusion", [])
+    kinds = ev["kinds"]
+    doc.table(["rank", "block", "score", *kinds, "inclusion (bootstrap)"],
+              [[i + 1, r["layer"], r["score"], *(r.get(k) for k in kinds),
+                inclusion[r["block"]] if r["block"] < len(inclusion) else None] for i, r in enumerate(res["ranking"])])
+    doc.figures(folder, "*.png", lambda p: "Per-block evidence and the selected blocks.")
 
 
 def training(doc: Doc) -> None:
-    """Fine-tuning settings and curves."""
+    """Fine-tuning settings, the loss summary, the curves and a sample of the training log."""
     doc.heading("Fine-tuning")
     folder = doc.root / "finetune"
     res = _load(folder / "train.json")
     if res is None:
         _not_run(doc, folder / "train.json", "finetune")
         return
-    _generic(doc, res)
+    c, hist = res["config"], res["history"]
+    doc.para(
+        f"Text blocks {', '.join(map(str, res['layers']))} (`--layers {res.get('layers_spec', '')}`) of `{res.get('model', '')}` "
+        f"were trained with the Omni-NegCLIP loss on `{res['data']}`: {c['steps']} steps of batch {c['batch_size']}, "
+        f"lr {fmt(c['lr'])}, weight decay {fmt(c['weight_decay'])}, {c['warmup']} warmup steps, margin {fmt(c['margin'])}, "
+        f"λ_abs {fmt(c['lambda_abs'])}; {len(res['trainable'])} parameter tensors trainable, {res['processes']} process(es), "
+        f"{fmt(res['train_seconds'])} s of training. The loss went from {fmt(hist[0]['loss'])} (step 1) to "
+        f"{fmt(res['final_loss'])} (mean of the last 20 steps)."
+    )
     doc.figures(folder, "*.png", lambda p: f"Training: {_caption_from_name(p)}.")
+    picks = sorted({round(i * (len(hist) - 1) / 9) for i in range(10)}) if hist else []
+    cols = [k for k in ("step", "loss", "presence", "absence", "lr", "grad_norm") if hist and k in hist[0]]
+    doc.table(cols, [[hist[i][k] for k in cols] for i in picks])
 
 
 EVAL_COLUMNS = ["presence_accuracy", "absence_accuracy", "mcq_accuracy"]
@@ -270,9 +345,13 @@ def evaluation(doc: Doc) -> None:
         _not_run(doc, folder / "evaluation.json", "evaluate")
         return
     rows = res["rows"]
+    labels = [_label(doc.root, r["model"]) for r in rows]
+    if len(rows) == 2:
+        labels = [f"before: {labels[0]}", f"after: {labels[1]}"]
+    doc.para(f"Evaluated on `{res['data']}` ({rows[0]['images'] if rows else 0} images, seed {res['seed']}).")
     header = ["model", *EVAL_COLUMNS, *RETRIEVAL_COLUMNS, "flips"]
-    table = [[r["model"], *(r[c] for c in EVAL_COLUMNS), *(r["retrieval"][c] for c in RETRIEVAL_COLUMNS), r.get("flips")]
-             for r in rows]
+    table = [[label, *(r[c] for c in EVAL_COLUMNS), *(r["retrieval"][c] for c in RETRIEVAL_COLUMNS), r.get("flips")]
+             for label, r in zip(labels, rows)]
     if len(rows) >= 2:
         before, after = rows[0], rows[-1]
         doc.para(
@@ -290,22 +369,43 @@ def evaluation(doc: Doc) -> None:
     types_ = sorted({t for r in rows for t in r.get("mcq_by_type", {})})
     if types_:
         doc.para("MCQ accuracy by the type of the correct answer:")
-        doc.table(["model", *types_], [[r["model"], *(r["mcq_by_type"].get(t) for t in types_)] for r in rows])
+        doc.table(["model", *types_], [[label, *(r["mcq_by_type"].get(t) for t in types_)] for label, r in zip(labels, rows)])
     doc.figures(folder, "*.png", lambda p: f"Evaluation: {_caption_from_name(p)}.")
 
 
 def layer_study(doc: Doc) -> None:
-    """The layer-selection study table."""
-    doc.heading("Layer study: which layers are worth fine-tuning?")
+    """The layer-selection study: equal budgets on different block sets, and the rank correlation with the analysis."""
+    doc.heading("Layer study: which blocks are worth fine-tuning?")
     folder = doc.root / "study"
-    found = sorted(folder.glob("*.json"))
-    found = [p for p in found if p.name != "stage.json"]
-    if not found:
+    res = _load(folder / "study.json")
+    if res is None:
         _not_run(doc, folder / "study.json", "study")
         return
-    for path in found:
-        _generic(doc, _load(path))
-    doc.figures(folder, "*.png", lambda p: f"Layer study: {_caption_from_name(p)}.")
+    c, b = res["train_config"], res["baseline"]
+    doc.para(
+        f"Each block set of `{res['model']}` was fine-tuned with the same budget and seed ({c['steps']} steps of batch "
+        f"{c['batch_size']}, lr {fmt(c['lr'])}) on `{res['train_data']}` and evaluated on {res['images']} images of "
+        f"`{res['eval_data']}`. Gains are against the model before fine-tuning; analysis coverage is the share of the "
+        f"selection's combined evidence score that a set's blocks hold."
+    )
+    doc.table(
+        ["trained blocks", "presence (gain)", "absence (gain)", "MCQ (gain)", "i2t R@1 (gain)", "analysis coverage"],
+        [["none (before)", *(b[m] for m in STUDY_METRICS), None]]
+        + [[f"{r['set']} ({','.join(map(str, r['blocks']))})",
+            *(f"{r[m]:.3f} ({r[m + '_gain']:+.3f})" for m in STUDY_METRICS), r["analysis_coverage"]] for r in res["rows"]],
+    )
+    if res["rows"]:
+        best = max(res["rows"], key=lambda r: r["negation_gain"])
+        doc.para(f"The largest mean presence/absence gain, {best['negation_gain']:+.3f}, came from the `{best['set']}` set "
+                 f"(blocks {', '.join(map(str, best['blocks']))}).")
+    corr = res.get("rank_correlation")
+    if corr:
+        doc.para(f"Spearman rank correlation ({corr['between']}): ρ = {corr['spearman_rho']:.2f} (p = {corr['p_value']:.2f}, "
+                 f"n = {corr['n']}).")
+    doc.figures(folder, "*.png", lambda p: "Layer study: gains per trained block set.")
+
+
+STUDY_METRICS = ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "i2t_r1")
 
 
 SECTIONS = (model_and_data, seed_study, probes, attribution, patching, selection, training, evaluation, layer_study)
@@ -323,36 +423,15 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     return write_text(root / "report.html", doc.html(f"negscope report: {root.name}")), write_text(root / "report.md", doc.markdown())
 
 
+def _label(root: Path, spec: str) -> str:
+    """A model spec, shown relative to the run folder when the model lives inside it."""
+    path = Path(spec)
+    return f"`{path.relative_to(root).as_posix()}`" if path.is_relative_to(root) else f"`{spec}`"
+
+
 def _change(before: dict, after: dict, key: str) -> tuple[float, float, float]:
     return before[key], after[key], after[key] - before[key]
 
 
 def _diff(a: Any, b: Any) -> Any:
     return a - b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
-
-
-def _flatten(data: Any, prefix: str = ""):
-    """(dotted key, scalar) pairs of nested dicts."""
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
-    else:
-        yield [prefix, data]
-
-
-def _generic(doc: Doc, data: Any) -> None:
-    """Tables for a JSON result of unknown shape: scalars as a key/value table, lists of dicts as tables."""
-    scalars = []
-    for key, value in (data or {}).items():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            cols = list(dict.fromkeys(k for v in value for k, x in v.items() if not isinstance(x, (dict, list))))
-            doc.para(f"`{key}`:")
-            doc.table(cols, [[v.get(c) for c in cols] for v in value])
-        elif isinstance(value, dict):
-            scalars += [r for r in _flatten(value, key) if not isinstance(r[1], list)]
-        elif not isinstance(value, list):
-            scalars.append([key, value])
-        elif all(not isinstance(v, (dict, list)) for v in value):
-            scalars.append([key, ", ".join(fmt(v) for v in value)])
-    if scalars:
-        doc.table(["field", "value"], scalars)

@@ -1,3 +1,4 @@
 """Layer selection: ranked layers and the freeze plan for fine-tuning."""
 
 from .freeze import freeze_except, plan_layers
+from .rank import RULES, Evidence, block_scores, load_evidence, rank_layers

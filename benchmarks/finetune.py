@@ -1,0 +1,83 @@
+"""Step time of front-layer fine-tuning against fine-tuning the whole text encoder, side by side.
+
+Models are built from their configs with random weights (step time does not depend on the weights):
+the shipped world model's size, and a CLIP ViT-B/32-sized model (transformers' `CLIPConfig` defaults,
+which are openai/clip-vit-base-patch32's shapes). Both use the world tokenizer; batches are world scenes.
+
+    python benchmarks/finetune.py [--steps 5] [--batch-size 64] [--vit-batch-size 16] [--skip-vit]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
+
+from negscope.finetune.data import training_source
+from negscope.finetune.trainer import TrainConfig, Trainer
+from negscope.models import ClipBundle
+from negscope.data.vocabulary import vocabulary
+from negscope.models.configs import clip_config
+from negscope.models.tokenizer import build_tokenizer
+from negscope.selection import plan_layers
+
+
+def build(size: str) -> ClipBundle:
+    """A random-weight bundle of the world size or the ViT-B/32 size."""
+    tok = build_tokenizer(vocabulary())
+    torch.manual_seed(0)
+    if size == "world":
+        config = clip_config("world", tok)
+    else:
+        ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        config = CLIPConfig(text_config=ids)
+    model = CLIPModel(config)
+    s = config.vision_config.image_size
+    proc = CLIPImageProcessorPil(size={"shortest_edge": s}, crop_size={"height": s, "width": s})
+    return ClipBundle(size, model, tok, proc)
+
+
+def step_times(size: str, batch: int, steps: int, source) -> dict[str, float]:
+    """Median seconds per step for front-third and all-block training, steps interleaved to share any load."""
+    trainers = {}
+    for layers in ("front", "all"):
+        bundle = build(size)
+        trainers[layers] = Trainer(bundle, source, plan_layers(bundle, layers), TrainConfig(steps=steps + 1, batch_size=batch))
+        trainers[layers].step()  # warm-up, untimed
+    times: dict[str, list[float]] = {k: [] for k in trainers}
+    for _ in range(steps):
+        for layers, trainer in trainers.items():
+            start = time.perf_counter()
+            trainer.step()
+            times[layers].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main() -> None:
+    """Print step times and the front/all ratio for each model size."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64, help="world-size batch")
+    p.add_argument("--vit-batch-size", type=int, default=16, help="ViT-B/32-size batch (CPU)")
+    p.add_argument("--skip-vit", action="store_true")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    source = training_source("world[:512]")
+    runs = [("world", args.batch_size)] + ([] if args.skip_vit else [("vit-b-32", args.vit_batch_size)])
+    device = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    print(f"fine-tuning step time on {device}, median of {args.steps} steps")
+    print("| model | batch | front third (s/step) | all text blocks (s/step) | front / all |")
+    print("|---|---|---|---|---|")
+    for size, batch in runs:
+        t = step_times(size, batch, args.steps, source)
+        front, every = t["front"], t["all"]
+        print(f"| {size} | {batch} | {front:.3f} | {every:.3f} | {front / every:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

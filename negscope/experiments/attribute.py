@@ -1,0 +1,97 @@
+"""`negscope attribute`: token attribution over the seven templates, and per-layer attribution of the negation gap."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..attribution import layer_attributions, mean_with_ci, token_attributions
+from ..attribution import layers as layers_module
+from ..attribution import tokens as tokens_module
+from ..data import load_dataset
+from ..data.negation import TEMPLATE_NAMES
+from ..evaluation.similarity import similarity_study
+from ..io import write_json
+from ..models import load_bundle
+from ..reports.attribution_figures import (
+    layer_attribution_plot,
+    negation_share_bars,
+    token_heatmap_html,
+)
+from .patch import aligned_pairs, negation_pairs
+
+
+def run_attribution(
+    model: str,
+    data: str,
+    out: str | Path,
+    limit: int | None = 64,
+    steps: int = 32,
+    examples: int = 8,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Write attribution.json, its figures and the token heatmap for `model` on the first `limit` images."""
+    start = time.time()
+    out = Path(out)
+    torch.manual_seed(seed)
+    bundle = load_bundle(model)
+    dataset = load_dataset(data, limit=limit)
+    study = similarity_study(bundle, dataset, seed=seed)
+    firsts = [int(np.flatnonzero(study.pair_image == i)[0]) for i in range(len(dataset))]
+    texts = [study.texts[p][t] for p in firsts for t in TEMPLATE_NAMES]
+    feats = study.image_feats[np.repeat(np.arange(len(dataset)), len(TEMPLATE_NAMES))]
+    attrs = token_attributions(bundle, texts, feats, steps=steps, progress=progress)
+    records = [
+        {"image_id": dataset[k // len(TEMPLATE_NAMES)].image_id, "template": TEMPLATE_NAMES[k % len(TEMPLATE_NAMES)], **a.to_dict()}
+        for k, a in enumerate(attrs)
+    ]
+    shares = {
+        t: mean_with_ci(np.array([r["negation_share"] for r in records if r["template"] == t]), seed=seed)
+        for t in TEMPLATE_NAMES
+    }
+
+    rows, pos, neg = aligned_pairs(bundle, *negation_pairs(dataset, "presence", seed))
+    la = layer_attributions(bundle, pos, neg, study.image_feats[rows], steps=steps, progress=progress)
+    states = [
+        {"layer": n, "index": i, "eos_share": float(la.eos_share[:, i].mean()), "changed_share": float(la.changed_share[:, i].mean()),
+         "total": float(la.total[:, i].mean()), "mean_abs_delta": float(np.abs(la.delta[:, i]).mean()),
+         "max_abs_delta": float(np.abs(la.delta[:, i]).max())}
+        for i, n in enumerate(la.names)
+    ]
+    blocks = [{"block": k, "layer": la.names[k + 1], **mean_with_ci(la.importance[:, k], seed=seed)} for k in range(la.importance.shape[1])]
+    result = {
+        "model": model,
+        "data": data,
+        "seed": seed,
+        "steps": steps,
+        "tokens": {
+            "method": tokens_module.__doc__.strip(),
+            "n_texts": len(records),
+            "negation_words": sorted(tokens_module.NEGATION_WORDS),
+            "negation_share": shares,
+            "mean_abs_delta": float(np.mean([abs(r["delta"]) for r in records])),
+            "max_abs_delta": float(np.max([abs(r["delta"]) for r in records])),
+            "attributions": records,
+        },
+        "layers": {
+            "method": layers_module.__doc__.strip(),
+            "pairs": "presence",
+            "n_pairs": len(rows),
+            "names": la.names,
+            "mean_gap": float(la.gap.mean()),
+            "states": states,
+            "blocks": blocks,
+            "captions": [{"image_id": dataset[i].image_id, "positive": a, "negated": b} for i, a, b in zip(rows, pos, neg)],
+            "per_pair": {"gap": la.gap, "eos_share": la.eos_share, "changed_share": la.changed_share, "delta": la.delta},
+        },
+        "seconds": round(time.time() - start, 1),
+    }
+    write_json(out / "attribution.json", result)
+    negation_share_bars(shares, out / "token_negation_share.png", f"{model}: token IG, share on negation words ({len(dataset)} captions per template)")
+    layer_attribution_plot(states, blocks, out / "layer_attribution.png", f"{model}: layer IG of S(neg) - S(pos), {len(rows)} presence pairs")
+    token_heatmap_html(records[: examples * len(TEMPLATE_NAMES)], out / "token_heatmap.html", f"{model}: token attributions")
+    return result

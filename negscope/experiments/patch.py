@@ -1,0 +1,95 @@
+"""`negscope patch`: activation patching between positive and negated captions, per layer, both ways."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from ..attribution import equal_length_pairs, patch_pairs
+from ..attribution import patching as patching_module
+from ..data import Dataset, load_dataset
+from ..data.negation import build_negations, seed_negation
+from ..evaluation.features import image_features
+from ..io import write_json
+from ..models import ClipBundle, load_bundle
+from ..reports.attribution_figures import patching_plot
+
+PAIR_KINDS = ("presence", "seed")
+
+
+def negation_pairs(dataset: Dataset, kind: str = "presence", seed: int = 0) -> tuple[list[int], list[str], list[str]]:
+    """One (image row, positive, negated) pair per image: a presence negation, or 'This is not ' + caption."""
+    if kind not in PAIR_KINDS:
+        raise ValueError(f"pair kind {kind!r} is unknown; choose one of {PAIR_KINDS}")
+    rows, pos, neg = [], [], []
+    if kind == "seed":
+        for i, rec in enumerate(dataset):
+            rows.append(i)
+            pos.append(rec.captions[0])
+            neg.append(seed_negation(rec.captions[0]))
+    else:
+        for i, item in enumerate(build_negations(dataset, seed=seed)):
+            if item.presence:
+                rows.append(i)
+                pos.append(item.presence[0][0])
+                neg.append(item.presence[0][1])
+    if not rows:
+        raise ValueError(f"no {kind} pairs in the data: its images list no objects; use pairs='seed' or data with instances")
+    return rows, pos, neg
+
+
+def aligned_pairs(bundle: ClipBundle, rows: list[int], pos: list[str], neg: list[str]) -> tuple[list[int], list[str], list[str]]:
+    """The pairs whose captions have the same token length (needed by layer attribution and token-wise patching)."""
+    keep = equal_length_pairs(bundle, pos, neg)
+    if not keep:
+        raise ValueError("no pair has captions of equal token length; use presence pairs or EOS-only patching")
+    return [rows[i] for i in keep], [pos[i] for i in keep], [neg[i] for i in keep]
+
+
+def run_patching(
+    model: str,
+    data: str,
+    out: str | Path,
+    limit: int | None = 200,
+    all_tokens: bool = False,
+    pairs: str = "presence",
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Patch every layer's EOS state (and, with `all_tokens`, the token states) both ways; write patching.json."""
+    start = time.time()
+    out = Path(out)
+    torch.manual_seed(seed)
+    bundle = load_bundle(model)
+    dataset = load_dataset(data, limit=limit)
+    rows, pos, neg = negation_pairs(dataset, pairs, seed)
+    img = image_features(bundle, dataset)
+    runs, curves, counts = {}, {}, {}
+    for positions in ("eos", "context", "all") if all_tokens else ("eos",):
+        r, p, n = (rows, pos, neg) if positions == "eos" else aligned_pairs(bundle, rows, pos, neg)
+        counts[positions] = len(r)
+        feats = img[r]
+        runs[positions], curves[positions] = {}, {}
+        for direction, (receivers, donors) in (("forward", (p, n)), ("reverse", (n, p))):
+            res = patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
+            runs[positions][direction] = {"receiver": res.receiver, "donor": res.donor, "patched": res.patched}
+            curves[positions][direction] = res.curve(seed=seed)
+    result = {
+        "model": model,
+        "data": data,
+        "pairs": pairs,
+        "seed": seed,
+        "n_pairs": counts,
+        "names": res.names,
+        "method": patching_module.__doc__.strip(),
+        "directions": {"forward": "receiver = positive caption, donor = negated", "reverse": "receiver = negated, donor = positive"},
+        "curves": curves,
+        "captions": [{"image_id": dataset[i].image_id, "positive": a, "negated": b} for i, a, b in zip(rows, pos, neg)],
+        "runs": runs,
+        "seconds": round(time.time() - start, 1),
+    }
+    write_json(out / "patching.json", result)
+    patching_plot(curves, out / "patching.png", f"{model}: activation patching on {pairs} pairs ({counts['eos']} pairs)")
+    return result

@@ -1,0 +1,162 @@
+"""`negscope probe`: layer-wise linear probes for negation, with control tasks, baselines and the divergence curve.
+
+Writes to the output folder:
+
+- `activations/<task>/`: the activation store of every task (resumable; rerunning reuses finished shards);
+- `probes.json`: ``{"tasks": {task: {"layers": [{"layer", "index", "accuracy", "ci_low", "ci_high",
+  "control_accuracy", "selectivity"}], "baselines": {...}}}, "divergence": [{"layer", "index", "mean_cosine"}]}``
+  plus the run's settings and sample counts;
+- `probes.csv`: the same numbers, one row per task and layer (baselines and divergence included);
+- `probe_<task>.png` per task and `divergence.png`.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data import load_dataset
+from ..hooks import EMBED, ActivationStore, write_store
+from ..io import atomic_path, write_json
+from ..models import ClipBundle, load_bundle
+from ..probes import (
+    ProbeTask,
+    control_labels,
+    cross_validate,
+    divergence_pairs,
+    grouped_splits,
+    mean_pair_cosine,
+    negated_task,
+    scope_task,
+    token_counts,
+)
+from ..reports.probe_figures import divergence_figure, probe_figure
+
+CSV_COLUMNS = ["task", "layer", "index", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity", "mean_cosine"]
+
+
+@dataclass
+class ProbeConfig:
+    """Settings for `negscope probe`."""
+
+    model: str
+    out: str
+    data: str = "world"
+    limit: int | None = None
+    folds: int = 5
+    captions_per_image: int = 1
+    n_boot: int = 1000
+    dtype: str = "float32"
+    batch_size: int = 256
+    seed: int = 0
+
+
+def capture_task(bundle: ClipBundle, task: ProbeTask, folder: Path, cfg: ProbeConfig, progress: bool = False) -> ActivationStore:
+    """The activation store of `task` (EOS and mean pools, every layer), resumed if partly written."""
+    return write_store(
+        folder, bundle, task.texts, task.groups, labels={"label": task.labels, "variant": task.variants}, ids=task.ids,
+        pools=("eos", "mean"), dtype=cfg.dtype, batch_size=cfg.batch_size, progress=progress,
+    )
+
+
+def task_splits(task: ProbeTask, cfg: ProbeConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The outer grouped folds of `task`, checked before any capture so too few groups fail fast."""
+    return grouped_splits(np.array(task.labels), np.array(task.groups), cfg.folds, cfg.seed)
+
+
+def probe_task(
+    bundle: ClipBundle, store: ActivationStore, classes: tuple[str, str], splits: list, cfg: ProbeConfig, progress: bool = False
+) -> dict:
+    """Per-layer accuracy, interval, control accuracy and selectivity, plus the two baselines, for one store."""
+    y, groups = store.labels("label"), store.groups
+    control = control_labels(store.texts, y, cfg.seed)
+
+    def score(X: np.ndarray, labels: np.ndarray):
+        return cross_validate(X, labels, groups, splits, n_boot=cfg.n_boot, seed=cfg.seed)
+
+    layers = []
+    for index, name in enumerate(tqdm(store.layers, desc=f"probe {store.folder.name}", disable=not progress, leave=False)):
+        X = store.layer(name)
+        real, ctrl = score(X, y), score(X, control)
+        layers.append({
+            "layer": name, "index": index, **real.summary(), "control_accuracy": ctrl.accuracy,
+            "selectivity": real.accuracy - ctrl.accuracy, "C": float(np.median(real.chosen_C)),
+        })
+    baselines = {
+        "embedding": {**score(store.layer(EMBED, pool="mean"), y).summary(), "features": f"{EMBED}, mean over real tokens"},
+        "bag_of_words": {**score(token_counts(bundle, store.texts), y).summary(), "features": "token counts"},
+    }
+    return {
+        "classes": list(classes), "samples": len(y), "groups": int(len(np.unique(groups))),
+        "chance": float(np.bincount(y).max() / len(y)), "layers": layers, "baselines": baselines,
+    }
+
+
+def divergence_curve(store: ActivationStore) -> list[dict]:
+    """Per layer, the mean cosine between the EOS states of each caption and its negation."""
+    variant = store.labels("variant")
+    first, second = np.flatnonzero(variant == "caption"), np.flatnonzero(variant == "this_is_not")
+    return [
+        {"layer": name, "index": i, "mean_cosine": mean_pair_cosine(store.layer(name), first, second)}
+        for i, name in enumerate(store.layers)
+    ]
+
+
+def run_probe(cfg: ProbeConfig, progress: bool = True) -> dict:
+    """Build the tasks, capture their states, probe every layer and write JSON, CSV and figures to `cfg.out`."""
+    start = time.time()
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    bundle = load_bundle(cfg.model)
+    dataset = load_dataset(cfg.data, limit=cfg.limit)
+    tasks = [negated_task(dataset, cfg.captions_per_image, cfg.seed), scope_task(dataset, cfg.captions_per_image)]
+    splits = {task.name: task_splits(task, cfg) for task in tasks}
+    results = {}
+    for task in tasks:
+        store = capture_task(bundle, task, out / "activations" / task.name, cfg, progress)
+        results[task.name] = probe_task(bundle, store, task.classes, splits[task.name], cfg, progress)
+    pairs = divergence_pairs(dataset, cfg.captions_per_image)
+    divergence = divergence_curve(capture_task(bundle, pairs, out / "activations" / pairs.name, cfg, progress))
+    payload = {
+        "config": asdict(cfg), "model": bundle.spec, "images": len(dataset), "seconds": round(time.time() - start, 1),
+        "threads": torch.get_num_threads(), "tasks": results, "divergence": divergence,
+    }
+    write_json(out / "probes.json", payload)
+    write_csv(payload, out / "probes.csv")
+    for name, result in results.items():
+        probe_figure(name, result, out / f"probe_{name}.png", model=bundle.spec)
+    divergence_figure(divergence, out / "divergence.png", model=bundle.spec)
+    return payload
+
+
+def write_csv(payload: dict, path: Path) -> Path:
+    """One row per task and layer, per task baseline, and per divergence layer."""
+    rows = []
+    for task, res in payload["tasks"].items():
+        rows += [{"task": task, **{k: r[k] for k in CSV_COLUMNS if k in r}} for r in res["layers"]]
+        rows += [{"task": task, "layer": f"baseline:{b}", **v} for b, v in res["baselines"].items()]
+    rows += [{"task": "divergence", **r} for r in payload["divergence"]]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, CSV_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def format_summary(payload: dict) -> str:
+    """A short Markdown table: per task, the best layer against the baselines."""
+    lines = ["| task | best layer | accuracy [95% CI] | selectivity | embedding | bag of words |", "|---|---|---|---|---|---|"]
+    for task, res in payload["tasks"].items():
+        best = max(res["layers"], key=lambda r: r["accuracy"])
+        b = res["baselines"]
+        lines.append(
+            f"| {task} | {best['layer']} | {best['accuracy']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}] | "
+            f"{best['selectivity']:.3f} | {b['embedding']['accuracy']:.3f} | {b['bag_of_words']['accuracy']:.3f} |"
+        )
+    return "\n".join(lines)

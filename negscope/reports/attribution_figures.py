@@ -1,0 +1,116 @@
+"""Figures for attribution, patching and layer selection, and the HTML token heatmap."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from ..io import write_text
+from .figures import plt, save
+
+
+def _errors(rows: list[dict], key: str) -> np.ndarray:
+    mid = np.array([r[key] for r in rows])
+    return np.abs(np.stack([mid - [r["ci_low"] for r in rows], [r["ci_high"] for r in rows] - mid]))
+
+
+def negation_share_bars(shares: dict[str, dict], path: str | Path, title: str) -> Path:
+    """Bars of the share of token attribution on negation words, per template, with 95% intervals."""
+    names = list(shares)
+    rows = [shares[n] for n in names]
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    ax.bar(range(len(names)), [r["mean"] for r in rows], yerr=_errors(rows, "mean"), capsize=3, color="tab:red", alpha=0.8)
+    ax.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=8)
+    ax.set_ylabel("share of |attribution| on negation words")
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=9)
+    return save(fig, path)
+
+
+def layer_attribution_plot(states: list[dict], blocks: list[dict], path: str | Path, title: str) -> Path:
+    """Where the negation gap's attribution sits per hidden state, and each block's importance."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    idx = [s["index"] for s in states]
+    a.plot(idx, [s["eos_share"] for s in states], "o-", label="on the EOS state")
+    a.plot(idx, [s["changed_share"] for s in states], "s-", label="on the changed (negation) token")
+    a.set_xlabel("hidden state (0 = embeddings, k+1 = after block k)")
+    a.set_ylabel("share of |attribution| of the gap")
+    a.set_ylim(-0.02, 1.02)
+    a.set_xticks(idx)
+    a.legend(fontsize=8)
+    b.bar([r["block"] for r in blocks], [r["mean"] for r in blocks], yerr=_errors(blocks, "mean"), capsize=3, color="tab:blue")
+    b.axhline(0, color="black", lw=0.6)
+    b.set_xlabel("text block")
+    b.set_ylabel("importance (EOS share added)")
+    fig.suptitle(title, fontsize=9)
+    return save(fig, path)
+
+
+def patching_plot(curves: dict[str, dict[str, list[dict]]], path: str | Path, title: str) -> Path:
+    """Share of the negation effect recreated by patching each layer, per position set and direction."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for positions, directions in curves.items():
+        for direction, rows in directions.items():
+            idx = [r["index"] for r in rows]
+            line, = ax.plot(idx, [r["share"] for r in rows], "o-" if direction == "forward" else "s--",
+                            label=f"{positions}, {direction}")
+            ax.fill_between(idx, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=line.get_color(), alpha=0.15)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.axhline(1, color="grey", lw=0.6, ls=":")
+    ax.set_xticks(idx)
+    ax.set_xlabel("patched hidden state (0 = embeddings, k+1 = after block k)")
+    ax.set_ylabel("share of the effect recreated")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return save(fig, path)
+
+
+def selection_plot(selection: dict, path: str | Path, title: str) -> Path:
+    """Per-block scores of each evidence kind, the combined score, and the chosen blocks."""
+    ev = selection["evidence"]
+    n = len(ev["combined"])
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / max(len(ev["scores"]), 1)
+    for j, (kind, s) in enumerate(ev["scores"].items()):
+        ax.bar(np.arange(n) + (j - (len(ev["scores"]) - 1) / 2) * width, s, width=width, label=kind, alpha=0.7)
+    ax.plot(range(n), ev["combined"], "k.-", label="combined")
+    for k in selection["layers"]:
+        ax.axvspan(k - 0.5, k + 0.5, color="gold", alpha=0.2, lw=0)
+    ax.set_xticks(range(n))
+    ax.set_xlabel("text block (shaded: trainable in the plan)")
+    ax.set_ylabel("share of the block gains")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return save(fig, path)
+
+
+def token_heatmap_html(examples: list[dict], path: str | Path, title: str) -> Path:
+    """A self-contained HTML page colouring each token by its attribution (red raises S(I,T), blue lowers it)."""
+    rows = []
+    for ex in examples:
+        scale = max((abs(a) for a in ex["attributions"]), default=0.0) or 1.0
+        cells = []
+        for tok, a in zip(ex["tokens"], ex["attributions"]):
+            alpha = min(abs(a) / scale, 1.0)
+            colour = f"rgba(220,40,40,{alpha:.2f})" if a >= 0 else f"rgba(40,90,220,{alpha:.2f})"
+            cells.append(f'<span class="t" style="background:{colour}" title="{a:+.4f}">{html.escape(tok)}</span>')
+        rows.append(
+            f"<tr><td>{html.escape(ex.get('template', ''))}</td><td>{''.join(cells)}</td>"
+            f"<td>{ex['score']:.3f}</td><td>{ex['baseline_score']:.3f}</td><td>{ex['delta']:+.1e}</td>"
+            f"<td>{ex['negation_share']:.2f}</td></tr>"
+        )
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;font-size:13px}} td{{padding:3px 8px;border-bottom:1px solid #ddd}}
+.t{{padding:1px 3px;margin:1px;border-radius:3px;display:inline-block}}</style></head><body>
+<h2>{html.escape(title)}</h2>
+<p>Integrated gradients of S(I, T) on the token embeddings. Red tokens raise the similarity, blue lower it;
+colour strength is relative to the example's largest token. Hover a token for its value. Baseline: BOS and EOS
+kept, every other token PAD.</p>
+<table><tr><th>template</th><th>tokens</th><th>S(I,T)</th><th>S(I,baseline)</th><th>delta</th><th>negation share</th></tr>
+{chr(10).join(rows)}
+</table></body></html>
+"""
+    return write_text(path, page)

@@ -1,0 +1,45 @@
+"""Figures for the layer-wise probes: accuracy against layer per task, and the divergence curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .figures import plt, save
+
+
+def _ticks(ax, rows: list[dict]) -> None:
+    labels = ["emb" if r["layer"] == "text.embed" else r["layer"].rsplit(".", 1)[1] for r in rows]
+    ax.set_xticks([r["index"] for r in rows], labels)
+    ax.set_xlabel("text layer (emb = token + position embeddings, k = output of block k)")
+
+
+def probe_figure(task: str, result: dict, path: str | Path, model: str = "") -> Path:
+    """Probe accuracy with its 95% band, control accuracy, chance and the two baselines, against layer."""
+    rows = result["layers"]
+    x = [r["index"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7.6, 3.8))
+    ax.fill_between(x, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], alpha=0.25, color="C0", label="95% CI")
+    ax.plot(x, [r["accuracy"] for r in rows], "o-", color="C0", label="probe (EOS state)")
+    ax.plot(x, [r["control_accuracy"] for r in rows], "s--", color="C1", label="control task")
+    styles = {"embedding": ("C2", "-."), "bag_of_words": ("C3", ":")}
+    for name, base in result["baselines"].items():
+        color, style = styles.get(name, ("C4", "-."))
+        ax.axhline(base["accuracy"], color=color, linestyle=style, label=f"{name.replace('_', ' ')} baseline")
+    ax.axhline(result["chance"], color="grey", linewidth=0.8, label="majority class")
+    _ticks(ax, rows)
+    ax.set_ylabel("held-out accuracy")
+    lowest = min([0.4, result["chance"] - 0.1] + [r["control_accuracy"] - 0.05 for r in rows])
+    ax.set_ylim(max(0.0, lowest), 1.01)
+    ax.set_title(f"{model}: probe for '{task}' ({result['samples']} captions, {result['groups']} groups)", fontsize=9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return save(fig, path)
+
+
+def divergence_figure(divergence: list[dict], path: str | Path, model: str = "") -> Path:
+    """Mean cosine between the EOS states of a caption and 'This is not' + caption, against layer."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    ax.plot([r["index"] for r in divergence], [r["mean_cosine"] for r in divergence], "o-", color="C0")
+    _ticks(ax, divergence)
+    ax.set_ylabel("mean cosine(caption, negation)")
+    ax.set_title(f"{model}: how far negation moves the EOS state, per layer", fontsize=9)
+    return save(fig, path)

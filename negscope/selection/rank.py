@@ -1,0 +1,174 @@
+"""Rank text blocks by the negation evidence of probes, layer attribution and patching, and pick a freeze plan.
+
+Each kind of evidence gives every text block k a gain: how much of something block k adds between hidden
+state k (its input) and hidden state k+1 (its output).
+
+- ``attribution``: the share of the negation gap's attribution that block k moves onto the pooled EOS state
+  (`attribution.layers`), mean over pairs.
+- ``patching``: the rise across block k of the EOS-patching curve, the share of the negation effect that
+  patching the EOS state recreates (`attribution.patching`); forward and reverse directions averaged.
+- ``probes``: the rise across block k of probe selectivity (accuracy minus control accuracy), averaged over
+  the probing tasks in probes.json.
+
+Each gain vector is clipped at zero and scaled to sum to one, and the available kinds are averaged into a
+combined score per block. The ranking sorts blocks by that score (ties: the earlier block first).
+
+Rules for the freeze plan (the blocks left trainable), with coverage c:
+- ``front``: the smallest front block 0..m whose combined score sums to at least c;
+- ``top``: the fewest top-ranked blocks whose scores sum to at least c (may be non-contiguous).
+
+Stability: the plan is recomputed on `resamples` bootstrap resamples of the pairs (seeded), and each block's
+inclusion frequency is reported; the plan itself uses all pairs, so it does not depend on the seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..attribution.patching import recreated_share
+from ..io import read_json
+
+RULES = ("front", "top")
+
+
+@dataclass
+class Evidence:
+    """Per-pair evidence arrays, as read from attribution.json, patching.json and probes.json."""
+
+    n_blocks: int
+    attribution: np.ndarray | None = None
+    patching: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    probes: np.ndarray | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds of evidence present."""
+        return [k for k, v in (("probes", self.probes), ("attribution", self.attribution), ("patching", self.patching or None)) if v is not None]
+
+
+def load_evidence(probes: str | Path | None, attribution: str | Path | None, patching: str | Path | None) -> Evidence:
+    """Read whichever of probes.json, attribution.json and patching.json exist in the given folders."""
+    files = {k: Path(d) / f"{k}.json" for k, d in (("probes", probes), ("attribution", attribution), ("patching", patching)) if d}
+    present = {k: p for k, p in files.items() if p.is_file()}
+    if not {"attribution", "patching"} & set(present):
+        raise FileNotFoundError(
+            f"no attribution.json or patching.json in {sorted({str(p.parent) for p in files.values()})}; "
+            "run `negscope attribute` and/or `negscope patch` with --out pointing there first"
+        )
+    data = {k: read_json(p) for k, p in present.items()}
+    sizes = {k: len(d["layers"]["names"] if k == "attribution" else d["names"]) - 1 for k, d in data.items() if k != "probes"}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"the evidence files disagree on the number of text blocks ({sizes}); rerun them on one model")
+    ev = Evidence(n_blocks=next(iter(sizes.values())), sources={k: str(p) for k, p in present.items()})
+    if "attribution" in data:
+        ev.attribution = np.diff(np.asarray(data["attribution"]["layers"]["per_pair"]["eos_share"], dtype=float), axis=1)
+    if "patching" in data:
+        runs = data["patching"]["runs"].get("eos", {})
+        for direction in ("forward", "reverse"):
+            if direction in runs:
+                r = runs[direction]
+                receiver, donor = np.asarray(r["receiver"]), np.asarray(r["donor"])
+                ev.patching.append((np.asarray(r["patched"]) - receiver[:, None], donor - receiver))
+    if "probes" in data:
+        ev.probes = probe_gains(data["probes"], ev.n_blocks)
+    return ev
+
+
+def probe_gains(probes: dict, n_blocks: int) -> np.ndarray | None:
+    """Per block, the rise of selectivity from its input to its output state, averaged over probing tasks."""
+    tasks = probes.get("tasks", probes)
+    curves = []
+    for value in tasks.values():
+        layers = value.get("layers") if isinstance(value, dict) else None
+        if not isinstance(layers, list) or not all(isinstance(r, dict) and "selectivity" in r for r in layers):
+            continue
+        sel = {int(r["index"]): float(r["selectivity"]) for r in layers}
+        if all(i in sel for i in range(n_blocks + 1)):
+            curves.append(np.diff([sel[i] for i in range(n_blocks + 1)]))
+    return np.mean(curves, axis=0) if curves else None
+
+
+def _unit(gain: np.ndarray) -> np.ndarray | None:
+    pos = np.clip(np.nan_to_num(gain), 0, None)
+    return pos / pos.sum() if pos.sum() > 0 else None
+
+
+def block_scores(ev: Evidence, rows: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each kind's normalised per-block gain, on all pairs or on the resampled `rows` of each kind."""
+    rows = rows or {}
+    gains: dict[str, np.ndarray] = {}
+    if ev.probes is not None:
+        gains["probes"] = ev.probes
+    if ev.attribution is not None:
+        idx = rows.get("attribution", np.arange(len(ev.attribution)))
+        gains["attribution"] = ev.attribution[idx].mean(0)
+    if ev.patching:
+        curves = []
+        for effect, gap in ev.patching:
+            idx = rows.get("patching", np.arange(len(gap)))
+            curves.append(np.diff(recreated_share(effect[idx], gap[idx])))
+        gains["patching"] = np.mean(curves, axis=0)
+    return {k: u for k, g in gains.items() if (u := _unit(g)) is not None}
+
+
+def choose(combined: np.ndarray, coverage: float, rule: str) -> list[int]:
+    """The freeze plan (trainable blocks) that `rule` picks from the combined scores."""
+    if rule == "front":
+        m = int(np.searchsorted(np.cumsum(combined), coverage - 1e-9))
+        return list(range(min(m, len(combined) - 1) + 1))
+    order = ranking(combined)
+    m = int(np.searchsorted(np.cumsum(combined[order]), coverage - 1e-9))
+    return sorted(int(k) for k in order[: min(m, len(order) - 1) + 1])
+
+
+def ranking(combined: np.ndarray) -> np.ndarray:
+    """Block indices by combined score, highest first; ties keep the earlier block first."""
+    return np.argsort(-combined, kind="stable")
+
+
+def rank_layers(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamples: int = 200, seed: int = 0) -> dict:
+    """The selection: ranked blocks, the freeze plan, the evidence behind it and its bootstrap stability."""
+    if rule not in RULES:
+        raise ValueError(f"rule {rule!r} is unknown; choose one of {RULES}")
+    if not 0 < coverage <= 1:
+        raise ValueError(f"coverage {coverage} must be in (0, 1]; e.g. 0.5 for half of the negation effect")
+    scores = block_scores(ev)
+    if not scores:
+        raise ValueError("no evidence shows any block adding to the negation effect; rerun attribution or patching on more pairs")
+    combined = np.mean(list(scores.values()), axis=0)
+    layers = choose(combined, coverage, rule)
+    rng = np.random.default_rng(seed)
+    counts = np.zeros(ev.n_blocks)
+    sizes = {k: len(a) for k, a in (("attribution", ev.attribution), ("patching", ev.patching[0][1] if ev.patching else None)) if a is not None}
+    for _ in range(resamples):
+        rows = {k: rng.integers(0, n, n) for k, n in sizes.items()}
+        boot = block_scores(ev, rows)
+        if boot:
+            counts[choose(np.mean(list(boot.values()), axis=0), coverage, rule)] += 1
+    return {
+        "layers": layers,
+        "ranking": [
+            {"block": int(k), "layer": f"text.block.{k}", "score": float(combined[k]),
+             **{kind: float(s[k]) for kind, s in scores.items()}}
+            for k in ranking(combined)
+        ],
+        "evidence": {
+            "kinds": list(scores),
+            "missing": [k for k in ("probes", "attribution", "patching") if k not in scores],
+            "sources": ev.sources,
+            "scores": {k: s.tolist() for k, s in scores.items()},
+            "combined": combined.tolist(),
+            "coverage_of_plan": float(combined[layers].sum()),
+            "stability": {"resamples": resamples, "seed": seed, "inclusion": (counts / max(resamples, 1)).tolist()},
+        },
+        "rule": f"{rule} (coverage {coverage:g}): " + (
+            f"smallest front block 0..m of text blocks whose combined score reaches {coverage:g}"
+            if rule == "front" else f"fewest top-ranked text blocks whose combined score reaches {coverage:g}"
+        ) + "; combined score = mean over evidence kinds of each kind's per-block gain, clipped at 0 and scaled to sum 1",
+        "coverage": coverage,
+        "seed": seed,
+    }

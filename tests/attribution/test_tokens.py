@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+import torch
+
+from negscope.attribution import pad_baseline, token_attributions
+from negscope.attribution.score import end_positions, similarity_at
+
+TEXTS = ["This is not a red circle", "There is absolutely no blue square", "a green cross"]
+
+
+@pytest.fixture(scope="module")
+def images():
+    return torch.nn.functional.normalize(torch.randn(len(TEXTS), 16, generator=torch.Generator().manual_seed(1)), dim=-1)
+
+
+def test_similarity_at_matches_the_model_pooling(tiny, images):
+    tok = tiny.tokenize(TEXTS)
+    ours = similarity_at(tiny, tok["input_ids"], tok["attention_mask"], end_positions(tok["attention_mask"]), images)
+    theirs = (tiny.text_embeds(tok) * images).sum(-1)
+    torch.testing.assert_close(ours, theirs)
+
+
+def test_baseline_keeps_bos_and_eos_and_pads_the_rest(tiny):
+    tok = tiny.tokenize(TEXTS)
+    eos = end_positions(tok["attention_mask"])
+    base = pad_baseline(tok["input_ids"], eos, pad_id=-1)
+    for row, ids, e in zip(base, tok["input_ids"], eos):
+        assert row[0] == ids[0] == tiny.tokenizer.bos_token_id
+        assert row[e] == ids[e] == tiny.tokenizer.eos_token_id
+        assert (row[1:e] == -1).all() and (row[e + 1 :] == ids[e + 1 :]).all()
+
+
+def test_attributions_sum_to_the_output_difference_within_the_delta(tiny, images):
+    res = token_attributions(tiny, TEXTS, images, steps=16)
+    for r in res:
+        total = sum(r.attributions)
+        assert abs(total - (r.score - r.baseline_score)) <= abs(r.delta) + 1e-6
+        assert abs(r.delta) < 1e-3 and abs(r.score - r.baseline_score) > 1e-3
+        assert r.attributions[0] == 0.0 and r.attributions[-1] == 0.0  # BOS and EOS equal their baseline
+    assert res[0].tokens[3] == "not" and res[0].negation_mask.tolist() == [False] * 3 + [True] + [False] * 4
+    assert res[2].negation_share() == 0.0
+    assert 0 < res[1].negation_share() < 1
+    assert np.isclose(res[0].to_dict()["negation_share"], res[0].negation_share())
+
+
+def test_mismatched_images_are_an_error(tiny, images):
+    with pytest.raises(ValueError, match="one image per text"):
+        token_attributions(tiny, TEXTS, images[:2], steps=2)

@@ -1,0 +1,37 @@
+import json
+
+import pytest
+
+from negscope.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("analysis")
+    base = ["--model", "tiny", "--data", "world", "--out", str(out)]
+    assert main(["attribute", *base, "--limit", "4", "--steps", "4", "--examples", "2"]) == 0
+    assert main(["patch", *base, "--limit", "6"]) == 0
+    assert main(["select", "--from", str(out)]) == 0
+    return out
+
+
+def test_attribute_patch_select_write_their_files(run_dir):
+    for name in ("attribution.json", "token_negation_share.png", "layer_attribution.png", "token_heatmap.html",
+                 "patching.json", "patching.png", "selection.json", "selection.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    att = json.loads((run_dir / "attribution.json").read_text())
+    assert att["tokens"]["n_texts"] == 4 * 7 and len(att["layers"]["blocks"]) == 4
+    assert att["tokens"]["negation_share"]["this_is_not"]["mean"] > 0
+    assert att["tokens"]["negation_share"]["caption"]["mean"] == 0
+    assert "<span" in (run_dir / "token_heatmap.html").read_text()
+    pat = json.loads((run_dir / "patching.json").read_text())
+    assert set(pat["curves"]["eos"]) == {"forward", "reverse"} and pat["curves"]["eos"]["forward"][-1]["share"] == pytest.approx(1)
+    sel = json.loads((run_dir / "selection.json").read_text())
+    assert set(sel) >= {"layers", "ranking", "evidence", "rule"}
+    assert sel["layers"] and all(0 <= k < 4 for k in sel["layers"])
+    assert sel["evidence"]["missing"] == ["probes"]
+
+
+def test_select_without_evidence_fails_with_a_hint(tmp_path, capsys):
+    assert main(["select", "--from", str(tmp_path)]) == 2
+    assert "run `negscope attribute`" in capsys.readouterr().err

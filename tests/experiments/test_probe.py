@@ -1,0 +1,48 @@
+"""`negscope probe` end to end on the tiny model: output format, files, resume and CLI errors."""
+
+import csv
+import json
+
+import pytest
+
+from negscope.cli import main
+from negscope.data import load_dataset
+from negscope.experiments.probe import ProbeConfig, capture_task, run_probe
+from negscope.models import load_bundle
+from negscope.probes import scope_task
+from negscope.hooks import store as store_module
+
+
+def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
+    cfg = ProbeConfig(model="tiny", out=str(tmp_path), data="world", limit=10, folds=2, n_boot=50)
+    payload = run_probe(cfg, progress=False)
+    saved = json.loads((tmp_path / "probes.json").read_text())
+    assert set(saved["tasks"]) == {"negated", "scope"}
+    for task in saved["tasks"].values():
+        assert [r["index"] for r in task["layers"]] == list(range(5))
+        assert [r["layer"] for r in task["layers"]][:2] == ["text.embed", "text.block.0"]
+        for r in task["layers"]:
+            assert set(r) >= {"layer", "index", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity"}
+            assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
+            assert r["selectivity"] == pytest.approx(r["accuracy"] - r["control_accuracy"])
+        assert set(task["baselines"]) == {"embedding", "bag_of_words"}
+    assert saved["tasks"]["scope"]["baselines"]["bag_of_words"]["accuracy"] <= 0.5
+    assert [set(d) for d in saved["divergence"]] == [{"layer", "index", "mean_cosine"}] * 5
+    rows = list(csv.DictReader(open(tmp_path / "probes.csv")))
+    assert len(rows) == 2 * (5 + 2) + 5
+    for name in ("probe_negated.png", "probe_scope.png", "divergence.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+    monkeypatch.setattr(store_module, "_write_shard", lambda *a: pytest.fail("a finished shard was recomputed"))
+    bundle = load_bundle("tiny")
+    task = scope_task(load_dataset("world", limit=10))
+    store = capture_task(bundle, task, tmp_path / "activations" / "scope", cfg)
+    assert payload["tasks"]["scope"]["samples"] == len(store) == len(task)
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["probe", "--model", "tiny", "--data", "world", "--limit", "1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "negscope probe: error: only 1 caption groups for 5 folds" in err and "--limit" in err
+    assert main(["probe", "--model", "tiny", "--data", "world[:0]", "--out", str(tmp_path)]) == 2
+    assert "no images" in capsys.readouterr().err

@@ -1,0 +1,35 @@
+import json
+
+import pytest
+import torch
+
+from negscope.cli import main
+from negscope.models import load_bundle
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_finetune_cli_auto_layers_and_resume(tmp_path, capsys):
+    sel = tmp_path / "selection.json"
+    sel.write_text(json.dumps({"layers": [3, 1]}))
+    args = ["finetune", "--model", "tiny", "--data", "world[:16]", "--layers", "auto", "--selection", str(sel),
+            "--out", str(tmp_path / "ft"), "--steps", "2", "--batch-size", "4", "--warmup", "1", "--margin", "0.5"]
+    assert main(args) == 0
+    train = json.loads((tmp_path / "ft" / "train.json").read_text())
+    assert train["layers"] == [1, 3] and train["config"]["margin"] == 0.5 and len(train["history"]) == 2
+    assert train["model"] == "tiny" and train["data"].startswith("world[0:16]@0")
+    load_bundle(str(tmp_path / "ft"))
+    assert main(args) == 2  # a checkpoint is there: refuse to overwrite it silently
+    assert "--resume" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 0  # already at the last step: nothing left to do
+
+
+def test_finetune_cli_names_a_bad_block(tmp_path, capsys):
+    assert main(["finetune", "--model", "tiny", "--layers", "0,4", "--out", str(tmp_path)]) == 2
+    assert "blocks 0 to 3" in capsys.readouterr().err

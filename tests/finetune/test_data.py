@@ -1,0 +1,64 @@
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from negscope.data import DataError, export_coco, world_dataset
+from negscope.data.world import TRAIN_SEED, scene
+from negscope.finetune.data import CsvSource, WorldSource, training_source
+
+
+def _check_negations(source, n=5):
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        rec, ex = source.records[i], source.example(i, rng)
+        assert ex.caption in rec.captions
+        negated = [p for p in rec.present if f"no {p}" in ex.negated]
+        assert negated, ex.negated  # a present object is negated: the caption becomes false
+        absent = ex.absence.rsplit(", with no ", 1)[1]
+        assert absent not in rec.present  # an absent object is negated: the caption stays true
+
+
+def test_world_source_uses_the_training_split():
+    src = training_source("world[:6]")
+    assert isinstance(src, WorldSource) and len(src) == 6
+    assert np.array_equal(src.pixels(3), scene(3, TRAIN_SEED).pixels)
+    assert not np.array_equal(src.pixels(3), scene(3).pixels)  # not the held-out split
+    _check_negations(src)
+
+
+def test_coco_folder_source(tmp_path):
+    export_coco(world_dataset(6, seed=TRAIN_SEED), tmp_path / "coco")
+    src = training_source(str(tmp_path / "coco"))
+    assert isinstance(src, WorldSource) and len(src) == 6
+    assert src.pixels(0).shape == (64, 64, 3)
+    _check_negations(src)
+
+
+def _write_csv(folder, header, rows):
+    Image.fromarray(scene(0, TRAIN_SEED).pixels).save(folder / "a.png")
+    path = folder / "data.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    return path
+
+
+def test_cc_neg_and_negationclip_csv(tmp_path):
+    cc = CsvSource(_write_csv(tmp_path, ["image", "caption", "negated_caption"], [["a.png", "a red circle", "no red circle"]]))
+    assert (cc.has_negated, cc.has_absence) == (True, False)
+    ex = cc.example(0, np.random.default_rng(0))
+    assert (ex.caption, ex.negated, ex.absence) == ("a red circle", "no red circle", None)
+    assert cc.pixels(0).shape == (64, 64, 3)
+    nc = training_source(str(_write_csv(tmp_path, ["image", "caption", "absence_caption"], [["a.png", "a red circle", "a red circle, with no blue cross"]])))
+    assert (nc.has_negated, nc.has_absence) == (False, True)
+    assert nc.example(0, np.random.default_rng(0)).absence == "a red circle, with no blue cross"
+
+
+def test_csv_errors_name_the_fix(tmp_path):
+    with pytest.raises(DataError, match="negated_caption"):
+        CsvSource(_write_csv(tmp_path, ["image", "caption"], [["a.png", "a red circle"]]))
+    with pytest.raises(DataError, match="line 2 has an empty field"):
+        CsvSource(_write_csv(tmp_path, ["image", "caption", "negated_caption"], [["a.png", "a red circle", ""]]))
+    with pytest.raises(DataError, match="does not exist"):
+        CsvSource(tmp_path / "missing.csv")
