@@ -14,7 +14,7 @@ def vocabulary() -> list[str]:
     """Every word the world captions, the seven templates, the negations and the MCQ options use."""
     rng = np.random.default_rng(0)
     a, b = CATEGORIES[0], CATEGORIES[-1]
-    texts = list(CATEGORIES) + ["not only a but also, no ordinary, no doubt"]
+    texts = list(CATEGORIES)
     texts += captions_for([a, b], rng, count=len(CAPTION_TEMPLATES))
     texts += captions_for([a], rng, count=len(CAPTION_TEMPLATES))
     cap = texts[-1]

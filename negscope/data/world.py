@@ -28,20 +28,6 @@ CAPTION_TEMPLATES = (
     "a picture showing {objects}",
 )
 
-# Web captions hold negation words that negate nothing in the picture ("not only ... but also ...",
-# "no ordinary ...", "no doubt ..."); a share of world captions do the same, so the model meets these
-# words next to objects that are present and never learns that they mean absence.
-FILLER_RATE = 0.25
-
-
-def _filler(names: list[str], caption: str, rng: np.random.Generator) -> str:
-    kind = int(rng.integers(3))
-    if kind == 0 and len(names) > 1:
-        return f"not only {article(names[0])} but also {join_objects(names[1:])}"
-    if kind == 1:
-        return caption.replace(article(names[-1]), f"no ordinary {names[-1]}", 1)
-    return f"no doubt, {caption}"
-
 
 def article(name: str) -> str:
     """`name` with its indefinite article: 'a red circle', 'an orange square'."""
@@ -63,15 +49,14 @@ def _pair_phrase(names: list[str]) -> str:
 
 
 def captions_for(names: list[str], rng: np.random.Generator, count: int = 5) -> list[str]:
-    """`count` positive captions with varied phrasing, each naming every object once and negating nothing."""
+    """`count` positive captions with varied phrasing, each naming every object once."""
     order = rng.permutation(len(CAPTION_TEMPLATES))[:count]
     captions = []
     for t in order:
         shuffled = [names[i] for i in rng.permutation(len(names))]
-        caption = CAPTION_TEMPLATES[t].format(objects=join_objects(shuffled), pair=_pair_phrase(shuffled))
-        if rng.random() < FILLER_RATE:
-            caption = _filler(shuffled, caption, rng)
-        captions.append(caption)
+        captions.append(
+            CAPTION_TEMPLATES[t].format(objects=join_objects(shuffled), pair=_pair_phrase(shuffled))
+        )
     return captions
 
 
