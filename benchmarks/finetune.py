@@ -16,10 +16,10 @@ import time
 import torch
 from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
 
+from negscope.data.vocabulary import vocabulary
 from negscope.finetune.data import training_source
 from negscope.finetune.trainer import TrainConfig, Trainer
 from negscope.models import ClipBundle
-from negscope.data.vocabulary import vocabulary
 from negscope.models.configs import clip_config
 from negscope.models.tokenizer import build_tokenizer
 from negscope.selection import plan_layers

@@ -36,14 +36,11 @@ def _finetune(args: argparse.Namespace) -> None:
     from dataclasses import fields
 
     from .experiments.finetune import run_finetune
-    from .finetune.trainer import NonFiniteLoss, TrainConfig
+    from .finetune.trainer import TrainConfig
 
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    try:
-        summary = run_finetune(args.model, args.data, args.layers, args.out, cfg, selection=args.selection,
-                               resume=args.resume, pool=args.pool)
-    except NonFiniteLoss as err:
-        raise SystemExit(f"negscope finetune: error: {err}") from None
+    summary = run_finetune(args.model, args.data, args.layers, args.out, cfg, selection=args.selection,
+                           resume=args.resume, pool=args.pool)
     print(f"fine-tuned text blocks {summary['layers']} for {cfg.steps} steps in {summary['train_seconds']:.0f} s; "
           f"final loss {summary['final_loss']:.3f}; wrote {args.out} and {args.out}/train.json")
 
@@ -237,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, IndexError, KeyError, FileNotFoundError) as err:
+    except (ValueError, IndexError, KeyError, FileNotFoundError, FloatingPointError) as err:
         print(f"negscope {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

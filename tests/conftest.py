@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from negscope.data import world_dataset
 from negscope.models import ClipBundle, tiny_bundle
+
+# Tiny models gain nothing from intra-op threads, and on a shared machine spinning threads cost a lot.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..finetune.trainer import TrainConfig
+
 STAGES = ("similarity", "probes", "attribution", "patching", "selection", "finetune", "evaluate", "study")
 
 
@@ -73,17 +75,17 @@ class FinetuneConfig:
     layers: str = "auto"
     data: str | None = None
     pool: int = 10000
-    steps: int = 300
-    batch_size: int = 64
-    lr: float = 3e-4
-    weight_decay: float = 0.2
-    warmup: int = 30
-    grad_clip: float = 1.0
-    lambda_abs: float = 1.0
-    lambda_orig: float = 1.0
-    lambda_text: float = 1.0
-    margin: float = 0.9
-    save_every: int = 100
+    steps: int = TrainConfig.steps
+    batch_size: int = TrainConfig.batch_size
+    lr: float = TrainConfig.lr
+    weight_decay: float = TrainConfig.weight_decay
+    warmup: int = TrainConfig.warmup
+    grad_clip: float = TrainConfig.grad_clip
+    lambda_abs: float = TrainConfig.lambda_abs
+    lambda_orig: float = TrainConfig.lambda_orig
+    lambda_text: float = TrainConfig.lambda_text
+    margin: float = TrainConfig.margin
+    save_every: int = TrainConfig.save_every
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,12 @@ SHARED = ("model", "data", "seed", "strict")
 
 # Sizes for `negscope run --quick`: a smoke run of every stage in a few minutes on 2 CPU cores.
 QUICK: dict[str, dict[str, Any]] = {
-    "similarity": {"limit": 100},
+    "similarity": {"limit": 60},
     "probes": {"limit": 200, "folds": 3, "n_boot": 200},
-    "attribution": {"limit": 16, "steps": 16, "examples": 4},
+    "attribution": {"limit": 8, "steps": 8, "examples": 4},
     "patching": {"limit": 48},
-    "finetune": {"steps": 60, "batch_size": 32, "pool": 1000, "warmup": 10, "save_every": 20},
-    "evaluate": {"limit": 300},
+    "finetune": {"steps": 40, "batch_size": 32, "pool": 1000, "warmup": 5, "save_every": 20},
+    "evaluate": {"limit": 150},
 }
 
 

@@ -8,8 +8,9 @@ import torch
 
 from ..finetune.data import training_source
 from ..finetune.ddp import init_distributed, local_device
-from ..finetune.trainer import Trainer, TrainConfig
+from ..finetune.trainer import TrainConfig, Trainer
 from ..models import load_bundle
+from ..reports.figures import training_curve
 from ..selection import plan_layers
 
 
@@ -33,4 +34,7 @@ def run_finetune(
     source = training_source(data, pool=pool)
     trainer = Trainer(bundle, source, blocks, cfg)
     meta = {"model": model, "layers_spec": layers, "selection": str(selection) if selection else None}
-    return trainer.fit(out, resume=resume, progress=progress, meta=meta)
+    summary = trainer.fit(out, resume=resume, progress=progress, meta=meta)
+    if trainer.rank == 0:
+        training_curve(summary["history"], Path(out) / "training_curve.png", title=f"fine-tuning blocks {blocks}")
+    return summary

@@ -12,7 +12,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0)
+DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
 
 
 class LinearProbe(ClassifierMixin, BaseEstimator):

@@ -45,7 +45,11 @@ def tsne_plot(result, path: str | Path, max_images: int = 150, seed: int = 0) ->
     points = np.concatenate(
         [result.image_feats[:n].numpy(), result.pos_feats[firsts].numpy(), result.neg_feats[firsts].numpy()]
     )
-    xy = TSNE(n_components=2, perplexity=min(30, max(2, len(points) // 4)), random_state=seed, init="pca").fit_transform(points)
+    from threadpoolctl import threadpool_limits
+
+    tsne = TSNE(n_components=2, perplexity=min(30, max(2, len(points) // 4)), random_state=seed, init="pca")
+    with threadpool_limits(1):  # OpenMP threads of t-SNE on a busy machine cost 50x more than they save
+        xy = tsne.fit_transform(points)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for k, (label, marker) in enumerate([("image", "o"), ("caption", "^"), ("This is not + caption", "x")]):
         ax.scatter(*xy[k * n : (k + 1) * n].T, s=14, marker=marker, label=label, alpha=0.75)
@@ -80,4 +84,23 @@ def study_bars(result: dict, path: str | Path) -> Path:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("Fine-tuning different text blocks with the same budget", fontsize=9)
+    return save(fig, path)
+
+
+def training_curve(history: list[dict], path: str | Path, title: str = "fine-tuning") -> Path:
+    """Total loss per step (raw and a moving average) and every loss term's moving average."""
+    steps = np.arange(1, len(history) + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    loss = np.array([h["loss"] for h in history])
+    ax.plot(steps, loss, color="0.8", lw=0.8, label="loss")
+    w = max(1, len(history) // 20)
+    smooth = lambda v: np.convolve(v, np.ones(w) / w, mode="valid")  # noqa: E731
+    ax.plot(steps[w - 1 :], smooth(loss), color="k", lw=1.5, label=f"loss ({w}-step mean)")
+    terms = [k for k in ("presence", "absence", "absence_nce", "original_nce", "text_margin") if k in history[0]]
+    for k in terms:
+        ax.plot(steps[w - 1 :], smooth(np.array([h[k] for h in history])), lw=1, label=k)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title, fontsize=9)
     return save(fig, path)

@@ -362,8 +362,8 @@ def evaluation(doc: Doc) -> None:
                 *_change(before, after, "mcq_accuracy"), *_change(before["retrieval"], after["retrieval"], "i2t_r1"),
             )
         )
-        table.append(["after − before", *(after[c] - before[c] for c in EVAL_COLUMNS),
-                      *(after["retrieval"][c] - before["retrieval"][c] for c in RETRIEVAL_COLUMNS),
+        table.append(["after − before", *(f"{after[c] - before[c]:+.3f}" for c in EVAL_COLUMNS),
+                      *(f"{after['retrieval'][c] - before['retrieval'][c]:+.3f}" for c in RETRIEVAL_COLUMNS),
                       _diff(after.get("flips"), before.get("flips"))])
     doc.table(header, table)
     types_ = sorted({t for r in rows for t in r.get("mcq_by_type", {})})
@@ -433,5 +433,5 @@ def _change(before: dict, after: dict, key: str) -> tuple[float, float, float]:
     return before[key], after[key], after[key] - before[key]
 
 
-def _diff(a: Any, b: Any) -> Any:
-    return a - b if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+def _diff(a: Any, b: Any) -> str | None:
+    return f"{a - b:+d}" if isinstance(a, int) and isinstance(b, int) else None

@@ -3,7 +3,13 @@ import math
 import pytest
 import torch
 
-from negscope.finetune.losses import LossWeights, absence_terms, clip_loss, omni_negclip_loss, presence_terms
+from negscope.finetune.losses import (
+    LossWeights,
+    absence_terms,
+    clip_loss,
+    omni_negclip_loss,
+    presence_terms,
+)
 
 E = math.e
 I = torch.tensor([[1.0, 0.0], [0.0, 1.0]])

@@ -74,7 +74,7 @@ def test_report_numbers_come_from_the_json(run_dir):
     assert "presence accuracy from 0.300 to 0.650 (+0.350)" in md and "absence accuracy from 0.200 to 0.560 (+0.360)" in md
     assert "image-to-text R@1 went from 0.800 to 0.780 (-0.020)" in md
     assert "| after: `finetune` | 0.650 | 0.560 |" in md
-    assert "| after − before | 0.350 | 0.360 | 0.000 | -0.020 |" in md and md.rstrip().count("| -70 |") == 1
+    assert "| after − before | +0.350 | +0.360 | +0.000 | -0.020 |" in md and md.rstrip().count("| -70 |") == 1
     assert "| similarity | complete | abc123 | 4.200 |" in md and "| finetune | not run | – | – |" in md
     assert "| front (0,1) | 0.650 (+0.350) | 0.560 (+0.360) | 0.500 (+0.100) | 0.780 (-0.020) | 0.700 |" in md
     assert "+0.355, came from the `front` set" in md and "ρ = 0.90 (p = 0.04, n = 5)" in md
