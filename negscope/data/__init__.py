@@ -15,10 +15,13 @@ _WORLD = re.compile(r"^world(?:\[:(\d+)\])?$")
 
 
 def load_dataset(spec: str, limit: int | None = None, strict: bool = False) -> Dataset:
-    """Load 'world', 'world[:N]' (held-out scenes) or a COCO-format folder, capped at `limit` images."""
+    """Load 'world' (1,000 held-out scenes, or `limit`), 'world[:N]' or a COCO-format folder, capped at `limit` images."""
+    if limit is not None and limit <= 0:
+        raise DataError(f"limit {limit} must be a positive number of images")
     m = _WORLD.match(spec)
     if m:
-        n = min(x for x in (int(m.group(1) or 1000), limit or 10**9))
+        n = int(m.group(1) or limit or 1000)
+        n = min(n, limit) if limit else n
         if n <= 0:
             raise DataError(f"data spec {spec!r} asks for no images; use world[:N] with N > 0")
         return world_dataset(n)

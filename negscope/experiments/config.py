@@ -99,8 +99,8 @@ class EvaluateConfig:
 class StudyConfig:
     """The layer study: front, middle, back, all and selected blocks, each trained `steps` steps with the finetune settings."""
 
-    steps: int = 300
-    limit: int = 1000
+    steps: int = TrainConfig.steps
+    limit: int = 500
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def probe_task(
         "bag_of_words": {**score(token_counts(bundle, store.texts), y).summary(), "features": "token counts"},
     }
     return {
-        "classes": list(classes), "samples": len(y), "groups": int(len(np.unique(groups))),
+        "classes": list(classes), "samples": len(y), "groups": len(np.unique(groups)),
         "chance": float(np.bincount(y).max() / len(y)), "layers": layers, "baselines": baselines,
     }
 

@@ -38,17 +38,17 @@ STATE_FILE = "trainer_state.pt"
 class TrainConfig:
     """Optimiser, schedule and loss settings; the defaults suit the world model on CPU."""
 
-    steps: int = 300
-    batch_size: int = 64
+    steps: int = 80
+    batch_size: int = 32
     lr: float = 3e-4
     weight_decay: float = 0.2
-    warmup: int = 30
+    warmup: int = 10
     grad_clip: float = 1.0
     lambda_abs: float = 1.0
     lambda_orig: float = 1.0
     lambda_text: float = 1.0
     margin: float = 0.9
-    save_every: int = 100
+    save_every: int = 40
     seed: int = 0
 
     @property

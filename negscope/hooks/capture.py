@@ -17,8 +17,8 @@ States are detached, moved to CPU and cast to `dtype`. Hooks are removed when th
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import torch
 from torch import nn

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,7 +61,7 @@ def write_store(
     shard_size: int = 2048,
     batch_size: int = 256,
     progress: bool = False,
-) -> "ActivationStore":
+) -> ActivationStore:
     """Capture the pooled states of `texts` into `folder`, resuming from the shards already there."""
     folder = Path(folder)
     texts = list(texts)

@@ -2,7 +2,14 @@
 
 from .baselines import token_counts
 from .divergence import mean_pair_cosine
-from .linear import LinearProbe, ProbeScore, bootstrap_ci, control_labels, cross_validate, grouped_splits
+from .linear import (
+    LinearProbe,
+    ProbeScore,
+    bootstrap_ci,
+    control_labels,
+    cross_validate,
+    grouped_splits,
+)
 from .tasks import ProbeTask, divergence_pairs, mention_order, negated_task, scope_task
 
 __all__ = [

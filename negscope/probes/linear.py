@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -24,7 +24,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.seed = seed
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> "LinearProbe":
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> LinearProbe:
         """Fit on (X, y); rows sharing a group never sit on both sides of an inner split."""
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)

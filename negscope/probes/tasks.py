@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import Dataset
-from ..data.negation import absent_candidates, change_subject, presence_negation, seed_negation, seven_templates
+from ..data.negation import (
+    absent_candidates,
+    change_subject,
+    presence_negation,
+    seed_negation,
+    seven_templates,
+)
 
 POSITIVE_TEMPLATES = ("caption", "this_is", "subject_changed")
 NEGATED_TEMPLATES = ("not", "this_is_not", "absolutely_no", "not_mismatched")
@@ -49,7 +55,7 @@ class ProbeTask:
             self.variants.append(variant)
             self.ids.append(f"{source}:{variant}")
 
-    def checked(self, dataset: Dataset) -> "ProbeTask":
+    def checked(self, dataset: Dataset) -> ProbeTask:
         """The task itself, or an error naming the dataset when it produced no rows."""
         if not self.texts:
             raise ValueError(

@@ -8,9 +8,9 @@ import pytest
 from negscope.cli import main
 from negscope.data import load_dataset
 from negscope.experiments.probe import ProbeConfig, capture_task, run_probe
+from negscope.hooks import store as store_module
 from negscope.models import load_bundle
 from negscope.probes import scope_task
-from negscope.hooks import store as store_module
 
 
 def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
@@ -28,7 +28,8 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
         assert set(task["baselines"]) == {"embedding", "bag_of_words"}
     assert saved["tasks"]["scope"]["baselines"]["bag_of_words"]["accuracy"] <= 0.5
     assert [set(d) for d in saved["divergence"]] == [{"layer", "index", "mean_cosine"}] * 5
-    rows = list(csv.DictReader(open(tmp_path / "probes.csv")))
+    with open(tmp_path / "probes.csv") as fh:
+        rows = list(csv.DictReader(fh))
     assert len(rows) == 2 * (5 + 2) + 5
     for name in ("probe_negated.png", "probe_scope.png", "divergence.png"):
         assert (tmp_path / name).stat().st_size > 1000

@@ -68,10 +68,9 @@ def test_dtype_subset_and_order(bundle):
 def test_hooks_removed_after_exception(bundle):
     modules = [layer_module(bundle, n) for n in layer_names(bundle)]
     before = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules]
-    with pytest.raises(RuntimeError, match="boom"):
-        with capture_text_states(bundle) as cap:
-            bundle.encode_text(CAPTIONS)
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), capture_text_states(bundle) as cap:
+        bundle.encode_text(CAPTIONS)
+        raise RuntimeError("boom")
     assert [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules] == before
     bundle.encode_text(CAPTIONS)
     assert len(cap) == len(CAPTIONS)
@@ -92,9 +91,8 @@ def test_clear_errors_name_the_fix(bundle):
         text_states(bundle, CAPTIONS, layers=["text.block.9x"])
     with pytest.raises(ValueError, match="no captions"):
         text_states(bundle, [])
-    with pytest.raises(ValueError, match="pools"):
-        with capture_text_states(bundle, pools=("max",)):
-            pass
+    with pytest.raises(ValueError, match="pools"), capture_text_states(bundle, pools=("max",)):
+        pass
     with capture_text_states(bundle) as cap:
         pass
     with pytest.raises(ValueError, match="nothing was captured"):

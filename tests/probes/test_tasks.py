@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from negscope.data import Dataset, ImageRecord, ObjectAnn
-from negscope.probes import divergence_pairs, mean_pair_cosine, mention_order, negated_task, scope_task, token_counts
+from negscope.probes import (
+    divergence_pairs,
+    mean_pair_cosine,
+    mention_order,
+    negated_task,
+    scope_task,
+    token_counts,
+)
 from negscope.probes.tasks import NEGATED_TEMPLATES, POSITIVE_TEMPLATES
 
 
