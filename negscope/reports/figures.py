@@ -32,7 +32,8 @@ def template_bars(result, path: str | Path, n_images: int = 4) -> Path:
         ax.set_title(_wrap(result.captions[p]), fontsize=8)
     axes[0][0].set_ylabel("cosine similarity S(I, T)")
     legend = "  ".join(f"T{j + 1}={n}" for j, n in enumerate(TEMPLATE_NAMES))
-    fig.suptitle(f"{result.model}: seven templates per image\n{legend}", fontsize=8)
+    fig.suptitle(f"{result.model}: seven templates per image", fontsize=9, y=1.08)
+    fig.text(0.5, -0.04, legend, ha="center", fontsize=8)
     return save(fig, path)
 
 
