@@ -111,6 +111,15 @@ def _report(args: argparse.Namespace) -> None:
     print(f"wrote {html} and {md}")
 
 
+def _models_and_data(parser: argparse.ArgumentParser, model_help: str) -> None:
+    parser.add_argument("--model", action="append", required=True, help=model_help)
+    parser.add_argument("--data", default="world", help="world, world[:N] or a COCO-format folder")
+    parser.add_argument("--limit", type=int, default=None, help="use at most N images")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad image instead of skipping it")
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every negscope stage."""
     from dataclasses import fields
@@ -121,12 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("similarity", help="seed Table 1: positive vs 'This is not ...' similarity")
-    s.add_argument("--model", action="append", required=True, help="world, tiny, a hub id or a local folder; repeatable")
-    s.add_argument("--data", default="world", help="world, world[:N] or a COCO-format folder")
-    s.add_argument("--limit", type=int, default=None, help="use at most N images")
-    s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--strict", action="store_true", help="stop at the first bad image instead of skipping it")
-    s.add_argument("--seed", type=int, default=0)
+    _models_and_data(s, "world, tiny, a hub id or a local folder; repeatable")
     s.set_defaults(func=_similarity)
 
     pr = sub.add_parser("probe", help="layer-wise linear probes for negation, with controls and baselines")
@@ -141,12 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=_probe)
 
     e = sub.add_parser("evaluate", help="presence/absence accuracy, MCQ, retrieval and the seed table per model")
-    e.add_argument("--model", action="append", required=True, help="repeat to compare models (first = before)")
-    e.add_argument("--data", default="world", help="world, world[:N] or a COCO-format folder")
-    e.add_argument("--limit", type=int, default=None, help="use at most N images")
-    e.add_argument("--out", required=True, help="output folder")
-    e.add_argument("--strict", action="store_true", help="stop at the first bad image instead of skipping it")
-    e.add_argument("--seed", type=int, default=0)
+    _models_and_data(e, "repeat to compare models (first = before)")
     e.set_defaults(func=_evaluate)
 
     r = sub.add_parser("run", help="every stage from data to report; complete stages are skipped on rerun")

@@ -140,6 +140,16 @@ def _not_run(doc: Doc, path: Path, stage: str) -> None:
     doc.para(f"Not run: `{rel}` is missing. Run `negscope run` with the `{stage}` stage to fill this section.")
 
 
+def _section(doc: Doc, title: str, folder: str, filename: str, stage: str) -> tuple[Path, Any | None]:
+    """Open a report section: its heading, its stage folder and JSON, or a 'not run' line when that is missing."""
+    doc.heading(title)
+    path = doc.root / folder / filename
+    res = _load(path)
+    if res is None:
+        _not_run(doc, path, stage)
+    return path.parent, res
+
+
 def _caption_from_name(path: Path) -> str:
     return path.stem.replace("_", " ")
 
@@ -167,11 +177,8 @@ def model_and_data(doc: Doc) -> None:
 
 def seed_study(doc: Doc) -> None:
     """Seed Table 1, the seven-template means, the template chart and the t-SNE."""
-    doc.heading("Do negated captions score like true ones? (seed Table 1)")
-    folder = doc.root / "similarity"
-    sim = _load(folder / "similarity.json")
+    folder, sim = _section(doc, "Do negated captions score like true ones? (seed Table 1)", "similarity", "similarity.json", "similarity")
     if sim is None:
-        _not_run(doc, folder / "similarity.json", "similarity")
         return
     rows = sim["rows"]
     for r in rows:
@@ -195,11 +202,8 @@ def seed_study(doc: Doc) -> None:
 
 def probes(doc: Doc) -> None:
     """Per-layer probe accuracy with confidence intervals, controls, baselines and the divergence curve."""
-    doc.heading("Where is negation decodable? (linear probes)")
-    folder = doc.root / "probes"
-    res = _load(folder / "probes.json")
+    folder, res = _section(doc, "Where is negation decodable? (linear probes)", "probes", "probes.json", "probes")
     if res is None:
-        _not_run(doc, folder / "probes.json", "probes")
         return
     doc.para(
         f"Linear probes (L2 logistic regression, grouped cross-validation so that a caption and its negation never "
@@ -233,11 +237,8 @@ def probes(doc: Doc) -> None:
 
 def attribution(doc: Doc) -> None:
     """Token attribution (share on negation words, heatmap) and per-layer attribution."""
-    doc.heading("Which tokens and layers carry the negation? (attribution)")
-    folder = doc.root / "attribution"
-    res = _load(folder / "attribution.json")
+    folder, res = _section(doc, "Which tokens and layers carry the negation? (attribution)", "attribution", "attribution.json", "attribution")
     if res is None:
-        _not_run(doc, folder / "attribution.json", "attribution")
         return
     tok, lay = res["tokens"], res["layers"]
     doc.para(
@@ -267,11 +268,8 @@ def attribution(doc: Doc) -> None:
 
 def patching(doc: Doc) -> None:
     """Activation-patching curves, both directions."""
-    doc.heading("Which layers cause the negation effect? (activation patching)")
-    folder = doc.root / "patching"
-    res = _load(folder / "patching.json")
+    folder, res = _section(doc, "Which layers cause the negation effect? (activation patching)", "patching", "patching.json", "patching")
     if res is None:
-        _not_run(doc, folder / "patching.json", "patching")
         return
     dirs = res["directions"]
     for positions, curve in res["curves"].items():
@@ -289,11 +287,8 @@ def patching(doc: Doc) -> None:
 
 def selection(doc: Doc) -> None:
     """The selected layers, the rule and the evidence."""
-    doc.heading("Selected layers")
-    folder = doc.root / "selection"
-    res = _load(folder / "selection.json")
+    folder, res = _section(doc, "Selected layers", "selection", "selection.json", "selection")
     if res is None:
-        _not_run(doc, folder / "selection.json", "selection")
         return
     ev = res["evidence"]
     doc.para(
@@ -311,11 +306,8 @@ def selection(doc: Doc) -> None:
 
 def training(doc: Doc) -> None:
     """Fine-tuning settings, the loss summary, the curves and a sample of the training log."""
-    doc.heading("Fine-tuning")
-    folder = doc.root / "finetune"
-    res = _load(folder / "train.json")
+    folder, res = _section(doc, "Fine-tuning", "finetune", "train.json", "finetune")
     if res is None:
-        _not_run(doc, folder / "train.json", "finetune")
         return
     c, hist = res["config"], res["history"]
     doc.para(
@@ -338,11 +330,8 @@ RETRIEVAL_COLUMNS = ["i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10
 
 def evaluation(doc: Doc) -> None:
     """The before-and-after evaluation table and the change fine-tuning made."""
-    doc.heading("Before and after fine-tuning")
-    folder = doc.root / "evaluate"
-    res = _load(folder / "evaluation.json")
+    folder, res = _section(doc, "Before and after fine-tuning", "evaluate", "evaluation.json", "evaluate")
     if res is None:
-        _not_run(doc, folder / "evaluation.json", "evaluate")
         return
     rows = res["rows"]
     labels = [_label(doc.root, r["model"]) for r in rows]
@@ -375,11 +364,8 @@ def evaluation(doc: Doc) -> None:
 
 def layer_study(doc: Doc) -> None:
     """The layer-selection study: equal budgets on different block sets, and the rank correlation with the analysis."""
-    doc.heading("Layer study: which blocks are worth fine-tuning?")
-    folder = doc.root / "study"
-    res = _load(folder / "study.json")
+    folder, res = _section(doc, "Layer study: which blocks are worth fine-tuning?", "study", "study.json", "study")
     if res is None:
-        _not_run(doc, folder / "study.json", "study")
         return
     c, b = res["train_config"], res["baseline"]
     doc.para(
