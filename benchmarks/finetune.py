@@ -3,6 +3,8 @@
 Models are built from their configs with random weights (step time does not depend on the weights):
 the shipped world model's size, and a CLIP ViT-B/32-sized model (transformers' `CLIPConfig` defaults,
 which are openai/clip-vit-base-patch32's shapes). Both use the world tokenizer; batches are world scenes.
+On CUDA the trainer runs under bf16 autocast, and each variant also reports samples per second and the
+peak GPU memory of its training steps (weights, optimiser state and activations).
 
     python benchmarks/finetune.py [--steps 5] [--batch-size 64] [--vit-batch-size 16] [--skip-vit]
 """
@@ -40,20 +42,26 @@ def build(size: str) -> ClipBundle:
     return ClipBundle(size, model, tok, proc)
 
 
-def step_times(size: str, batch: int, steps: int, source) -> dict[str, float]:
-    """Median seconds per step for front-third and all-block training, steps interleaved to share any load."""
-    trainers = {}
-    for layers in ("front", "all"):
-        bundle = build(size)
-        trainers[layers] = Trainer(bundle, source, plan_layers(bundle, layers), TrainConfig(steps=steps + 1, batch_size=batch))
-        trainers[layers].step()  # warm-up, untimed
-    times: dict[str, list[float]] = {k: [] for k in trainers}
+def measure(size: str, layers: str, batch: int, steps: int, source, device: torch.device) -> dict[str, float]:
+    """Median seconds per step, and on CUDA the peak memory in GiB, of training `layers` of a `size` model."""
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    bundle = build(size).to(device)
+    trainer = Trainer(bundle, source, plan_layers(bundle, layers), TrainConfig(steps=steps + 1, batch_size=batch))
+    trainer.step()  # warm-up, untimed
+    times = []
     for _ in range(steps):
-        for layers, trainer in trainers.items():
-            start = time.perf_counter()
-            trainer.step()
-            times[layers].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
+        if cuda:
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        trainer.step()
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if cuda else float("nan")
+    return {"step": statistics.median(times), "peak_gib": peak}
 
 
 def main() -> None:
@@ -69,14 +77,17 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     source = training_source("world[:512]")
     runs = [("world", args.batch_size)] + ([] if args.skip_vit else [("vit-b-32", args.vit_batch_size)])
-    device = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
-    print(f"fine-tuning step time on {device}, median of {args.steps} steps")
-    print("| model | batch | front third (s/step) | all text blocks (s/step) | front / all |")
-    print("|---|---|---|---|---|")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    where = f"{torch.cuda.get_device_name(device)}, bf16 autocast" if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads), float32"
+    print(f"fine-tuning step time on {where}, median of {args.steps} steps after one warm-up step")
+    print("| model | batch | blocks | s/step | samples/s | peak GiB | front / all step time |")
+    print("|---|---|---|---|---|---|---|")
     for size, batch in runs:
-        t = step_times(size, batch, args.steps, source)
-        front, every = t["front"], t["all"]
-        print(f"| {size} | {batch} | {front:.3f} | {every:.3f} | {front / every:.2f} |", flush=True)
+        t = {layers: measure(size, layers, batch, args.steps, source, device) for layers in ("front", "all")}
+        ratio = t["front"]["step"] / t["all"]["step"]
+        for layers, m in t.items():
+            print(f"| {size} | {batch} | {layers} | {m['step']:.3f} | {batch / m['step']:.1f} | {m['peak_gib']:.2f} | "
+                  f"{ratio:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

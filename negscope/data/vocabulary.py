@@ -7,14 +7,14 @@ import re
 import numpy as np
 
 from .negation import absence_pair, change_subject, mcq_item, presence_negation, seven_templates
-from .world import CAPTION_TEMPLATES, CATEGORIES, captions_for
+from .world import CAPTION_TEMPLATES, CATEGORIES, DETERMINERS, captions_for
 
 
 def vocabulary() -> list[str]:
     """Every word the world captions, the seven templates, the negations and the MCQ options use."""
     rng = np.random.default_rng(0)
     a, b = CATEGORIES[0], CATEGORIES[-1]
-    texts = list(CATEGORIES)
+    texts = list(CATEGORIES) + list(DETERMINERS)
     texts += captions_for([a, b], rng, count=len(CAPTION_TEMPLATES))
     texts += captions_for([a], rng, count=len(CAPTION_TEMPLATES))
     cap = texts[-1]

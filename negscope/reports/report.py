@@ -171,7 +171,7 @@ def model_and_data(doc: Doc) -> None:
     for stage in cfg["stages"]:
         marker = _load(doc.root / stage / "stage.json")
         rows.append([stage, "complete" if marker else "not run", marker["config_hash"] if marker else None,
-                     marker["seconds"] if marker else None])
+                     f"{marker['seconds']:.1f}" if marker else None])
     doc.table(["stage", "status", "config hash", "seconds"], rows)
 
 

@@ -23,3 +23,16 @@ def test_objects_boxes_and_captions_agree():
         for cap in rec.captions:
             assert all(name in cap for name in rec.present)
             assert not any(f"no {name}" in cap for name in CATEGORIES)
+
+
+def test_captions_vary_the_word_before_each_object():
+    before = set()
+    for rec in world_dataset(60):
+        for cap in rec.captions:
+            words = cap.split()
+            for i, w in enumerate(words[1:], start=1):
+                if w in {"circle", "square", "triangle", "cross"} and i >= 2:
+                    before.add(words[i - 2])
+    assert {"a", "the", "one"} <= before
+    assert before & {"of", "is", "showing", "and", "to"}, "some objects should have no determiner"
+    assert "no" not in before
