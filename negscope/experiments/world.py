@@ -117,7 +117,9 @@ def model_card(card: dict) -> str:
 
 A CLIP (`transformers.CLIPModel`) trained from scratch by negscope on its procedural shapes world, with
 positive captions only. It knows its objects but has never seen a negation word in training, so, like
-web-trained CLIP, it is blind to negation.
+web-trained CLIP, it is blind to negation. The captions vary their phrasing ("a photo of ...", "there is
+...", "... next to ...") and the word before each object (a, the, one or none), as web captions do, so the
+model does not read meaning into that slot, where a presence negation puts its "no".
 
 - Made by: `negscope world train --out {c['out']} --steps {c['steps']} --batch-size {c['batch_size']} --seed {c['seed']}`
 - Seed: {c['seed']}; training scenes: a pool of {c['pool']} (world seed 0); evaluation scenes: {card['config']['eval_scenes']} held out (world seed 1)
