@@ -38,7 +38,7 @@ STATE_FILE = "trainer_state.pt"
 class TrainConfig:
     """Optimiser, schedule and loss settings; the defaults suit the world model on CPU."""
 
-    steps: int = 80
+    steps: int = 120
     batch_size: int = 32
     lr: float = 3e-4
     weight_decay: float = 0.2
