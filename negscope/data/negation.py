@@ -41,6 +41,12 @@ def _mention(caption: str, name: str) -> re.Match | None:
     return re.search(rf"\b(?:(a|an|the|one)\s+)?{re.escape(name)}s?\b", caption, flags=re.IGNORECASE)
 
 
+def determiner(caption: str, name: str) -> str | None:
+    """The word before the first mention of `name` in `caption` (a, an, the, one; '' for none), or None if unmentioned."""
+    m = _mention(caption, name)
+    return None if m is None else (m.group(1) or "").lower()
+
+
 def change_subject(caption: str, present: list[str], replacement: str) -> str:
     """Replace the caption's main subject (its earliest mentioned object) with `replacement`."""
     body = _body(caption)

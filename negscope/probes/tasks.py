@@ -6,8 +6,10 @@ group and grouped folds keep them on one side of every split.
 - `negated`: per caption, one positive and one negated form drawn from the seven templates (positive:
   `caption`, `this_is`, `subject_changed`; negated: `not`, `this_is_not`, `absolutely_no`, `not_mismatched`).
   Both classes hold "This is ..." and "There is ..." forms, so a sentence opening alone does not give the label.
-- `scope`: per caption naming two or more objects, the caption with its first-mentioned object negated
-  (label 0) and with its second-mentioned object negated (label 1). Both share one bag of words.
+- `scope`: per caption naming two or more objects with the same determiner, the caption with its
+  first-mentioned object negated (label 0) and with its second-mentioned object negated (label 1). Both
+  share one bag of words (captions whose two determiners differ, "the X and a Y", would not, so they are
+  skipped).
 - `divergence`: per caption, the caption (label 0) and "This is not " + caption (label 1), for the per-layer cosine.
 """
 
@@ -22,6 +24,7 @@ from ..data import Dataset
 from ..data.negation import (
     absent_candidates,
     change_subject,
+    determiner,
     presence_negation,
     seed_negation,
     seven_templates,
@@ -87,14 +90,14 @@ def negated_task(dataset: Dataset, captions_per_image: int = 1, seed: int = 0) -
 
 
 def scope_task(dataset: Dataset, captions_per_image: int = 1) -> ProbeTask:
-    """Which mentioned object is negated: the first (0) or the second (1), in captions naming two or more."""
+    """Which mentioned object is negated: the first (0) or the second (1), in captions naming two or more alike."""
     task = ProbeTask("scope", ("first", "second"))
     group = 0
     for rec in dataset:
         used = 0
         for j, cap in enumerate(rec.captions):
             order = mention_order(cap, rec.present)
-            if len(order) < 2 or used == captions_per_image:
+            if len(order) < 2 or used == captions_per_image or determiner(cap, order[0]) != determiner(cap, order[1]):
                 continue
             rows = [(presence_negation(cap, order[0]), 0, "first"), (presence_negation(cap, order[1]), 1, "second")]
             task.add(group, f"{rec.image_id}:{j}", rows)

@@ -83,8 +83,8 @@ def study_bars(result: dict, path: str | Path) -> Path:
     ax.set_xticks(x, [f"{r['set']}\n{','.join(map(str, r['blocks']))}" for r in rows], fontsize=8)
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title("Fine-tuning different text blocks with the same budget", fontsize=9)
+    ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    ax.set_title("Fine-tuning different text blocks with the same budget", fontsize=9, pad=22)
     return save(fig, path)
 
 

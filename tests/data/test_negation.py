@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from negscope.data.negation import (
+    determiner,
     absence_pair,
     absent_candidates,
     build_negations,
@@ -47,6 +48,16 @@ def test_presence_negation():
         "a photo of a red circle and no blue square"
     )
     assert presence_negation("A man riding a horse.", "person") == "a man riding a horse, with no person"
+
+
+def test_presence_negation_replaces_any_determiner():
+    assert presence_negation("the red circle next to one blue square", "blue square") == "the red circle next to no blue square"
+    assert presence_negation("this is red circle and a blue square", "red circle") == "this is no red circle and a blue square"
+
+
+def test_determiner():
+    cap = "there is the red circle, blue cross and one green square"
+    assert [determiner(cap, n) for n in ("red circle", "blue cross", "green square", "red cross")] == ["the", "", "one", None]
 
 
 def test_absence_pair():

@@ -75,7 +75,7 @@ def test_report_numbers_come_from_the_json(run_dir):
     assert "image-to-text R@1 went from 0.800 to 0.780 (-0.020)" in md
     assert "| after: `finetune` | 0.650 | 0.560 |" in md
     assert "| after − before | +0.350 | +0.360 | +0.000 | -0.020 |" in md and md.rstrip().count("| -70 |") == 1
-    assert "| similarity | complete | abc123 | 4.200 |" in md and "| finetune | not run | – | – |" in md
+    assert "| similarity | complete | abc123 | 4.2 |" in md and "| finetune | not run | – | – |" in md
     assert "| front (0,1) | 0.650 (+0.350) | 0.560 (+0.360) | 0.500 (+0.100) | 0.780 (-0.020) | 0.700 |" in md
     assert "+0.355, came from the `front` set" in md and "ρ = 0.90 (p = 0.04, n = 5)" in md
     assert "](similarity/templates_world.png)" in md and "](similarity/tsne_world.png)" in md
