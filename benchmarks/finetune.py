@@ -34,7 +34,7 @@ def build(size: str) -> ClipBundle:
     if size == "world":
         config = clip_config("world", tok)
     else:
-        ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
         config = CLIPConfig(text_config=ids)
     model = CLIPModel(config)
     s = config.vision_config.image_size
@@ -42,7 +42,7 @@ def build(size: str) -> ClipBundle:
     return ClipBundle(size, model, tok, proc)
 
 
-def measure(size: str, layers: str, batch: int, steps: int, source, device: torch.device) -> dict[str, float]:
+def measure(size: str, layers: str, batch: int, steps: int, source, device: torch.device) -> dict:
     """Median seconds per step, and on CUDA the peak memory in GiB, of training `layers` of a `size` model."""
     cuda = device.type == "cuda"
     if cuda:
@@ -60,7 +60,7 @@ def measure(size: str, layers: str, batch: int, steps: int, source, device: torc
         if cuda:
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if cuda else float("nan")
+    peak = f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f}" if cuda else "–"
     return {"step": statistics.median(times), "peak_gib": peak}
 
 
@@ -86,7 +86,7 @@ def main() -> None:
         t = {layers: measure(size, layers, batch, args.steps, source, device) for layers in ("front", "all")}
         ratio = t["front"]["step"] / t["all"]["step"]
         for layers, m in t.items():
-            print(f"| {size} | {batch} | {layers} | {m['step']:.3f} | {batch / m['step']:.1f} | {m['peak_gib']:.2f} | "
+            print(f"| {size} | {batch} | {layers} | {m['step']:.3f} | {batch / m['step']:.1f} | {m['peak_gib']} | "
                   f"{ratio:.2f} |", flush=True)
 
 

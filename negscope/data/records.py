@@ -74,7 +74,7 @@ class Dataset:
     def __getitem__(self, index: int) -> ImageRecord:
         return self.records[index]
 
-    def limit(self, n: int | None) -> "Dataset":
+    def limit(self, n: int | None) -> Dataset:
         """The first `n` records (all when `n` is None)."""
         if n is None:
             return self

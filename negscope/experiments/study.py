@@ -91,8 +91,8 @@ def study_markdown(result: dict) -> str:
     lines = [
         "| trained blocks | presence | absence | MCQ | i2t R@1 | analysis coverage |",
         "|---|---|---|---|---|---|",
-        f"| none (before) | {b['presence_accuracy']:.3f} | {b['absence_accuracy']:.3f} | {b['mcq_accuracy']:.3f} | "
-        f"{b['i2t_r1']:.3f} | |",
+        (f"| none (before) | {b['presence_accuracy']:.3f} | {b['absence_accuracy']:.3f} | {b['mcq_accuracy']:.3f} | "
+         f"{b['i2t_r1']:.3f} | |"),
     ]
     for r in result["rows"]:
         cov = "" if r["analysis_coverage"] is None else f"{r['analysis_coverage']:.2f}"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,7 +63,7 @@ class ClipBundle:
         self.image_processor.save_pretrained(folder)
         return folder
 
-    def to(self, device: str | torch.device) -> "ClipBundle":
+    def to(self, device: str | torch.device) -> ClipBundle:
         """Move the model to `device` and return the bundle."""
         self.model.to(device)
         return self

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-from transformers import AutoTokenizer, CLIPModel, CLIPImageProcessorPil
+from transformers import AutoTokenizer, CLIPImageProcessorPil, CLIPModel
 from transformers.utils import logging as hf_logging
 
 from .bundle import ClipBundle

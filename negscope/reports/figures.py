@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from ..data.negation import TEMPLATE_NAMES  # noqa: E402
-from ..io import atomic_path  # noqa: E402
+from ..data.negation import TEMPLATE_NAMES
+from ..io import atomic_path
 
 
 def save(fig: plt.Figure, path: str | Path) -> Path:
@@ -95,7 +95,7 @@ def training_curve(history: list[dict], path: str | Path, title: str = "fine-tun
     loss = np.array([h["loss"] for h in history])
     ax.plot(steps, loss, color="0.8", lw=0.8, label="loss")
     w = max(1, len(history) // 20)
-    smooth = lambda v: np.convolve(v, np.ones(w) / w, mode="valid")  # noqa: E731
+    smooth = lambda v: np.convolve(v, np.ones(w) / w, mode="valid")
     ax.plot(steps[w - 1 :], smooth(loss), color="k", lw=1.5, label=f"loss ({w}-step mean)")
     terms = [k for k in ("presence", "absence", "absence_nce", "original_nce", "text_margin") if k in history[0]]
     for k in terms:

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from negscope.data.negation import (
-    determiner,
     absence_pair,
     absent_candidates,
     build_negations,
     change_subject,
+    determiner,
     mcq_item,
     presence_negation,
     seed_negation,

@@ -9,7 +9,7 @@ from negscope.finetune.data import training_source
 from negscope.finetune.trainer import TrainConfig, Trainer
 from negscope.models import load_bundle
 
-SETTINGS = dict(steps=3, batch_size=8, lr=1e-3, warmup=1, save_every=10)
+SETTINGS = {"steps": 3, "batch_size": 8, "lr": 1e-3, "warmup": 1, "save_every": 10}
 
 WORKER = textwrap.dedent(
     """
@@ -34,7 +34,7 @@ def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
     script.write_text(WORKER)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            str(script), str(tmp_path / "ddp"), repr(SETTINGS)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [torch.load(tmp_path / "ddp" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     single = load_bundle("tiny")

@@ -7,7 +7,7 @@ from negscope.finetune.data import training_source
 from negscope.finetune.trainer import STATE_FILE, NonFiniteLoss, TrainConfig, Trainer
 from negscope.models import load_bundle
 
-CFG = dict(steps=4, batch_size=6, lr=1e-3, warmup=1, save_every=2)
+CFG = {"steps": 4, "batch_size": 6, "lr": 1e-3, "warmup": 1, "save_every": 2}
 
 
 @pytest.fixture(autouse=True)
