@@ -314,10 +314,13 @@ def training(doc: Doc) -> None:
         f"Text blocks {', '.join(map(str, res['layers']))} (`--layers {res.get('layers_spec', '')}`) of `{res.get('model', '')}` "
         f"were trained with the Omni-NegCLIP loss on `{res['data']}`: {c['steps']} steps of batch {c['batch_size']}, "
         f"lr {fmt(c['lr'])}, weight decay {fmt(c['weight_decay'])}, {c['warmup']} warmup steps, margin {fmt(c['margin'])}, "
-        f"λ_abs {fmt(c['lambda_abs'])}; {len(res['trainable'])} parameter tensors trainable, {res['processes']} process(es), "
+        f"λ_abs {fmt(c['lambda_abs'])}; {len(res['trainable'])} parameter tensors trainable, "
+        f"{res['processes']} {'process' if res['processes'] == 1 else 'processes'}, "
         f"{fmt(res['train_seconds'])} s of training. The loss went from {fmt(hist[0]['loss'])} (step 1) to "
         f"{fmt(res['final_loss'])} (mean of the last 20 steps)."
     )
+    doc.figures(folder, "training_curve.png", lambda p: (
+        "Fine-tuning loss per step (grey), its moving average (black) and each loss term's moving average."))
     doc.figures(folder, "*.png", lambda p: f"Training: {_caption_from_name(p)}.")
     picks = sorted({round(i * (len(hist) - 1) / 9) for i in range(10)}) if hist else []
     cols = [k for k in ("step", "loss", "presence", "absence", "lr", "grad_norm") if hist and k in hist[0]]
