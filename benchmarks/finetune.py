@@ -4,7 +4,8 @@ Models are built from their configs with random weights (step time does not depe
 the shipped world model's size, and a CLIP ViT-B/32-sized model (transformers' `CLIPConfig` defaults,
 which are openai/clip-vit-base-patch32's shapes). Both use the world tokenizer; batches are world scenes.
 On CUDA the trainer runs under bf16 autocast, and each variant also reports samples per second and the
-peak GPU memory of its training steps (weights, optimiser state and activations).
+peak GPU memory of its training steps (weights, optimiser state and activations). The variants run one
+after the other, each alone in memory, so run the benchmark on an otherwise idle machine.
 
     python benchmarks/finetune.py [--steps 5] [--batch-size 64] [--vit-batch-size 16] [--skip-vit]
 """
@@ -78,7 +79,10 @@ def main() -> None:
     source = training_source("world[:512]")
     runs = [("world", args.batch_size)] + ([] if args.skip_vit else [("vit-b-32", args.vit_batch_size)])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    where = f"{torch.cuda.get_device_name(device)}, bf16 autocast" if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads), float32"
+    if device.type == "cuda":
+        where = f"{torch.cuda.get_device_name(device)}, bf16 autocast"
+    else:
+        where = f"cpu ({torch.get_num_threads()} threads), float32"
     print(f"fine-tuning step time on {where}, median of {args.steps} steps after one warm-up step")
     print("| model | batch | blocks | s/step | samples/s | peak GiB | front / all step time |")
     print("|---|---|---|---|---|---|---|")

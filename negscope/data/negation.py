@@ -42,7 +42,7 @@ def _mention(caption: str, name: str) -> re.Match | None:
 
 
 def determiner(caption: str, name: str) -> str | None:
-    """The word before the first mention of `name` in `caption` (a, an, the, one; '' for none), or None if unmentioned."""
+    """The determiner of `name`'s first mention in `caption` ('' if bare), or None if it is not mentioned."""
     m = _mention(caption, name)
     return None if m is None else (m.group(1) or "").lower()
 

@@ -41,16 +41,16 @@ def article(name: str) -> str:
     return ("an " if name[:1] in "aeiou" else "a ") + name
 
 
-def noun_phrase(name: str, determiner: str = "a") -> str:
+def noun_phrase(name: str, determiner: str) -> str:
     """`name` after `determiner`: 'a' gives the indefinite article, '' the bare name."""
     if determiner == "a":
         return article(name)
     return f"{determiner} {name}".strip()
 
 
-def join_objects(names: list[str], determiners: list[str] | None = None) -> str:
+def join_objects(names: list[str], determiners: list[str]) -> str:
     """'a red circle', 'a red circle and the blue square', 'a, b and c'."""
-    phrases = [noun_phrase(n, d) for n, d in zip(names, determiners or ["a"] * len(names))]
+    phrases = [noun_phrase(n, d) for n, d in zip(names, determiners)]
     if len(phrases) == 1:
         return phrases[0]
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]

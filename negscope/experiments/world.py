@@ -14,7 +14,7 @@ from transformers import CLIPImageProcessorPil, CLIPModel
 from ..data import world_dataset
 from ..data.negation import build_negations
 from ..data.vocabulary import vocabulary
-from ..data.world import TRAIN_SEED
+from ..data.world import DETERMINERS, TRAIN_SEED
 from ..evaluation.features import image_features
 from ..evaluation.negation import absence_accuracy, presence_accuracy, swap_accuracy
 from ..evaluation.retrieval import retrieval
@@ -113,13 +113,14 @@ def train_world(cfg: WorldTrainConfig, progress: bool = True) -> dict:
 def model_card(card: dict) -> str:
     """The Markdown model card for a trained world model."""
     c, m = card["config"], card["metrics"]
+    words = ", ".join(d or "none" for d in DETERMINERS)
     return f"""# negscope world CLIP
 
 A CLIP (`transformers.CLIPModel`) trained from scratch by negscope on its procedural shapes world, with
 positive captions only. It knows its objects but has never seen a negation word in training, so, like
 web-trained CLIP, it is blind to negation. The captions vary their phrasing ("a photo of ...", "there is
-...", "... next to ...") and the word before each object (a, the, one or none), as web captions do, so the
-model does not read meaning into that slot, where a presence negation puts its "no".
+...", "... next to ...") and the word before each object ({words}), as web captions do, so the model
+does not read meaning into that slot, where a presence negation puts its "no".
 
 - Made by: `negscope world train --out {c['out']} --steps {c['steps']} --batch-size {c['batch_size']} --seed {c['seed']}`
 - Seed: {c['seed']}; training scenes: a pool of {c['pool']} (world seed 0); evaluation scenes: {card['config']['eval_scenes']} held out (world seed 1)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from negscope.data.world import CATEGORIES, IMAGE_SIZE, scene, world_dataset
+from negscope.data.world import CATEGORIES, IMAGE_SIZE, SHAPES, scene, world_dataset
 
 
 def test_scenes_are_deterministic_and_seeded():
@@ -31,7 +31,7 @@ def test_captions_vary_the_word_before_each_object():
         for cap in rec.captions:
             words = cap.split()
             for i, w in enumerate(words[1:], start=1):
-                if w in {"circle", "square", "triangle", "cross"} and i >= 2:
+                if w in SHAPES and i >= 2:
                     before.add(words[i - 2])
     assert {"a", "the", "one"} <= before
     assert before & {"of", "is", "showing", "and", "to"}, "some objects should have no determiner"
