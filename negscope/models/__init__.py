@@ -2,5 +2,6 @@
 
 from .bundle import ClipBundle, projected
 from .loading import ModelLoadError, load_bundle, tiny_bundle
+from .sites import EMBED, Block, Site
 
-__all__ = ["ClipBundle", "ModelLoadError", "load_bundle", "projected", "tiny_bundle"]
+__all__ = ["EMBED", "Block", "ClipBundle", "Site", "ModelLoadError", "load_bundle", "projected", "tiny_bundle"]

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .sites import Block, Site, all_blocks, all_sites, check_block, check_site
+
 
 def projected(output: Any) -> torch.Tensor:
     """Projected features from `get_text_features`/`get_image_features`, whatever they return."""
@@ -48,6 +50,33 @@ class ClipBundle:
     def text_layers(self) -> list[nn.Module]:
         """The text-encoder transformer blocks, input side first."""
         return list(self.model.text_model.encoder.layers)
+
+    @property
+    def blocks(self) -> list[Block]:
+        """Every trainable text block, input side first."""
+        return all_blocks(len(self.text_layers))
+
+    @property
+    def sites(self) -> list[Site]:
+        """Every hidden-state site of the text encoder: `text.embed`, then each block's output."""
+        return all_sites(len(self.text_layers))
+
+    def site(self, site: Site | str) -> Site:
+        """`site` checked against this model; an error names the valid sites."""
+        return check_site(site, len(self.text_layers), self.spec)
+
+    def block(self, block: Block | int) -> Block:
+        """`block` checked against this model; an error names the valid range."""
+        return check_block(block, len(self.text_layers), self.spec)
+
+    def site_module(self, site: Site | str) -> nn.Module:
+        """The module whose output is `site`: the embeddings, or the block it follows."""
+        s = self.site(site)
+        return self.text_embeddings if s.block is None else self.text_layers[s.block.index]
+
+    def block_module(self, block: Block | int) -> nn.Module:
+        """The module of text block `block`."""
+        return self.text_layers[self.block(block).index]
 
     def save(self, folder: str | Path) -> Path:
         """Save model, tokenizer and image processor in the Hugging Face folder layout."""
