@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..fingerprint import tree_fingerprint
 from .coco import export_coco, load_coco
 from .records import DataError, Dataset, ImageRecord, ObjectAnn
 from .world import world_dataset
 
-__all__ = ["DataError", "Dataset", "ImageRecord", "ObjectAnn", "export_coco", "load_coco", "load_dataset", "world_dataset"]
+__all__ = ["DataError", "Dataset", "ImageRecord", "ObjectAnn", "export_coco", "data_fingerprint", "load_coco", "load_dataset", "world_dataset"]
 
 _WORLD = re.compile(r"^world(?:\[:(\d+)\])?$")
 
@@ -28,3 +29,8 @@ def load_dataset(spec: str, limit: int | None = None, strict: bool = False) -> D
     if not Path(spec).exists():
         raise DataError(f"data {spec!r} is neither 'world[:N]' nor an existing COCO-format folder; check the path")
     return load_coco(spec, strict=strict).limit(limit)
+
+
+def data_fingerprint(spec: str) -> str:
+    """What `load_dataset(spec)` would read, as a content hash: the world spec itself, or the folder's files."""
+    return spec if _WORLD.match(spec) else tree_fingerprint(spec)

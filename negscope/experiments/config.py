@@ -1,134 +1,154 @@
-"""Typed run configs: dataclasses loaded from TOML, strictly checked, with a stable hash per section."""
+"""Typed, torch-free configs: the settings every stage shares, one dataclass per stage, and `RunConfig`.
+
+Each setting is declared once, here (or in `finetune.config.TrainConfig`), with its help, choices and range;
+the TOML keys of `negscope run --config` and the flags of each `negscope <stage>` are generated from it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import hashlib
-import json
 import tomllib
-import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..finetune.trainer import TrainConfig
+from ..finetune.config import TrainConfig
+from ..settings import ConfigError, from_dict, nearest, setting
 
-STAGES = ("similarity", "probes", "attribution", "patching", "selection", "finetune", "evaluate", "study")
+__all__ = ["ConfigError", "RunConfig", "load_config", "quick", "with_overrides", "STAGES", "QUICK"]
+
+MODEL_HELP = "world (shipped), tiny (random, tests), a Hugging Face id or a local model folder"
+DATA_HELP = "world (1,000 held-out scenes), world[:N], or a COCO-format folder"
 
 
-class ConfigError(ValueError):
-    """A config file or value that cannot be used; the message names the key and the fix."""
+@dataclass(frozen=True)
+class Common:
+    """The settings every stage shares: model, data, seed and the bad-image policy."""
+
+    model: str = setting("world", MODEL_HELP)
+    data: str = setting("world", DATA_HELP)
+    seed: int = setting(0, "seed of every random choice (negations drawn, folds, bootstrap, batches)")
+    strict: bool = setting(False, "stop at the first unreadable image instead of skipping and counting it")
 
 
 @dataclass(frozen=True)
 class SimilarityConfig:
     """The seed study: Table 1, the seven templates and the t-SNE."""
 
-    limit: int = 500
+    limit: int = setting(500, "images used", low=1)
 
 
 @dataclass(frozen=True)
 class ProbesConfig:
-    """Per-layer linear probes on captured text states (see ProbeConfig)."""
+    """Per-site linear probes on captured text states, with grouped cross-validation and controls."""
 
-    limit: int = 1000
-    folds: int = 5
-    captions_per_image: int = 1
-    n_boot: int = 1000
-    dtype: str = "float32"
-    batch_size: int = 256
+    limit: int = setting(1000, "images used", low=1)
+    folds: int = setting(5, "outer grouped cross-validation folds", low=2)
+    captions_per_image: int = setting(1, "source captions used per image", low=1)
+    n_boot: int = setting(1000, "bootstrap resamples for the 95% intervals", low=1)
+    dtype: str = setting("float32", "dtype of the stored activations", choices=("float32", "float16"))
+    batch_size: int = setting(256, "captions per forward pass while capturing", low=1)
 
 
 @dataclass(frozen=True)
 class AttributionConfig:
-    """Token and per-layer integrated-gradient attribution."""
+    """Token and per-site integrated-gradient attribution."""
 
-    limit: int = 64
-    steps: int = 32
-    examples: int = 8
+    limit: int = setting(64, "images used (one caption each)", low=1)
+    steps: int = setting(32, "integration steps of integrated gradients", low=1)
+    examples: int = setting(8, "captions shown in the token heatmap (all seven templates each)", low=0)
 
 
 @dataclass(frozen=True)
 class PatchingConfig:
     """Activation patching between positive and negated captions."""
 
-    limit: int = 200
-    all_tokens: bool = False
-    pairs: str = "presence"
+    limit: int = setting(200, "images used (one pair each)", low=1)
+    all_tokens: bool = setting(False, "also patch every token state (pairs of equal token length only)")
+    pairs: str = setting("presence", "presence: 'a X' -> 'no X' (equal length); seed: caption -> 'This is not ' + caption",
+                         choices=("presence", "seed"))
 
 
 @dataclass(frozen=True)
 class SelectionConfig:
     """The rule that turns probe, attribution and patching evidence into a freeze plan."""
 
-    coverage: float = 0.5
-    rule: str = "front"
-    resamples: int = 200
+    coverage: float = setting(0.5, "share of the combined negation evidence the trainable blocks must cover", low=0, high=1)
+    rule: str = setting("front", "front: smallest front blocks 0..m; top: fewest top-ranked blocks", choices=("front", "top"))
+    resamples: int = setting(200, "bootstrap resamples for the plan's stability", low=0)
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
-    """Omni-NegCLIP fine-tuning: which blocks, on which data, and the trainer's settings (see TrainConfig)."""
+class FinetuneConfig(TrainConfig):
+    """Omni-NegCLIP fine-tuning: which blocks, on which data, and the trainer's settings."""
 
-    layers: str = "auto"
-    data: str | None = None
-    pool: int = 10000
-    steps: int = TrainConfig.steps
-    batch_size: int = TrainConfig.batch_size
-    lr: float = TrainConfig.lr
-    weight_decay: float = TrainConfig.weight_decay
-    warmup: int = TrainConfig.warmup
-    grad_clip: float = TrainConfig.grad_clip
-    lambda_abs: float = TrainConfig.lambda_abs
-    lambda_orig: float = TrainConfig.lambda_orig
-    lambda_text: float = TrainConfig.lambda_text
-    margin: float = TrainConfig.margin
-    save_every: int = TrainConfig.save_every
+    blocks: str = setting("auto", "auto (from the selection), front, middle, back (thirds), all, or indices like 0,1,2")
+    train_data: str | None = setting(None, "training data (default: the shared data; world means the training scenes)")
+    pool: int = setting(10000, "training scenes drawn for world data", low=1)
 
 
 @dataclass(frozen=True)
 class EvaluateConfig:
     """The before-and-after evaluation: negation accuracies, MCQ and retrieval."""
 
-    limit: int = 1000
+    limit: int = setting(1000, "images used", low=1)
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """The layer study: front, middle, back, all and selected blocks, each trained `steps` steps with the finetune settings."""
+    """The layer study: front, middle, back, all and selected blocks, each fine-tuned alike with the finetune settings."""
 
-    steps: int = TrainConfig.steps
-    limit: int = 500
+    steps: int = setting(120, "fine-tuning steps per block set", low=1)
+    limit: int = setting(500, "images used to evaluate each set", low=1)
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Everything `negscope run` needs: shared settings plus one section per stage."""
+class WorldTrainConfig:
+    """Pretraining a shapes-world CLIP on positive captions only (`negscope world train`)."""
 
-    name: str = "default"
-    model: str = "world"
-    data: str = "world"
-    seed: int = 0
-    strict: bool = False
-    stages: list[str] = field(default_factory=lambda: list(STAGES))
-    similarity: SimilarityConfig = field(default_factory=SimilarityConfig)
-    probes: ProbesConfig = field(default_factory=ProbesConfig)
-    attribution: AttributionConfig = field(default_factory=AttributionConfig)
-    patching: PatchingConfig = field(default_factory=PatchingConfig)
-    selection: SelectionConfig = field(default_factory=SelectionConfig)
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
-    study: StudyConfig = field(default_factory=StudyConfig)
+    size: str = setting("world", "model size", choices=("world", "tiny"))
+    steps: int = setting(2000, "optimisation steps", low=1)
+    batch_size: int = setting(160, "scenes per step", low=2)
+    lr: float = setting(7e-4, "peak learning rate (AdamW)", low=0)
+    weight_decay: float = setting(0.1, "AdamW weight decay", low=0)
+    warmup: int = setting(150, "linear warm-up steps", low=0)
+    pool: int = setting(20000, "training scenes", low=2)
+    eval_scenes: int = setting(1000, "held-out scenes for the model card's figures", low=1)
+    seed: int = setting(0, "seed of the initialisation and the batches")
+
+
+def _default_stages() -> list[str]:
+    return list(STAGES)
+
+
+@dataclass(frozen=True)
+class RunConfig(Common):
+    """Everything `negscope run` needs: the shared settings plus one section per stage, run in this order."""
+
+    name: str = setting("default", "run folder: runs/<name>/ unless --out is given")
+    stages: list[str] = setting(None, "the stages to run, in pipeline order", factory=_default_stages)
+    similarity: SimilarityConfig = dataclasses.field(default_factory=SimilarityConfig)
+    probes: ProbesConfig = dataclasses.field(default_factory=ProbesConfig)
+    attribution: AttributionConfig = dataclasses.field(default_factory=AttributionConfig)
+    patching: PatchingConfig = dataclasses.field(default_factory=PatchingConfig)
+    selection: SelectionConfig = dataclasses.field(default_factory=SelectionConfig)
+    finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
+    evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
+    study: StudyConfig = dataclasses.field(default_factory=StudyConfig)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.stages if s not in STAGES]
         if unknown:
-            raise ConfigError(f"unknown stage {unknown[0]!r} in 'stages'{_nearest(unknown[0], STAGES)}; stages are {', '.join(STAGES)}")
+            raise ConfigError(f"unknown stage {unknown[0]!r} in 'stages'{nearest(unknown[0], STAGES)}; stages are {', '.join(STAGES)}")
+
+    @property
+    def common(self) -> Common:
+        """The shared settings alone."""
+        return Common(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Common)})
 
 
-SHARED = ("model", "data", "seed", "strict")
+STAGES: tuple[str, ...] = tuple(k for k, hint in typing.get_type_hints(RunConfig).items() if dataclasses.is_dataclass(hint))
 
 # Sizes for `negscope run --quick`: a smoke run of every stage in a few minutes on 2 CPU cores.
 QUICK: dict[str, dict[str, Any]] = {
@@ -158,26 +178,6 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         raise ConfigError(f"{path}: {err}") from None
 
 
-def from_dict(cls: type, raw: dict[str, Any], section: str = "") -> Any:
-    """Build dataclass `cls` from `raw`, rejecting unknown keys and values of the wrong type."""
-    where = f"[{section}]" if section else "the top level"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{section!r} must be a table ([{section}]), not {type(raw).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for key, value in raw.items():
-        if key not in fields:
-            raise ConfigError(f"unknown key {key!r} in {where}{_nearest(key, fields)}; valid keys: {', '.join(fields)}")
-        name = f"{section}.{key}" if section else key
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            values[key] = from_dict(hint, value, name)
-        else:
-            values[key] = _check(name, value, hint)
-    return cls(**values)
-
-
 def with_overrides(cfg: RunConfig, overrides: dict[str, dict[str, Any]]) -> RunConfig:
     """`cfg` with section values replaced by `overrides` ({section: {key: value}}), checked like a file."""
     changes = {}
@@ -195,39 +195,3 @@ def quick(cfg: RunConfig) -> RunConfig:
     }
     cfg = with_overrides(cfg, shrunk)
     return dataclasses.replace(cfg, stages=[s for s in cfg.stages if s != "study"])
-
-
-def section_config(cfg: RunConfig, stage: str) -> dict[str, Any]:
-    """The settings a stage depends on: the shared ones plus its own section."""
-    return {**{k: getattr(cfg, k) for k in SHARED}, stage: dataclasses.asdict(getattr(cfg, stage))}
-
-
-def config_hash(data: Any) -> str:
-    """A stable short hash of JSON-able `data` (key order does not matter)."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _check(name: str, value: Any, hint: Any) -> Any:
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    for option in options:
-        if option is type(None) and value is None:
-            return value
-        if option is bool and isinstance(value, bool):
-            return value
-        if option is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if option is str and isinstance(value, str):
-            return value
-        if typing.get_origin(option) is list and isinstance(value, list):
-            (item,) = typing.get_args(option)
-            return [_check(f"{name}[{i}]", v, item) for i, v in enumerate(value)]
-    wanted = " or ".join(getattr(o, "__name__", str(o)) for o in options)
-    raise ConfigError(f"{name} must be {wanted}, not {type(value).__name__} ({value!r}); fix its value")
-
-
-def _nearest(key: str, valid: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""

@@ -11,6 +11,7 @@ import torch
 from transformers import AutoTokenizer, CLIPImageProcessorPil, CLIPModel
 from transformers.utils import logging as hf_logging
 
+from ..fingerprint import tree_fingerprint
 from .bundle import ClipBundle
 from .configs import clip_config
 from .tokenizer import build_tokenizer
@@ -95,3 +96,18 @@ def load_bundle(spec: str, device: str | torch.device = "cpu") -> ClipBundle:
         return _from_pretrained(spec, spec, False).to(device)
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"{hint}, and the hub could not provide it ({err}); check the id or pass a local folder") from None
+
+
+def model_fingerprint(spec: str) -> str:
+    """What `load_bundle(spec)` would load, as a content hash: its folder's files, or the spec for `tiny`."""
+    if spec == "tiny":
+        return "tiny"
+    folder = WORLD_DIR if spec == "world" else Path(spec).expanduser()
+    if folder.is_dir():
+        return tree_fingerprint(folder)
+    try:
+        from huggingface_hub import snapshot_download
+
+        return tree_fingerprint(snapshot_download(spec, local_files_only=True))
+    except (OSError, ValueError):  # not in the local cache, or not a hub id: the id is all there is to go on
+        return spec
