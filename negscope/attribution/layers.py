@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from captum.attr import LayerIntegratedGradients
 from tqdm.auto import tqdm
 
 from ..hooks.names import layer_module, layer_names
@@ -76,6 +75,8 @@ def layer_attributions(
     progress: bool = False,
 ) -> LayerAttribution:
     """Attribute S(I, negatives[i]) - S(I, positives[i]) at every hidden state, one layer per Captum call."""
+    from captum.attr import LayerIntegratedGradients  # captum imports matplotlib.pyplot
+
     if not (len(positives) == len(negatives) == len(image_feats)):
         raise ValueError("positives, negatives and image_feats must have one entry per pair")
     names = layer_names(bundle)

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from captum.attr import LayerIntegratedGradients
 from tqdm.auto import tqdm
 
 from ..models import ClipBundle
@@ -66,6 +65,8 @@ def token_attributions(
     progress: bool = False,
 ) -> list[TokenAttribution]:
     """Attribute S(image_feats[i], texts[i]) to the tokens of each text with layer integrated gradients."""
+    from captum.attr import LayerIntegratedGradients  # captum imports matplotlib.pyplot
+
     texts = list(texts)
     if len(texts) != len(image_feats):
         raise ValueError(f"got {len(texts)} texts but {len(image_feats)} image feature rows; pass one image per text")

@@ -6,9 +6,10 @@ import html
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ..io import write_text
-from .figures import plt, save
+from .figures import save
 
 
 def _errors(rows: list[dict], key: str) -> np.ndarray:
@@ -16,11 +17,12 @@ def _errors(rows: list[dict], key: str) -> np.ndarray:
     return np.abs(np.stack([mid - [r["ci_low"] for r in rows], [r["ci_high"] for r in rows] - mid]))
 
 
-def negation_share_bars(shares: dict[str, dict], path: str | Path, title: str) -> Path:
+def negation_share_bars(shares: dict[str, dict], path: str | Path, title: str) -> Figure:
     """Bars of the share of token attribution on negation words, per template, with 95% intervals."""
     names = list(shares)
     rows = [shares[n] for n in names]
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig = Figure(figsize=(7, 3.4))
+    ax = fig.subplots()
     ax.bar(range(len(names)), [r["mean"] for r in rows], yerr=_errors(rows, "mean"), capsize=3, color="tab:red", alpha=0.8)
     ax.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("share of |attribution| on negation words")
@@ -29,9 +31,10 @@ def negation_share_bars(shares: dict[str, dict], path: str | Path, title: str) -
     return save(fig, path)
 
 
-def layer_attribution_plot(states: list[dict], blocks: list[dict], path: str | Path, title: str) -> Path:
+def layer_attribution_plot(states: list[dict], blocks: list[dict], path: str | Path, title: str) -> Figure:
     """Where the negation gap's attribution sits per hidden state, and each block's importance."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    a, b = fig.subplots(1, 2)
     idx = [s["index"] for s in states]
     a.plot(idx, [s["eos_share"] for s in states], "o-", label="on the EOS state")
     a.plot(idx, [s["changed_share"] for s in states], "s-", label="on the changed (negation) token")
@@ -48,9 +51,10 @@ def layer_attribution_plot(states: list[dict], blocks: list[dict], path: str | P
     return save(fig, path)
 
 
-def patching_plot(curves: dict[str, dict[str, list[dict]]], path: str | Path, title: str) -> Path:
+def patching_plot(curves: dict[str, dict[str, list[dict]]], path: str | Path, title: str) -> Figure:
     """Share of the negation effect recreated by patching each layer, per position set and direction."""
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig = Figure(figsize=(7, 3.8))
+    ax = fig.subplots()
     for positions, directions in curves.items():
         for direction, rows in directions.items():
             idx = [r["index"] for r in rows]
@@ -67,11 +71,12 @@ def patching_plot(curves: dict[str, dict[str, list[dict]]], path: str | Path, ti
     return save(fig, path)
 
 
-def selection_plot(selection: dict, path: str | Path, title: str) -> Path:
+def selection_plot(selection: dict, path: str | Path, title: str) -> Figure:
     """Per-block scores of each evidence kind, the combined score, and the chosen blocks."""
     ev = selection["evidence"]
     n = len(ev["combined"])
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
     width = 0.8 / max(len(ev["scores"]), 1)
     for j, (kind, s) in enumerate(ev["scores"].items()):
         ax.bar(np.arange(n) + (j - (len(ev["scores"]) - 1) / 2) * width, s, width=width, label=kind, alpha=0.7)

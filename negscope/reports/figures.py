@@ -1,33 +1,33 @@
-"""Figures for the similarity study (matplotlib, Agg backend)."""
+"""Figures for the similarity study (matplotlib `Figure` objects; no pyplot, no backend switch)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from ..data.negation import TEMPLATE_NAMES
 from ..io import atomic_path
 
+TAB10 = matplotlib.colormaps["tab10"]
 
-def save(fig: plt.Figure, path: str | Path) -> Path:
-    """Save `fig` atomically as PNG at `path` and close it."""
+
+def save(fig: Figure, path: str | Path) -> Figure:
+    """Save `fig` atomically as PNG at `path` and return it."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+    return fig
 
 
-def template_bars(result, path: str | Path, n_images: int = 4) -> Path:
+def template_bars(result, path: str | Path, n_images: int = 4) -> Figure:
     """Bar chart of the seven template scores for the first caption of a few images."""
     firsts = [int(np.flatnonzero(result.pair_image == i)[0]) for i in range(min(n_images, len(result.image_ids)))]
-    fig, axes = plt.subplots(1, len(firsts), figsize=(3.2 * len(firsts), 3.4), sharey=True, squeeze=False)
+    fig = Figure(figsize=(3.2 * len(firsts), 3.4))
+    axes = fig.subplots(1, len(firsts), sharey=True, squeeze=False)
     for ax, p in zip(axes[0], firsts):
-        ax.bar(range(len(TEMPLATE_NAMES)), result.scores[p], color=plt.cm.tab10(np.arange(len(TEMPLATE_NAMES))))
+        ax.bar(range(len(TEMPLATE_NAMES)), result.scores[p], color=TAB10(np.arange(len(TEMPLATE_NAMES))))
         ax.set_xticks(range(len(TEMPLATE_NAMES)), [f"T{j + 1}" for j in range(len(TEMPLATE_NAMES))])
         ax.set_title(_wrap(result.captions[p]), fontsize=8)
     axes[0][0].set_ylabel("cosine similarity S(I, T)")
@@ -37,7 +37,7 @@ def template_bars(result, path: str | Path, n_images: int = 4) -> Path:
     return save(fig, path)
 
 
-def tsne_plot(result, path: str | Path, max_images: int = 150, seed: int = 0) -> Path:
+def tsne_plot(result, path: str | Path, max_images: int = 150, seed: int = 0) -> Figure:
     """t-SNE of image, positive-caption and negated-caption embeddings (first caption per image)."""
     from sklearn.manifold import TSNE
 
@@ -51,7 +51,8 @@ def tsne_plot(result, path: str | Path, max_images: int = 150, seed: int = 0) ->
     tsne = TSNE(n_components=2, perplexity=min(30, max(2, len(points) // 4)), random_state=seed, init="pca")
     with threadpool_limits(1):  # OpenMP threads of t-SNE on a busy machine cost 50x more than they save
         xy = tsne.fit_transform(points)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
     for k, (label, marker) in enumerate([("image", "o"), ("caption", "^"), ("This is not + caption", "x")]):
         ax.scatter(*xy[k * n : (k + 1) * n].T, s=14, marker=marker, label=label, alpha=0.75)
     ax.legend(fontsize=8)
@@ -72,14 +73,15 @@ def _wrap(text: str, width: int = 34) -> str:
     return "\n".join(lines + [line])
 
 
-def study_bars(result: dict, path: str | Path) -> Path:
+def study_bars(result: dict, path: str | Path) -> Figure:
     """Presence and absence accuracy after fine-tuning each block set, against the model before."""
     rows = result["rows"]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(1.3 * len(rows) + 2.5, 3.4))
+    fig = Figure(figsize=(1.3 * len(rows) + 2.5, 3.4))
+    ax = fig.subplots()
     for k, (metric, label) in enumerate([("presence_accuracy", "presence"), ("absence_accuracy", "absence")]):
-        ax.bar(x + (k - 0.5) * 0.38, [r[metric] for r in rows], width=0.38, label=label, color=plt.cm.tab10(k))
-        ax.axhline(result["baseline"][metric], color=plt.cm.tab10(k), ls="--", lw=1, label=f"{label} before")
+        ax.bar(x + (k - 0.5) * 0.38, [r[metric] for r in rows], width=0.38, label=label, color=TAB10(k))
+        ax.axhline(result["baseline"][metric], color=TAB10(k), ls="--", lw=1, label=f"{label} before")
     ax.set_xticks(x, [f"{r['set']}\n{','.join(map(str, r['blocks']))}" for r in rows], fontsize=8)
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
@@ -88,10 +90,11 @@ def study_bars(result: dict, path: str | Path) -> Path:
     return save(fig, path)
 
 
-def training_curve(history: list[dict], path: str | Path, title: str = "fine-tuning") -> Path:
+def training_curve(history: list[dict], path: str | Path, title: str = "fine-tuning") -> Figure:
     """Total loss per step (raw and a moving average) and every loss term's moving average."""
     steps = np.arange(1, len(history) + 1)
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig = Figure(figsize=(6, 3.4))
+    ax = fig.subplots()
     loss = np.array([h["loss"] for h in history])
     ax.plot(steps, loss, color="0.8", lw=0.8, label="loss")
     w = max(1, len(history) // 20)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .figures import plt, save
+from matplotlib.figure import Figure
+
+from .figures import save
 
 
 def _ticks(ax, rows: list[dict]) -> None:
@@ -13,11 +15,12 @@ def _ticks(ax, rows: list[dict]) -> None:
     ax.set_xlabel("text layer (emb = token + position embeddings, k = output of block k)")
 
 
-def probe_figure(task: str, result: dict, path: str | Path, model: str = "") -> Path:
+def probe_figure(task: str, result: dict, path: str | Path, model: str = "") -> Figure:
     """Probe accuracy with its 95% band, control accuracy, chance and the two baselines, against layer."""
     rows = result["layers"]
     x = [r["index"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7.6, 3.8))
+    fig = Figure(figsize=(7.6, 3.8))
+    ax = fig.subplots()
     ax.fill_between(x, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], alpha=0.25, color="C0", label="95% CI")
     ax.plot(x, [r["accuracy"] for r in rows], "o-", color="C0", label="probe (EOS state)")
     ax.plot(x, [r["control_accuracy"] for r in rows], "s--", color="C1", label="control task")
@@ -35,9 +38,10 @@ def probe_figure(task: str, result: dict, path: str | Path, model: str = "") -> 
     return save(fig, path)
 
 
-def divergence_figure(divergence: list[dict], path: str | Path, model: str = "") -> Path:
+def divergence_figure(divergence: list[dict], path: str | Path, model: str = "") -> Figure:
     """Mean cosine between the EOS states of a caption and 'This is not' + caption, against layer."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig = Figure(figsize=(6.4, 3.4))
+    ax = fig.subplots()
     ax.plot([r["index"] for r in divergence], [r["mean_cosine"] for r in divergence], "o-", color="C0")
     _ticks(ax, divergence)
     ax.set_ylabel("mean cosine(caption, negation)")
