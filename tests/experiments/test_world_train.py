@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from negscope.experiments.world import WorldTrainConfig, train_world
+from negscope.experiments.world import train_world
+from negscope.finetune.config import WorldTrainConfig
 from negscope.models import load_bundle
 
 
