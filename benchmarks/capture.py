@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from negscope.data.world import CATEGORIES, captions_for
-from negscope.experiments.world import new_world_bundle
+from negscope.finetune.pretrain import new_world_bundle
 from negscope.hooks import capture_text_states
 from negscope.models import ModelLoadError, load_bundle
 

@@ -21,7 +21,7 @@ from pathlib import Path
 def child(n: int, shard_size: int, folder: str) -> None:
     """Write a store of `n` captions into `folder` and print peak RSS (MiB) before and after, and seconds."""
     from benchmarks.capture import world_captions
-    from negscope.experiments.world import new_world_bundle
+    from negscope.finetune.pretrain import new_world_bundle
     from negscope.hooks import write_store
     from negscope.models import ModelLoadError, load_bundle
 

@@ -1,6 +1,6 @@
 """Attribution: token-level integrated gradients, per-layer attribution and activation patching."""
 
-from .layers import LayerAttribution, equal_length_pairs, layer_attributions
+from .layers import LayerAttribution, aligned_pairs, equal_length_pairs, layer_attributions
 from .patching import (
     POSITIONS,
     PatchResult,
@@ -17,6 +17,7 @@ __all__ = [
     "LayerAttribution",
     "PatchResult",
     "TokenAttribution",
+    "aligned_pairs",
     "bootstrap_ci",
     "equal_length_pairs",
     "layer_attributions",

@@ -65,6 +65,16 @@ def equal_length_pairs(bundle: ClipBundle, positives: Sequence[str], negatives: 
     return [i for i in range(n) if lengths[i] == lengths[n + i]]
 
 
+def aligned_pairs(
+    bundle: ClipBundle, rows: list[int], positives: list[str], negatives: list[str]
+) -> tuple[list[int], list[str], list[str]]:
+    """The (row, positive, negated) pairs whose captions have the same token length (layer attribution, token-wise patching)."""
+    keep = equal_length_pairs(bundle, positives, negatives)
+    if not keep:
+        raise ValueError("no pair has captions of equal token length; use presence pairs or EOS-only patching")
+    return [rows[i] for i in keep], [positives[i] for i in keep], [negatives[i] for i in keep]
+
+
 def layer_attributions(
     bundle: ClipBundle,
     positives: Sequence[str],

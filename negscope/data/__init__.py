@@ -1,4 +1,4 @@
-"""Data: COCO-format folders, the shapes world and negation builders."""
+"""Data: COCO-format folders, the shapes world, negation builders and negation pairs."""
 
 from __future__ import annotations
 
@@ -7,10 +7,23 @@ from pathlib import Path
 
 from ..fingerprint import tree_fingerprint
 from .coco import export_coco, load_coco
+from .pairs import PAIR_KINDS, negation_pairs
 from .records import DataError, Dataset, ImageRecord, ObjectAnn
 from .world import world_dataset
 
-__all__ = ["DataError", "Dataset", "ImageRecord", "ObjectAnn", "export_coco", "data_fingerprint", "load_coco", "load_dataset", "world_dataset"]
+__all__ = [
+    "PAIR_KINDS",
+    "DataError",
+    "Dataset",
+    "ImageRecord",
+    "ObjectAnn",
+    "data_fingerprint",
+    "export_coco",
+    "load_coco",
+    "load_dataset",
+    "negation_pairs",
+    "world_dataset",
+]
 
 _WORLD = re.compile(r"^world(?:\[:(\d+)\])?$")
 

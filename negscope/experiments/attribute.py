@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..attribution import layer_attributions, mean_with_ci, token_attributions
+from ..attribution import aligned_pairs, layer_attributions, mean_with_ci, token_attributions
 from ..attribution import layers as layers_module
 from ..attribution import tokens as tokens_module
-from ..data import load_dataset
+from ..data import load_dataset, negation_pairs
 from ..data.negation import TEMPLATE_NAMES
 from ..evaluation.similarity import similarity_study
 from ..io import write_json
@@ -21,7 +21,6 @@ from ..reports.attribution_figures import (
     negation_share_bars,
     token_heatmap_html,
 )
-from .patch import aligned_pairs, negation_pairs
 
 
 def run_attribution(

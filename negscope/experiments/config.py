@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..finetune.config import TrainConfig
+from ..finetune.config import TrainConfig, WorldTrainConfig
 from ..settings import ConfigError, from_dict, nearest, setting
 
-__all__ = ["ConfigError", "RunConfig", "load_config", "quick", "with_overrides", "STAGES", "QUICK"]
+__all__ = ["WorldTrainConfig", "ConfigError", "RunConfig", "load_config", "quick", "with_overrides", "STAGES", "QUICK"]
 
 MODEL_HELP = "world (shipped), tiny (random, tests), a Hugging Face id or a local model folder"
 DATA_HELP = "world (1,000 held-out scenes), world[:N], or a COCO-format folder"
@@ -101,21 +101,6 @@ class StudyConfig:
 
     steps: int = setting(120, "fine-tuning steps per block set", low=1)
     limit: int = setting(500, "images used to evaluate each set", low=1)
-
-
-@dataclass(frozen=True)
-class WorldTrainConfig:
-    """Pretraining a shapes-world CLIP on positive captions only (`negscope world train`)."""
-
-    size: str = setting("world", "model size", choices=("world", "tiny"))
-    steps: int = setting(2000, "optimisation steps", low=1)
-    batch_size: int = setting(160, "scenes per step", low=2)
-    lr: float = setting(7e-4, "peak learning rate (AdamW)", low=0)
-    weight_decay: float = setting(0.1, "AdamW weight decay", low=0)
-    warmup: int = setting(150, "linear warm-up steps", low=0)
-    pool: int = setting(20000, "training scenes", low=2)
-    eval_scenes: int = setting(1000, "held-out scenes for the model card's figures", low=1)
-    seed: int = setting(0, "seed of the initialisation and the batches")
 
 
 def _default_stages() -> list[str]:

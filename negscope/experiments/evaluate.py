@@ -5,44 +5,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..data import Dataset, load_dataset
-from ..data.negation import build_negations
-from ..evaluation.features import image_features
-from ..evaluation.negation import absence_accuracy, mcq_accuracy, presence_accuracy, swap_accuracy
-from ..evaluation.retrieval import retrieval
-from ..evaluation.similarity import similarity_study
+from ..data import load_dataset
+from ..evaluation.suite import evaluate, flat
 from ..io import atomic_path, write_json, write_text
-from ..models import ClipBundle, load_bundle
+from ..models import load_bundle
 
 TABLE_COLUMNS = (
     "presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy",
     "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "pos_mean", "neg_mean", "flip_rate",
 )
-
-
-def evaluate_bundle(bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False) -> dict:
-    """One evaluation row: negation accuracies, MCQ, retrieval and the seed table fields."""
-    negs = build_negations(dataset, seed=seed)
-    feats = image_features(bundle, dataset, progress=progress)
-    mcq, by_type = mcq_accuracy(bundle, feats, negs, seed=seed)
-    seed_table = similarity_study(bundle, dataset, seed=seed, image_feats=feats).summary()
-    seed_table.pop("model")
-    return {
-        "model": bundle.spec,
-        "images": len(dataset),
-        "presence_accuracy": presence_accuracy(bundle, feats, negs),
-        "absence_accuracy": absence_accuracy(bundle, feats, negs),
-        "swap_accuracy": swap_accuracy(bundle, feats, negs),
-        "mcq_accuracy": mcq,
-        "mcq_by_type": by_type,
-        "retrieval": retrieval(bundle, feats, dataset),
-        **seed_table,
-    }
-
-
-def flat(row: dict) -> dict:
-    """A row with retrieval figures lifted to the top level, for tables."""
-    return {**row, **row.get("retrieval", {})}
 
 
 def comparison_markdown(rows: list[dict]) -> str:
@@ -69,7 +40,7 @@ def run_evaluate(
     rows = []
     for spec in models:
         print(f"evaluate: {spec} on {len(dataset)} images of {data}")
-        rows.append(evaluate_bundle(load_bundle(spec), dataset, seed=seed, progress=True))
+        rows.append(evaluate(load_bundle(spec), dataset, seed=seed, progress=True))
     write_json(out / "evaluation.json", {"data": data, "seed": seed, "skipped_images": len(dataset.skipped), "rows": rows})
     write_text(out / "comparison.md", comparison_markdown(rows))
     with atomic_path(out / "comparison.csv") as tmp, open(tmp, "w", newline="") as fh:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from ..finetune.data import training_source
-from ..finetune.ddp import init_distributed, local_device
-from ..finetune.trainer import TrainConfig, Trainer
-from ..models import load_bundle
+from ..finetune.ddp import init_distributed
+from ..finetune.run import fine_tune
+from ..finetune.trainer import TrainConfig
 from ..reports.figures import training_curve
-from ..selection import plan_layers
 
 
 def run_finetune(
@@ -25,16 +21,9 @@ def run_finetune(
     pool: int = 10000,
     progress: bool = True,
 ) -> dict:
-    """Fine-tune `model` on `data`, training the blocks `layers` names; writes `out/` (model) and `out/train.json`."""
-    cfg = cfg or TrainConfig()
-    init_distributed()
-    torch.manual_seed(cfg.seed)
-    bundle = load_bundle(model, device=local_device())
-    blocks = plan_layers(bundle, layers, selection)
-    source = training_source(data, pool=pool)
-    trainer = Trainer(bundle, source, blocks, cfg)
-    meta = {"model": model, "layers_spec": layers, "selection": str(selection) if selection else None}
-    summary = trainer.fit(out, resume=resume, progress=progress, meta=meta)
-    if trainer.rank == 0:
-        training_curve(summary["history"], Path(out) / "training_curve.png", title=f"fine-tuning blocks {blocks}")
+    """Fine-tune `model` on `data`, training the blocks `layers` names; writes `out/` (model), `out/train.json` and the curve."""
+    summary = fine_tune(model, data, layers, out, cfg=cfg, selection=selection, resume=resume, pool=pool, progress=progress)
+    rank, _ = init_distributed()
+    if rank == 0:
+        training_curve(summary["history"], Path(out) / "training_curve.png", title=f"fine-tuning blocks {summary['layers']}")
     return summary

@@ -7,45 +7,13 @@ from pathlib import Path
 
 import torch
 
-from ..attribution import equal_length_pairs, patch_pairs
+from ..attribution import aligned_pairs, patch_pairs
 from ..attribution import patching as patching_module
-from ..data import Dataset, load_dataset
-from ..data.negation import build_negations, seed_negation
+from ..data import load_dataset, negation_pairs
 from ..evaluation.features import image_features
 from ..io import write_json
-from ..models import ClipBundle, load_bundle
+from ..models import load_bundle
 from ..reports.attribution_figures import patching_plot
-
-PAIR_KINDS = ("presence", "seed")
-
-
-def negation_pairs(dataset: Dataset, kind: str = "presence", seed: int = 0) -> tuple[list[int], list[str], list[str]]:
-    """One (image row, positive, negated) pair per image: a presence negation, or 'This is not ' + caption."""
-    if kind not in PAIR_KINDS:
-        raise ValueError(f"pair kind {kind!r} is unknown; choose one of {PAIR_KINDS}")
-    rows, pos, neg = [], [], []
-    if kind == "seed":
-        for i, rec in enumerate(dataset):
-            rows.append(i)
-            pos.append(rec.captions[0])
-            neg.append(seed_negation(rec.captions[0]))
-    else:
-        for i, item in enumerate(build_negations(dataset, seed=seed)):
-            if item.presence:
-                rows.append(i)
-                pos.append(item.presence[0][0])
-                neg.append(item.presence[0][1])
-    if not rows:
-        raise ValueError(f"no {kind} pairs in the data: its images list no objects; use pairs='seed' or data with instances")
-    return rows, pos, neg
-
-
-def aligned_pairs(bundle: ClipBundle, rows: list[int], pos: list[str], neg: list[str]) -> tuple[list[int], list[str], list[str]]:
-    """The pairs whose captions have the same token length (needed by layer attribution and token-wise patching)."""
-    keep = equal_length_pairs(bundle, pos, neg)
-    if not keep:
-        raise ValueError("no pair has captions of equal token length; use presence pairs or EOS-only patching")
-    return [rows[i] for i in keep], [pos[i] for i in keep], [neg[i] for i in keep]
 
 
 def run_patching(

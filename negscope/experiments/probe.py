@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data import load_dataset
 from ..hooks import EMBED, ActivationStore, write_store
@@ -27,13 +27,12 @@ from ..io import atomic_path, write_json
 from ..models import ClipBundle, load_bundle
 from ..probes import (
     ProbeTask,
-    control_labels,
-    cross_validate,
     divergence_pairs,
     grouped_splits,
     mean_pair_cosine,
     negated_task,
     scope_task,
+    sweep,
     token_counts,
 )
 from ..reports.probe_figures import divergence_figure, probe_figure
@@ -70,41 +69,46 @@ def task_splits(task: ProbeTask, cfg: ProbeConfig) -> list[tuple[np.ndarray, np.
     return grouped_splits(np.array(task.labels), np.array(task.groups), cfg.folds, cfg.seed)
 
 
+class StoreStates(Mapping[str, np.ndarray]):
+    """The `pool` states of every site in an activation store, by site name, read one site at a time."""
+
+    def __init__(self, store: ActivationStore, pool: str = "eos") -> None:
+        self.store, self.pool = store, pool
+
+    def __getitem__(self, site: str) -> np.ndarray:
+        return self.store.layer(site, pool=self.pool)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.store.layers)
+
+    def __len__(self) -> int:
+        return len(self.store.layers)
+
+
 def probe_task(
     bundle: ClipBundle, store: ActivationStore, classes: tuple[str, str], splits: list, cfg: ProbeConfig, progress: bool = False
 ) -> dict:
-    """Per-layer accuracy, interval, control accuracy and selectivity, plus the two baselines, for one store."""
-    y, groups = store.labels("label"), store.groups
-    control = control_labels(store.texts, y, cfg.seed)
-
-    def score(X: np.ndarray, labels: np.ndarray):
-        return cross_validate(X, labels, groups, splits, n_boot=cfg.n_boot, seed=cfg.seed)
-
-    layers = []
-    for index, name in enumerate(tqdm(store.layers, desc=f"probe {store.folder.name}", disable=not progress, leave=False)):
-        X = store.layer(name)
-        real, ctrl = score(X, y), score(X, control)
-        layers.append({
-            "layer": name, "index": index, **real.summary(), "control_accuracy": ctrl.accuracy,
-            "selectivity": real.accuracy - ctrl.accuracy, "C": float(np.median(real.chosen_C)),
-        })
-    baselines = {
-        "embedding": {**score(store.layer(EMBED, pool="mean"), y).summary(), "features": f"{EMBED}, mean over real tokens"},
-        "bag_of_words": {**score(token_counts(bundle, store.texts), y).summary(), "features": "token counts"},
-    }
+    """The probe sweep of one store's EOS states, with the embedding and bag-of-words baselines, in the probes.json layout."""
+    baselines = {"embedding": StoreStates(store, pool="mean")[EMBED], "bag_of_words": token_counts(bundle, store.texts)}
+    res = sweep(
+        StoreStates(store), store.labels("label"), store.groups, store.texts, n_boot=cfg.n_boot, seed=cfg.seed,
+        baselines=baselines, splits=splits, progress=progress,
+    )
+    features = {"embedding": f"{EMBED}, mean over real tokens", "bag_of_words": "token counts"}
     return {
-        "classes": list(classes), "samples": len(y), "groups": len(np.unique(groups)),
-        "chance": float(np.bincount(y).max() / len(y)), "layers": layers, "baselines": baselines,
+        "classes": list(classes), "samples": res["samples"], "groups": res["groups"], "chance": res["chance"],
+        "layers": [{"layer": r.pop("site"), "index": i, **r} for i, r in enumerate(res["sites"])],
+        "baselines": {name: {**score, "features": features[name]} for name, score in res["baselines"].items()},
     }
 
 
 def divergence_curve(store: ActivationStore) -> list[dict]:
-    """Per layer, the mean cosine between the EOS states of each caption and its negation."""
+    """Per site, the mean cosine between the EOS states of each caption and its negation."""
     variant = store.labels("variant")
     first, second = np.flatnonzero(variant == "caption"), np.flatnonzero(variant == "this_is_not")
     return [
-        {"layer": name, "index": i, "mean_cosine": mean_pair_cosine(store.layer(name), first, second)}
-        for i, name in enumerate(store.layers)
+        {"layer": site, "index": i, "mean_cosine": mean_pair_cosine(X, first, second)}
+        for i, (site, X) in enumerate(StoreStates(store).items())
     ]
 
 

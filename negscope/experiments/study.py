@@ -6,25 +6,24 @@ import csv
 from pathlib import Path
 
 from ..data import load_dataset
+from ..evaluation.suite import evaluate, flat
+from ..finetune.run import fine_tune
 from ..finetune.trainer import TrainConfig
 from ..io import atomic_path, read_json, write_json, write_text
 from ..models import load_bundle
 from ..reports.figures import study_bars
 from ..selection import plan_layers
-from .evaluate import evaluate_bundle
-from .finetune import run_finetune
 
 SETS = ("front", "middle", "back", "all", "selected")
 METRICS = ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "i2t_r1")
 
 
 def _row(name: str, blocks: list[int], ev: dict, base: dict, coverage: float | None) -> dict:
-    flat = {**ev, **ev["retrieval"]}
-    flat_base = {**base, **base["retrieval"]}
+    after, before = flat(ev), flat(base)
     row = {"set": name, "blocks": blocks, "analysis_coverage": coverage}
     for m in METRICS:
-        row[m] = flat[m]
-        row[f"{m}_gain"] = flat[m] - flat_base[m]
+        row[m] = after[m]
+        row[f"{m}_gain"] = after[m] - before[m]
     row["negation_gain"] = (row["presence_accuracy_gain"] + row["absence_accuracy_gain"]) / 2
     return row
 
@@ -50,7 +49,7 @@ def run_layer_study(
     combined = sel["evidence"]["combined"] if sel else None
     base_path = out / "baseline.json"
     if not base_path.is_file():
-        write_json(base_path, evaluate_bundle(bundle, dataset))
+        write_json(base_path, evaluate(bundle, dataset))
     base = read_json(base_path)
     rows = []
     for name in SETS:
@@ -61,8 +60,8 @@ def run_layer_study(
         done = folder / "evaluation_row.json"
         if not done.is_file():
             print(f"layer study: fine-tuning {name} blocks {blocks}")
-            run_finetune(model, data, ",".join(map(str, blocks)), folder, cfg=cfg, pool=pool, resume=True)
-            write_json(done, evaluate_bundle(load_bundle(str(folder)), dataset))
+            fine_tune(model, data, ",".join(map(str, blocks)), folder, cfg=cfg, pool=pool, resume=True)
+            write_json(done, evaluate(load_bundle(str(folder)), dataset))
         coverage = float(sum(combined[k] for k in blocks)) if combined else None
         rows.append(_row(name, blocks, read_json(done), base, coverage))
     corr = None
@@ -71,7 +70,7 @@ def run_layer_study(
         corr = {"spearman_rho": float(rho), "p_value": float(p), "n": len(rows),
                 "between": "share of the analysis score covered by a set's blocks, and its mean presence/absence gain"}
     result = {"model": model, "train_data": data, "eval_data": eval_data, "images": len(dataset),
-              "train_config": cfg.__dict__, "baseline": {m: {**base, **base["retrieval"]}[m] for m in METRICS},
+              "train_config": cfg.__dict__, "baseline": {m: flat(base)[m] for m in METRICS},
               "rows": rows, "rank_correlation": corr}
     write_json(out / "study.json", result)
     write_text(out / "study.md", study_markdown(result))

@@ -1,1 +1,1 @@
-"""Fine-tuning: contrastive and Omni-NegCLIP losses."""
+"""Training: world pretraining, Omni-NegCLIP fine-tuning runs, their data, losses and schedule."""

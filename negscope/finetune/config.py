@@ -1,4 +1,4 @@
-"""Torch-free settings of the Omni-NegCLIP trainer: the loss weights and the optimiser schedule."""
+"""Torch-free training settings: the Omni-NegCLIP loss weights and schedule, and the world model's pretraining."""
 
 from __future__ import annotations
 
@@ -28,3 +28,18 @@ class TrainConfig(LossWeights):
     warmup: int = setting(10, "linear warm-up steps before the cosine decay", low=0)
     grad_clip: float = setting(1.0, "clip the gradient norm at this value", low=0)
     save_every: int = setting(40, "write a resumable checkpoint every N steps", low=1)
+
+
+@dataclass(frozen=True)
+class WorldTrainConfig:
+    """Pretraining a shapes-world CLIP on positive captions only (`negscope world train`)."""
+
+    size: str = setting("world", "model size", choices=("world", "tiny"))
+    steps: int = setting(2000, "optimisation steps", low=1)
+    batch_size: int = setting(160, "scenes per step", low=2)
+    lr: float = setting(7e-4, "peak learning rate (AdamW)", low=0)
+    weight_decay: float = setting(0.1, "AdamW weight decay", low=0)
+    warmup: int = setting(150, "linear warm-up steps", low=0)
+    pool: int = setting(20000, "training scenes", low=2)
+    eval_scenes: int = setting(1000, "held-out scenes for the model card's figures", low=1)
+    seed: int = setting(0, "seed of the initialisation and the batches")

@@ -1,4 +1,4 @@
-"""Probes: per-layer linear probes with grouped folds, control tasks, baselines and the divergence curve."""
+"""Probes: per-site linear probes with grouped folds, control tasks, baselines, the sweep and the divergence curve."""
 
 from .baselines import token_counts
 from .divergence import mean_pair_cosine
@@ -10,6 +10,7 @@ from .linear import (
     cross_validate,
     grouped_splits,
 )
+from .sweep import sweep
 from .tasks import ProbeTask, divergence_pairs, mention_order, negated_task, scope_task
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "mention_order",
     "negated_task",
     "scope_task",
+    "sweep",
     "token_counts",
 ]

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
@@ -43,7 +44,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predicted labels for the rows of X."""
+        """Predicted labels for the rows of X; NotFittedError before `fit`."""
+        check_is_fitted(self, ("scaler_", "model_"))
         return self.model_.predict(self.scaler_.transform(np.asarray(X, dtype=np.float64)))
 
 

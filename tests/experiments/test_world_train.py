@@ -2,15 +2,16 @@ import json
 
 import pytest
 
-from negscope.experiments.world import WorldTrainConfig, train_world
+from negscope.experiments.world import run_world_training
+from negscope.finetune.config import WorldTrainConfig
 from negscope.models import load_bundle
 
 
 @pytest.mark.slow
 def test_small_world_model_learns(tmp_path):
-    cfg = WorldTrainConfig(out=str(tmp_path / "m"), size="tiny", steps=300, batch_size=64, lr=2e-3, warmup=30,
+    cfg = WorldTrainConfig(size="tiny", steps=300, batch_size=64, lr=2e-3, warmup=30,
                            pool=2000, eval_scenes=200)
-    card = train_world(cfg, progress=False)
+    card = run_world_training(cfg, tmp_path / "m", progress=False)
     m = card["metrics"]
     # chance for image-to-text R@5 among 200 scenes is 5 captions x 5 ranks / 1000 captions, about 0.025
     assert m["i2t_r5"] > 0.15

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
@@ -66,6 +67,11 @@ def test_probe_is_an_estimator_with_score():
         LinearProbe().fit(X, np.zeros(120, dtype=int))
     with pytest.raises(ValueError, match="caption groups"):
         grouped_splits(y[:4], np.arange(4), folds=5)
+
+
+def test_predict_before_fit_raises_not_fitted():
+    with pytest.raises(NotFittedError, match="LinearProbe"):
+        LinearProbe().predict(np.zeros((2, 3)))
 
 
 def test_bootstrap_resamples_whole_groups():

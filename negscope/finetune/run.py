@@ -1,0 +1,35 @@
+"""One fine-tuning run end to end: load the model on this process's device, plan the blocks, train, save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..models import load_bundle
+from ..selection import plan_layers
+from .data import training_source
+from .ddp import init_distributed, local_device
+from .trainer import TrainConfig, Trainer
+
+
+def fine_tune(
+    model_spec: str,
+    data: str,
+    blocks_spec: str,
+    out: str | Path,
+    cfg: TrainConfig | None = None,
+    selection: str | Path | None = None,
+    resume: bool = False,
+    pool: int = 10000,
+    progress: bool = True,
+) -> dict:
+    """Fine-tune the text blocks `blocks_spec` names of `model_spec` on `data`; writes the model and train.json to `out`."""
+    cfg = cfg or TrainConfig()
+    init_distributed()
+    torch.manual_seed(cfg.seed)
+    bundle = load_bundle(model_spec, device=local_device())
+    blocks = plan_layers(bundle, blocks_spec, selection)
+    trainer = Trainer(bundle, training_source(data, pool=pool), blocks, cfg)
+    meta = {"model": model_spec, "layers_spec": blocks_spec, "selection": str(selection) if selection else None}
+    return trainer.fit(out, resume=resume, progress=progress, meta=meta)

@@ -1,0 +1,57 @@
+"""The in-memory probe sweep on synthetic states: an informative site, a noise site, a baseline, one set of folds."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+from negscope.probes import grouped_splits, sweep
+
+sweep_module = importlib.import_module("negscope.probes.sweep")  # the package attribute `sweep` is the function
+
+N_GROUPS = 60
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], N_GROUPS)
+    groups = np.repeat(np.arange(N_GROUPS), 2)
+    states = {
+        "text.embed": rng.normal(size=(len(y), 4)),
+        "text.block.0": np.c_[3.0 * y + rng.normal(scale=0.5, size=len(y)), rng.normal(size=(len(y), 3))],
+    }
+    texts = [f"caption {g} {'negated' if label else 'positive'}" for g, label in zip(groups, y)]
+    return states, y, groups, texts
+
+
+def test_sweep_separates_informative_from_noise_sites(data, monkeypatch):
+    states, y, groups, texts = data
+    calls = []
+    monkeypatch.setattr(sweep_module, "grouped_splits", lambda *a: calls.append(a) or grouped_splits(*a))
+    res = sweep(states, y, groups, texts, folds=3, n_boot=100, baselines={"label_copy": y[:, None].astype(float)})
+    assert len(calls) == 1
+    assert [r["site"] for r in res["sites"]] == ["text.embed", "text.block.0"]
+    noise, informative = res["sites"]
+    assert informative["accuracy"] > 0.95 and abs(noise["accuracy"] - 0.5) < 0.15
+    for r in res["sites"]:
+        assert set(r) == {"site", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity", "C"}
+        assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
+        assert r["selectivity"] == pytest.approx(r["accuracy"] - r["control_accuracy"])
+    assert res["baselines"]["label_copy"]["accuracy"] == 1.0
+    assert (res["samples"], res["groups"], res["chance"]) == (2 * N_GROUPS, N_GROUPS, 0.5)
+
+
+def test_explicit_splits_give_the_same_sweep(data):
+    states, y, groups, texts = data
+    implicit = sweep(states, y, groups, texts, folds=3, n_boot=100, seed=1)
+    explicit = sweep(states, y, groups, texts, n_boot=100, seed=1, splits=grouped_splits(y, groups, 3, 1))
+    assert explicit == implicit
+
+
+def test_mismatched_rows_name_the_input(data):
+    states, y, groups, texts = data
+    with pytest.raises(ValueError, match="one of each per row"):
+        sweep(states, y, groups[:-1], texts)
+    with pytest.raises(ValueError, match="states 'short' have 3 rows"):
+        sweep({"short": np.zeros((3, 2))}, y, groups, texts, folds=3)
