@@ -39,9 +39,9 @@ def _finetune(args: argparse.Namespace) -> None:
     from .finetune.trainer import TrainConfig
 
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    summary = run_finetune(args.model, args.data, args.layers, args.out, cfg, selection=args.selection,
+    summary = run_finetune(args.model, args.data, args.blocks, args.out, cfg, selection=args.selection,
                            resume=args.resume, pool=args.pool)
-    print(f"fine-tuned text blocks {summary['layers']} for {cfg.steps} steps in {summary['train_seconds']:.0f} s; "
+    print(f"fine-tuned text blocks {summary['blocks']} for {cfg.steps} steps in {summary['train_seconds']:.0f} s; "
           f"final loss {summary['final_loss']:.3f}; wrote {args.out} and {args.out}/train.json")
 
 
@@ -60,7 +60,7 @@ def _patch(args: argparse.Namespace) -> None:
 
     res = run_patching(args.model, args.data, args.out, limit=args.limit, all_tokens=args.all_tokens, pairs=args.pairs, seed=args.seed)
     for direction, rows in res["curves"]["eos"].items():
-        print(f"EOS patching, {direction}: " + " ".join(f"{r['index']}:{r['share']:.2f}" for r in rows))
+        print(f"EOS patching, {direction}: " + " ".join(f"{r['site']}:{r['share']:.2f}" for r in rows))
     print(f"wrote {args.out}/patching.json and patching.png in {res['seconds']} s")
 
 
@@ -69,7 +69,7 @@ def _select(args: argparse.Namespace) -> None:
 
     src = args.src
     sel = run_selection(src, src, src, args.out or src, coverage=args.coverage, rule=args.rule, seed=args.seed)
-    print(f"selected text blocks {sel['layers']} by {sel['rule']}")
+    print(f"selected text blocks {sel['blocks']} by {sel['rule']}")
     print(f"ranking: {[r['block'] for r in sel['ranking']]}; evidence: {sel['evidence']['kinds']}")
     print(f"wrote {args.out or src}/selection.json and selection.png")
 
@@ -163,9 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--data", default="world",
                     help="world / world[:N] (training split), a COCO-format folder, or a CSV with columns "
                          "image,caption,negated_caption (CC-Neg) and/or absence_caption (NegationCLIP)")
-    ft.add_argument("--layers", default="front",
+    ft.add_argument("--blocks", default="front",
                     help="auto (from --selection), front, middle, back (thirds of the text blocks), all, or indices 0,1,2")
-    ft.add_argument("--selection", default=None, help="selection.json for --layers auto")
+    ft.add_argument("--selection", default=None, help="selection.json for --blocks auto")
     ft.add_argument("--out", required=True, help="folder for the fine-tuned model, its checkpoint and train.json")
     ft.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     ft.add_argument("--pool", type=int, default=10000, help="training scenes for --data world")

@@ -72,7 +72,7 @@ class SelectionConfig:
 class FinetuneConfig:
     """Omni-NegCLIP fine-tuning: which blocks, on which data, and the trainer's settings (see TrainConfig)."""
 
-    layers: str = "auto"
+    blocks: str = "auto"
     data: str | None = None
     pool: int = 10000
     steps: int = TrainConfig.steps

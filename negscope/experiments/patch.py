@@ -1,4 +1,4 @@
-"""`negscope patch`: activation patching between positive and negated captions, per layer, both ways."""
+"""`negscope patch`: activation patching between positive and negated captions, per site, both ways."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def negation_pairs(dataset: Dataset, kind: str = "presence", seed: int = 0) -> t
 
 
 def aligned_pairs(bundle: ClipBundle, rows: list[int], pos: list[str], neg: list[str]) -> tuple[list[int], list[str], list[str]]:
-    """The pairs whose captions have the same token length (needed by layer attribution and token-wise patching)."""
+    """The pairs whose captions have the same token length (needed by per-site attribution and token-wise patching)."""
     keep = equal_length_pairs(bundle, pos, neg)
     if not keep:
         raise ValueError("no pair has captions of equal token length; use presence pairs or EOS-only patching")
@@ -58,7 +58,7 @@ def run_patching(
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
-    """Patch every layer's EOS state (and, with `all_tokens`, the token states) both ways; write patching.json."""
+    """Patch every site's EOS state (and, with `all_tokens`, the token states) both ways; write patching.json."""
     start = time.time()
     out = Path(out)
     torch.manual_seed(seed)
@@ -82,7 +82,7 @@ def run_patching(
         "pairs": pairs,
         "seed": seed,
         "n_pairs": counts,
-        "names": res.names,
+        "sites": res.sites,
         "method": patching_module.__doc__.strip(),
         "directions": {"forward": "receiver = positive caption, donor = negated", "reverse": "receiver = negated, donor = positive"},
         "curves": curves,

@@ -10,7 +10,7 @@ from ..finetune.trainer import TrainConfig
 from ..io import atomic_path, read_json, write_json, write_text
 from ..models import load_bundle
 from ..reports.figures import study_bars
-from ..selection import plan_layers
+from ..selection import plan_blocks
 from .evaluate import evaluate_bundle
 from .finetune import run_finetune
 
@@ -56,7 +56,7 @@ def run_layer_study(
     for name in SETS:
         if name == "selected" and sel is None:
             continue
-        blocks = plan_layers(bundle, "auto" if name == "selected" else name, selection)
+        blocks = [b.index for b in plan_blocks(bundle, "auto" if name == "selected" else name, selection)]
         folder = out / name
         done = folder / "evaluation_row.json"
         if not done.is_file():

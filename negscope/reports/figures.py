@@ -13,6 +13,9 @@ import numpy as np
 from ..data.negation import TEMPLATE_NAMES
 from ..io import atomic_path
 
+SITE_AXIS = "site (output of text block k)"
+BLOCK_AXIS = "text block"
+
 
 def save(fig: plt.Figure, path: str | Path) -> Path:
     """Save `fig` atomically as PNG at `path` and close it."""
@@ -20,6 +23,12 @@ def save(fig: plt.Figure, path: str | Path) -> Path:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
+
+
+def site_ticks(sites: list[str]) -> tuple[list[int], list[str]]:
+    """x positions and tick labels for site names: `embed`, then k for `text.block.k` (the output of block k)."""
+    # plain string work on the names, so that drawing figures does not import torch through negscope.models
+    return list(range(len(sites))), [s.removeprefix("text.block.").removeprefix("text.") for s in sites]
 
 
 def template_bars(result, path: str | Path, n_images: int = 4) -> Path:
