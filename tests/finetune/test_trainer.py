@@ -8,6 +8,7 @@ from negscope.finetune.trainer import STATE_FILE, NonFiniteLoss, TrainConfig, Tr
 from negscope.models import Block, load_bundle
 
 CFG = {"steps": 4, "batch_size": 6, "lr": 1e-3, "warmup": 1, "save_every": 2}
+PLAN = (Block(0), Block(2))
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +25,7 @@ def source():
     return training_source("world[:24]")
 
 
-def _run(source, out, blocks=(Block(0), Block(2)), callback=None, resume=False, **kw):
+def _run(source, out, blocks=PLAN, callback=None, resume=False, **kw):
     bundle = load_bundle("tiny")
     trainer = Trainer(bundle, source, list(blocks), TrainConfig(**{**CFG, **kw}))
     trainer.fit(out, resume=resume, callback=callback, progress=False)

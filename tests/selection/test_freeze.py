@@ -43,7 +43,7 @@ def test_out_of_range_block_names_the_valid_range(bundle):
 
 
 def test_block_shorthands_and_lists(bundle, tmp_path):
-    blocks = lambda *ks: [Block(k) for k in ks]  # noqa: E731
+    blocks = lambda *ks: [Block(k) for k in ks]
     assert plan_blocks(bundle, "front") == blocks(0, 1)
     assert plan_blocks(bundle, "middle") == blocks(2)
     assert plan_blocks(bundle, "back") == blocks(3)
