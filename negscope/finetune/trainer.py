@@ -191,6 +191,8 @@ class Trainer:
         """Restore weights, optimiser, schedule, RNG and history from a checkpoint written by `save_checkpoint`."""
         folder = Path(folder)
         state = torch.load(folder / STATE_FILE, weights_only=True)
+        if "blocks" not in state:
+            raise ValueError(f"checkpoint {folder} was written by an older negscope and names no text blocks; choose a new --out")
         if state["blocks"] != self._block_indices():
             raise ValueError(
                 f"checkpoint {folder} trained text blocks {state['blocks']}, not {self._block_indices()}; "

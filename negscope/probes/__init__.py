@@ -1,4 +1,4 @@
-"""Probes: per-layer linear probes with grouped folds, control tasks, baselines and the divergence curve."""
+"""Probes: per-site linear probes with grouped folds, control tasks, baselines and the divergence curve."""
 
 from .baselines import token_counts
 from .divergence import mean_pair_cosine

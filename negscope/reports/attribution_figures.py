@@ -1,4 +1,4 @@
-"""Figures for attribution, patching and layer selection, and the HTML token heatmap."""
+"""Figures for attribution, patching and block selection, and the HTML token heatmap."""
 
 from __future__ import annotations
 
