@@ -46,7 +46,7 @@ def main() -> None:
         bundle.model.eval()
         print("world model not built yet: using a random-weight model of the world size")
     captions = world_captions(args.captions)
-    modes = {"plain encode_text": None, "capture all layers (eos)": ("eos",), "capture all layers (eos+mean)": ("eos", "mean")}
+    modes = {"plain encode_text": None, "capture all sites (eos)": ("eos",), "capture all sites (eos+mean)": ("eos", "mean")}
     times: dict[str, list[float]] = {m: [] for m in modes}
     cpu: dict[str, list[float]] = {m: [] for m in modes}
     bundle.encode_text(captions[:256])  # warm-up, untimed
@@ -63,8 +63,7 @@ def main() -> None:
             cpu[mode].append(time.process_time() - start_cpu)
     base = statistics.median(times["plain encode_text"])
     base_cpu = statistics.median(cpu["plain encode_text"])
-    n_layers = len(bundle.text_layers) + 1
-    print(f"{bundle.spec}: {len(captions)} captions, {n_layers} hooked points, {torch.get_num_threads()} threads, "
+    print(f"{bundle.spec}: {len(captions)} captions, {len(bundle.sites)} hooked sites, {torch.get_num_threads()} threads, "
           f"median of {args.repeats}")
     for mode in modes:
         t, c = statistics.median(times[mode]), statistics.median(cpu[mode])

@@ -25,7 +25,7 @@ from negscope.finetune.trainer import TrainConfig, Trainer
 from negscope.models import ClipBundle
 from negscope.models.configs import clip_config
 from negscope.models.tokenizer import build_tokenizer
-from negscope.selection import plan_layers
+from negscope.selection import plan_blocks
 
 
 def build(size: str) -> ClipBundle:
@@ -43,14 +43,14 @@ def build(size: str) -> ClipBundle:
     return ClipBundle(size, model, tok, proc)
 
 
-def measure(size: str, layers: str, batch: int, steps: int, source, device: torch.device) -> dict:
-    """Median seconds per step, and on CUDA the peak memory in GiB, of training `layers` of a `size` model."""
+def measure(size: str, blocks: str, batch: int, steps: int, source, device: torch.device) -> dict:
+    """Median seconds per step, and on CUDA the peak memory in GiB, of training text `blocks` of a `size` model."""
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     bundle = build(size).to(device)
-    trainer = Trainer(bundle, source, plan_layers(bundle, layers), TrainConfig(steps=steps + 1, batch_size=batch))
+    trainer = Trainer(bundle, source, plan_blocks(bundle, blocks), TrainConfig(steps=steps + 1, batch_size=batch))
     trainer.step()  # warm-up, untimed
     times = []
     for _ in range(steps):
@@ -87,10 +87,10 @@ def main() -> None:
     print("| model | batch | blocks | s/step | samples/s | peak GiB | front / all step time |")
     print("|---|---|---|---|---|---|---|")
     for size, batch in runs:
-        t = {layers: measure(size, layers, batch, args.steps, source, device) for layers in ("front", "all")}
+        t = {blocks: measure(size, blocks, batch, args.steps, source, device) for blocks in ("front", "all")}
         ratio = t["front"]["step"] / t["all"]["step"]
-        for layers, m in t.items():
-            print(f"| {size} | {batch} | {layers} | {m['step']:.3f} | {batch / m['step']:.1f} | {m['peak_gib']} | "
+        for blocks, m in t.items():
+            print(f"| {size} | {batch} | {blocks} | {m['step']:.3f} | {batch / m['step']:.1f} | {m['peak_gib']} | "
                   f"{ratio:.2f} |", flush=True)
 
 

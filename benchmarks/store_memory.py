@@ -37,7 +37,7 @@ def child(n: int, shard_size: int, folder: str) -> None:
     store = write_store(folder, bundle, captions, groups=range(n), pools=("eos", "mean"), shard_size=shard_size)
     seconds = time.perf_counter() - start
     assert len(store) == n and not store.missing_shards
-    print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, seconds, len(store.layers))
+    print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, seconds, len(store.sites))
 
 
 def main() -> None:
@@ -56,10 +56,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             cmd = [sys.executable, "-m", "benchmarks.store_memory", "--child", str(n), "--shard-size", str(args.shard_size),
                    "--folder", folder]
-            before, peak, seconds, layers = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()[-4:]
+            before, peak, seconds, sites = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout.split()[-4:]
         peaks[n] = float(peak)
         print(f"{n:>7d} captions: peak RSS {float(peak):7.1f} MiB (after model load {float(before):7.1f} MiB), "
-              f"{int(layers)} layers x eos+mean written in {float(seconds):.1f} s")
+              f"{int(sites)} sites x eos+mean written in {float(seconds):.1f} s")
     lo, hi = min(args.sizes), max(args.sizes)
     print(f"peak ratio {hi} / {lo} captions: {peaks[hi] / peaks[lo]:.3f} (goal <= 1.2); "
           f"shard size {args.shard_size}")

@@ -1,11 +1,11 @@
-"""Attribution: token-level integrated gradients, per-layer attribution and activation patching."""
+"""Attribution: token-level integrated gradients, per-site attribution and activation patching."""
 
 from .layers import LayerAttribution, aligned_pairs, equal_length_pairs, layer_attributions
 from .patching import (
     POSITIONS,
     PatchResult,
     patch_pairs,
-    patched_layer,
+    patched_site,
     recreated_share,
 )
 from .stats import bootstrap_ci, mean_with_ci
@@ -24,7 +24,7 @@ __all__ = [
     "mean_with_ci",
     "pad_baseline",
     "patch_pairs",
-    "patched_layer",
+    "patched_site",
     "recreated_share",
     "token_attributions",
 ]

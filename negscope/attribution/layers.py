@@ -1,13 +1,13 @@
-"""Per-layer attribution of the negation gap S(I, negated) - S(I, positive), one layer per Captum call.
+"""Per-site attribution of the negation gap S(I, negated) - S(I, positive), one site per Captum call.
 
 For a pair whose captions have the same token length (a presence negation swaps "a X" for "no X"),
-`LayerIntegratedGradients` at layer l runs from the positive caption's states (baseline) to the negated
-caption's states (input), so its attributions sum to the gap at every layer (the convergence delta says how
-closely). What differs between layers is *where* the gap sits: at the embeddings it is all on the changed
-token(s); after the last block it is all on the pooled EOS state. Block k's importance is the share of the
-gap's absolute attribution that block k moves onto the EOS position:
+`LayerIntegratedGradients` at a site runs from the positive caption's states (baseline) to the negated
+caption's states (input), so its attributions sum to the gap at every site (the convergence delta says how
+closely). What differs between sites is *where* the gap sits: at `text.embed` it is all on the changed
+token(s); at the last block's output it is all on the pooled EOS state. Block k's importance is the share of
+the gap's absolute attribution that block k moves onto the EOS position:
 
-    importance_k = eos_share(hidden state k+1) - eos_share(hidden state k)
+    importance_k = eos_share(output site of block k) - eos_share(input site of block k)
 
 so the importances of all blocks sum to eos_share(last) - eos_share(embeddings) = 1 - 0.
 """
@@ -21,16 +21,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..hooks.names import layer_module, layer_names
-from ..models import ClipBundle
+from ..models import ClipBundle, block_gains
 from .score import end_positions, similarity_at
 
 
 @dataclass
 class LayerAttribution:
-    """Per pair (rows) and hidden state (columns, index 0 = text.embed): how the gap is attributed."""
+    """Per pair (rows) and site (columns, in the order of `sites`): how the gap is attributed."""
 
-    names: list[str]
+    sites: list[str]
     gap: np.ndarray
     total: np.ndarray
     delta: np.ndarray
@@ -39,8 +38,8 @@ class LayerAttribution:
 
     @property
     def importance(self) -> np.ndarray:
-        """Per pair and text block: the share of the gap's attribution the block moves onto EOS."""
-        return np.diff(self.eos_share, axis=1)
+        """Per pair and text block (columns: block 0, 1, ...): the share of the gap's attribution the block moves onto EOS."""
+        return block_gains(self.sites, self.eos_share)
 
 
 def pair_tokens(bundle: ClipBundle, positives: Sequence[str], negatives: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -53,7 +52,7 @@ def pair_tokens(bundle: ClipBundle, positives: Sequence[str], negatives: Sequenc
         i = bad[0]
         raise ValueError(
             f"pair {i} has captions of different token lengths ({positives[i]!r} vs {negatives[i]!r}); "
-            "layer attribution needs aligned pairs, so drop such pairs (see equal_length_pairs)"
+            "per-site attribution needs aligned pairs, so drop such pairs (see equal_length_pairs)"
         )
     return {"positive": tok["input_ids"][:n], "negative": tok["input_ids"][n:], "attention_mask": mask[:n]}
 
@@ -84,12 +83,12 @@ def layer_attributions(
     batch_size: int = 16,
     progress: bool = False,
 ) -> LayerAttribution:
-    """Attribute S(I, negatives[i]) - S(I, positives[i]) at every hidden state, one layer per Captum call."""
+    """Attribute S(I, negatives[i]) - S(I, positives[i]) at every site, one site per Captum call."""
     from captum.attr import LayerIntegratedGradients  # captum imports matplotlib.pyplot
 
     if not (len(positives) == len(negatives) == len(image_feats)):
         raise ValueError("positives, negatives and image_feats must have one entry per pair")
-    names = layer_names(bundle)
+    sites = [s.name for s in bundle.sites]
     tok = {k: v.to(bundle.device) for k, v in pair_tokens(bundle, positives, negatives).items()}
     mask = tok["attention_mask"]
     eos = end_positions(mask)
@@ -97,12 +96,12 @@ def layer_attributions(
     img = image_feats.to(bundle.device)
     with torch.no_grad():
         gap = similarity_at(bundle, tok["negative"], mask, eos, img) - similarity_at(bundle, tok["positive"], mask, eos, img)
-    n, width = len(positives), len(names)
+    n, width = len(positives), len(sites)
     total, delta, eos_share, changed_share = (np.zeros((n, width)) for _ in range(4))
-    bar = tqdm(total=width * ((n + batch_size - 1) // batch_size), desc="layer IG", disable=not progress, leave=False)
-    for j, name in enumerate(names):
+    bar = tqdm(total=width * ((n + batch_size - 1) // batch_size), desc="site IG", disable=not progress, leave=False)
+    for j, site in enumerate(sites):
         lig = LayerIntegratedGradients(
-            lambda ids, m, e, im: similarity_at(bundle, ids, m, e, im), layer_module(bundle, name)
+            lambda ids, m, e, im: similarity_at(bundle, ids, m, e, im), bundle.site_module(site)
         )
         for s in range(0, n, batch_size):
             sl = slice(s, s + batch_size)
@@ -123,4 +122,4 @@ def layer_attributions(
             changed_share[sl, j] = ((absolute * changed[sl]).sum(1) / norm).numpy()
             bar.update()
     bar.close()
-    return LayerAttribution(names, gap.cpu().numpy(), total, delta, eos_share, changed_share)
+    return LayerAttribution(sites, gap.cpu().numpy(), total, delta, eos_share, changed_share)

@@ -1,11 +1,11 @@
-"""Activation patching: rerun a receiver caption with one layer's states taken from a donor caption.
+"""Activation patching: rerun a receiver caption with one site's states taken from a donor caption.
 
 Positions patched (`positions`):
 
 - ``eos``: only the pooled position. The receiver's state at its own EOS position is replaced by the
   donor's state at the donor's EOS position, so captions of different lengths can be patched.
 - ``context``: every real token except EOS, position by position; pairs must have the same token length.
-- ``all``: every real token including EOS; pairs must have the same token length. Patching a layer this way
+- ``all``: every real token including EOS; pairs must have the same token length. Patching a site this way
   reproduces the donor's output exactly, which makes it the machinery's sanity check.
 
 Pairs of different token lengths are not aligned for ``context``/``all``: they are refused (callers keep the
@@ -29,8 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..hooks.capture import capture_text_states
-from ..hooks.names import layer_module, layer_names, resolve_layer
-from ..models import ClipBundle
+from ..models import ClipBundle, Site
 from .score import end_positions
 from .stats import bootstrap_ci
 
@@ -38,16 +37,16 @@ POSITIONS = ("eos", "context", "all")
 
 
 @contextmanager
-def patched_layer(bundle: ClipBundle, layer: int | str, values: torch.Tensor, where: torch.Tensor) -> Iterator[None]:
-    """Within the block, the output of `layer` takes `values` (batch, tokens, width) wherever `where` is True."""
-    _, name = resolve_layer(bundle, layer)
+def patched_site(bundle: ClipBundle, site: Site | str, values: torch.Tensor, where: torch.Tensor) -> Iterator[None]:
+    """Within the `with` block, `site` takes `values` (batch, tokens, width) wherever `where` is True."""
+    name = bundle.site(site).name
 
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
         if output.shape != values.shape:
-            raise ValueError(f"patch values for {name} have shape {tuple(values.shape)}, the layer gives {tuple(output.shape)}")
+            raise ValueError(f"patch values for {name} have shape {tuple(values.shape)}, the site holds {tuple(output.shape)}")
         return torch.where(where[..., None].to(output.device), values.to(output.device, output.dtype), output)
 
-    handle = layer_module(bundle, name).register_forward_hook(hook)
+    handle = bundle.site_module(name).register_forward_hook(hook)
     try:
         yield
     finally:
@@ -56,9 +55,9 @@ def patched_layer(bundle: ClipBundle, layer: int | str, values: torch.Tensor, wh
 
 @dataclass
 class PatchResult:
-    """Receiver, donor and patched similarities for each pair (rows) and hidden state (columns)."""
+    """Receiver, donor and patched similarities for each pair (rows) and site (columns, in the order of `sites`)."""
 
-    names: list[str]
+    sites: list[str]
     positions: str
     receiver: np.ndarray
     donor: np.ndarray
@@ -71,23 +70,23 @@ class PatchResult:
 
     @property
     def effect(self) -> np.ndarray:
-        """S_patched - S_receiver per pair and layer."""
+        """S_patched - S_receiver per pair and site."""
         return self.patched - self.receiver[:, None]
 
     def curve(self, resamples: int = 1000, seed: int = 0) -> list[dict]:
-        """Per layer: the gap-weighted share recreated, with a bootstrap 95% interval over pairs."""
+        """Per site: the gap-weighted share recreated, with a bootstrap 95% interval over pairs."""
         def share(idx: np.ndarray) -> np.ndarray:
             return recreated_share(self.effect[idx], self.gap[idx])
 
         low, high = bootstrap_ci(share, len(self.gap), resamples, seed)
         return [
-            {"layer": n, "index": i, "share": float(s), "ci_low": float(lo), "ci_high": float(hi)}
-            for i, (n, s, lo, hi) in enumerate(zip(self.names, share(np.arange(len(self.gap))), low, high))
+            {"site": n, "share": float(s), "ci_low": float(lo), "ci_high": float(hi)}
+            for n, s, lo, hi in zip(self.sites, share(np.arange(len(self.gap))), low, high)
         ]
 
 
 def recreated_share(effect: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """Gap-weighted mean of effect/gap over pairs: sum(sign(gap) * effect) / sum(|gap|), per layer."""
+    """Gap-weighted mean of effect/gap over pairs: sum(sign(gap) * effect) / sum(|gap|), per site."""
     return (np.sign(gap)[:, None] * effect).sum(0) / max(np.abs(gap).sum(), 1e-12)
 
 
@@ -101,16 +100,16 @@ def patch_pairs(
     donors: Sequence[str],
     image_feats: torch.Tensor,
     positions: str = "eos",
-    layers: Sequence[int | str] | None = None,
+    sites: Sequence[Site | str] | None = None,
     batch_size: int = 64,
     progress: bool = False,
 ) -> PatchResult:
-    """Score each receiver with each layer's states (at `positions`) replaced by its donor's."""
+    """Score each receiver with each site's states (at `positions`) replaced by its donor's."""
     if positions not in POSITIONS:
         raise ValueError(f"positions {positions!r} is unknown; choose one of {POSITIONS}")
     if not (len(receivers) == len(donors) == len(image_feats)):
         raise ValueError("receivers, donors and image_feats must have one entry per pair")
-    names = layer_names(bundle) if layers is None else [resolve_layer(bundle, x)[1] for x in layers]
+    names = [bundle.site(s).name for s in (bundle.sites if sites is None else sites)]
     n = len(receivers)
     receiver, donor, patched = np.zeros(n), np.zeros(n), np.zeros((n, len(names)))
     bar = tqdm(total=n, desc=f"patching ({positions})", disable=not progress, leave=False)
@@ -146,7 +145,7 @@ def patch_pairs(
                 else:
                     for b, h in enumerate(donor_states):
                         values[b, : len(h)] = h
-                with patched_layer(bundle, name, values, where):
+                with patched_site(bundle, name, values, where):
                     patched[sl, j] = _scores(bundle, r_tok, img).cpu().numpy()
             bar.update(len(r_eos))
     bar.close()

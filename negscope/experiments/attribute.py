@@ -1,4 +1,4 @@
-"""`negscope attribute`: token attribution over the seven templates, and per-layer attribution of the negation gap."""
+"""`negscope attribute`: token attribution over the seven templates, and per-site attribution of the negation gap."""
 
 from __future__ import annotations
 
@@ -56,12 +56,12 @@ def run_attribution(
     rows, pos, neg = aligned_pairs(bundle, *negation_pairs(dataset, "presence", seed))
     la = layer_attributions(bundle, pos, neg, study.image_feats[rows], steps=steps, progress=progress)
     states = [
-        {"layer": n, "index": i, "eos_share": float(la.eos_share[:, i].mean()), "changed_share": float(la.changed_share[:, i].mean()),
-         "total": float(la.total[:, i].mean()), "mean_abs_delta": float(np.abs(la.delta[:, i]).mean()),
-         "max_abs_delta": float(np.abs(la.delta[:, i]).max())}
-        for i, n in enumerate(la.names)
+        {"site": n, "eos_share": float(la.eos_share[:, j].mean()), "changed_share": float(la.changed_share[:, j].mean()),
+         "total": float(la.total[:, j].mean()), "mean_abs_delta": float(np.abs(la.delta[:, j]).mean()),
+         "max_abs_delta": float(np.abs(la.delta[:, j]).max())}
+        for j, n in enumerate(la.sites)
     ]
-    blocks = [{"block": k, "layer": la.names[k + 1], **mean_with_ci(la.importance[:, k], seed=seed)} for k in range(la.importance.shape[1])]
+    blocks = [{"block": b.index, "name": b.name, **mean_with_ci(la.importance[:, j], seed=seed)} for j, b in enumerate(bundle.blocks)]
     result = {
         "model": model,
         "data": data,
@@ -80,7 +80,7 @@ def run_attribution(
             "method": layers_module.__doc__.strip(),
             "pairs": "presence",
             "n_pairs": len(rows),
-            "names": la.names,
+            "sites": la.sites,
             "mean_gap": float(la.gap.mean()),
             "states": states,
             "blocks": blocks,
@@ -91,6 +91,6 @@ def run_attribution(
     }
     write_json(out / "attribution.json", result)
     negation_share_bars(shares, out / "token_negation_share.png", f"{model}: token IG, share on negation words ({len(dataset)} captions per template)")
-    layer_attribution_plot(states, blocks, out / "layer_attribution.png", f"{model}: layer IG of S(neg) - S(pos), {len(rows)} presence pairs")
+    layer_attribution_plot(states, blocks, out / "layer_attribution.png", f"{model}: per-site IG of S(neg) - S(pos), {len(rows)} presence pairs")
     token_heatmap_html(records[: examples * len(TEMPLATE_NAMES)], out / "token_heatmap.html", f"{model}: token attributions")
     return result

@@ -13,7 +13,7 @@ from ..reports.figures import training_curve
 def run_finetune(
     model: str,
     data: str,
-    layers: str,
+    blocks: str,
     out: str | Path,
     cfg: TrainConfig | None = None,
     selection: str | Path | None = None,
@@ -21,9 +21,9 @@ def run_finetune(
     pool: int = 10000,
     progress: bool = True,
 ) -> dict:
-    """Fine-tune `model` on `data`, training the blocks `layers` names; writes `out/` (model), `out/train.json` and the curve."""
-    summary = fine_tune(model, data, layers, out, cfg=cfg, selection=selection, resume=resume, pool=pool, progress=progress)
+    """Fine-tune `model` on `data`, training the text blocks the spec `blocks` names; writes `out/` (model), `out/train.json` and the curve."""
+    summary = fine_tune(model, data, blocks, out, cfg=cfg, selection=selection, resume=resume, pool=pool, progress=progress)
     rank, _ = init_distributed()
     if rank == 0:
-        training_curve(summary["history"], Path(out) / "training_curve.png", title=f"fine-tuning blocks {summary['layers']}")
+        training_curve(summary["history"], Path(out) / "training_curve.png", title=f"fine-tuning text blocks {summary['blocks']}")
     return summary

@@ -1,4 +1,4 @@
-"""`negscope patch`: activation patching between positive and negated captions, per layer, both ways."""
+"""`negscope patch`: activation patching between positive and negated captions, per site, both ways."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def run_patching(
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
-    """Patch every layer's EOS state (and, with `all_tokens`, the token states) both ways; write patching.json."""
+    """Patch every site's EOS state (and, with `all_tokens`, the token states) both ways; write patching.json."""
     start = time.time()
     out = Path(out)
     torch.manual_seed(seed)
@@ -50,7 +50,7 @@ def run_patching(
         "pairs": pairs,
         "seed": seed,
         "n_pairs": counts,
-        "names": res.names,
+        "sites": res.sites,
         "method": patching_module.__doc__.strip(),
         "directions": {"forward": "receiver = positive caption, donor = negated", "reverse": "receiver = negated, donor = positive"},
         "curves": curves,

@@ -1,12 +1,12 @@
-"""`negscope probe`: layer-wise linear probes for negation, with control tasks, baselines and the divergence curve.
+"""`negscope probe`: per-site linear probes for negation, with control tasks, baselines and the divergence curve.
 
 Writes to the output folder:
 
 - `activations/<task>/`: the activation store of every task (resumable; rerunning reuses finished shards);
-- `probes.json`: ``{"tasks": {task: {"layers": [{"layer", "index", "accuracy", "ci_low", "ci_high",
-  "control_accuracy", "selectivity"}], "baselines": {...}}}, "divergence": [{"layer", "index", "mean_cosine"}]}``
-  plus the run's settings and sample counts;
-- `probes.csv`: the same numbers, one row per task and layer (baselines and divergence included);
+- `probes.json`: ``{"tasks": {task: {"sites": [{"site", "accuracy", "ci_low", "ci_high", "control_accuracy",
+  "selectivity"}], "baselines": {...}}}, "divergence": [{"site", "mean_cosine"}]}`` plus the run's settings and
+  sample counts; "site" is a site name (`text.embed` or `text.block.k`, the output of block k);
+- `probes.csv`: the same numbers, one row per task and site (baselines and divergence included);
 - `probe_<task>.png` per task and `divergence.png`.
 """
 
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from ..data import load_dataset
-from ..hooks import EMBED, ActivationStore, write_store
+from ..hooks import ActivationStore, write_store
 from ..io import atomic_path, write_json
-from ..models import ClipBundle, load_bundle
+from ..models import EMBED, ClipBundle, load_bundle
 from ..probes import (
     ProbeTask,
     divergence_pairs,
@@ -37,7 +37,7 @@ from ..probes import (
 )
 from ..reports.probe_figures import divergence_figure, probe_figure
 
-CSV_COLUMNS = ["task", "layer", "index", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity", "mean_cosine"]
+CSV_COLUMNS = ["task", "site", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity", "mean_cosine"]
 
 
 @dataclass
@@ -57,7 +57,7 @@ class ProbeConfig:
 
 
 def capture_task(bundle: ClipBundle, task: ProbeTask, folder: Path, cfg: ProbeConfig, progress: bool = False) -> ActivationStore:
-    """The activation store of `task` (EOS and mean pools, every layer), resumed if partly written."""
+    """The activation store of `task` (EOS and mean pools, every site), resumed if partly written."""
     return write_store(
         folder, bundle, task.texts, task.groups, labels={"label": task.labels, "variant": task.variants}, ids=task.ids,
         pools=("eos", "mean"), dtype=cfg.dtype, batch_size=cfg.batch_size, progress=progress,
@@ -76,13 +76,13 @@ class StoreStates(Mapping[str, np.ndarray]):
         self.store, self.pool = store, pool
 
     def __getitem__(self, site: str) -> np.ndarray:
-        return self.store.layer(site, pool=self.pool)
+        return self.store.states(site, pool=self.pool)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.store.layers)
+        return iter(self.store.sites)
 
     def __len__(self) -> int:
-        return len(self.store.layers)
+        return len(self.store.sites)
 
 
 def probe_task(
@@ -97,7 +97,7 @@ def probe_task(
     features = {"embedding": f"{EMBED}, mean over real tokens", "bag_of_words": "token counts"}
     return {
         "classes": list(classes), "samples": res["samples"], "groups": res["groups"], "chance": res["chance"],
-        "layers": [{"layer": r.pop("site"), "index": i, **r} for i, r in enumerate(res["sites"])],
+        "sites": res["sites"],
         "baselines": {name: {**score, "features": features[name]} for name, score in res["baselines"].items()},
     }
 
@@ -107,13 +107,12 @@ def divergence_curve(store: ActivationStore) -> list[dict]:
     variant = store.labels("variant")
     first, second = np.flatnonzero(variant == "caption"), np.flatnonzero(variant == "this_is_not")
     return [
-        {"layer": site, "index": i, "mean_cosine": mean_pair_cosine(X, first, second)}
-        for i, (site, X) in enumerate(StoreStates(store).items())
+        {"site": site, "mean_cosine": mean_pair_cosine(X, first, second)} for site, X in StoreStates(store).items()
     ]
 
 
 def run_probe(cfg: ProbeConfig, progress: bool = True) -> dict:
-    """Build the tasks, capture their states, probe every layer and write JSON, CSV and figures to `cfg.out`."""
+    """Build the tasks, capture their states, probe every site and write JSON, CSV and figures to `cfg.out`."""
     start = time.time()
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
@@ -140,11 +139,11 @@ def run_probe(cfg: ProbeConfig, progress: bool = True) -> dict:
 
 
 def write_csv(payload: dict, path: Path) -> Path:
-    """One row per task and layer, per task baseline, and per divergence layer."""
+    """One row per task and site, per task baseline, and per divergence site."""
     rows = []
     for task, res in payload["tasks"].items():
-        rows += [{"task": task, **{k: r[k] for k in CSV_COLUMNS if k in r}} for r in res["layers"]]
-        rows += [{"task": task, "layer": f"baseline:{b}", **v} for b, v in res["baselines"].items()]
+        rows += [{"task": task, **{k: r[k] for k in CSV_COLUMNS if k in r}} for r in res["sites"]]
+        rows += [{"task": task, "site": f"baseline:{b}", **v} for b, v in res["baselines"].items()]
     rows += [{"task": "divergence", **r} for r in payload["divergence"]]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, CSV_COLUMNS, extrasaction="ignore")
@@ -154,13 +153,13 @@ def write_csv(payload: dict, path: Path) -> Path:
 
 
 def format_summary(payload: dict) -> str:
-    """A short Markdown table: per task, the best layer against the baselines."""
-    lines = ["| task | best layer | accuracy [95% CI] | selectivity | embedding | bag of words |", "|---|---|---|---|---|---|"]
+    """A short Markdown table: per task, the best site against the baselines."""
+    lines = ["| task | best site | accuracy [95% CI] | selectivity | embedding | bag of words |", "|---|---|---|---|---|---|"]
     for task, res in payload["tasks"].items():
-        best = max(res["layers"], key=lambda r: r["accuracy"])
+        best = max(res["sites"], key=lambda r: r["accuracy"])
         b = res["baselines"]
         lines.append(
-            f"| {task} | {best['layer']} | {best['accuracy']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}] | "
+            f"| {task} | {best['site']} | {best['accuracy']:.3f} [{best['ci_low']:.3f}, {best['ci_high']:.3f}] | "
             f"{best['selectivity']:.3f} | {b['embedding']['accuracy']:.3f} | {b['bag_of_words']['accuracy']:.3f} |"
         )
     return "\n".join(lines)

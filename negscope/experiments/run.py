@@ -86,8 +86,8 @@ def _finetune(cfg: RunConfig, root: Path) -> None:
     from .finetune import run_finetune
 
     c = cfg.finetune
-    selection = root / "selection" / "selection.json" if c.layers == "auto" else None
-    run_finetune(cfg.model, c.data or cfg.data, c.layers, root / "finetune", cfg=_train_config(cfg), selection=selection,
+    selection = root / "selection" / "selection.json" if c.blocks == "auto" else None
+    run_finetune(cfg.model, c.data or cfg.data, c.blocks, root / "finetune", cfg=_train_config(cfg), selection=selection,
                  resume=True, pool=c.pool)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..io import write_json
 from ..reports.attribution_figures import selection_plot
-from ..selection.rank import load_evidence, rank_layers
+from ..selection.rank import load_evidence, rank_blocks
 
 
 def run_selection(
@@ -21,7 +21,7 @@ def run_selection(
 ) -> dict:
     """Write `out`/selection.json (and selection.png) from the evidence files found in the given folders."""
     out = Path(out)
-    selection = rank_layers(load_evidence(probes, attribution, patching), coverage, rule, resamples, seed)
+    selection = rank_blocks(load_evidence(probes, attribution, patching), coverage, rule, resamples, seed)
     write_json(out / "selection.json", selection)
-    selection_plot(selection, out / "selection.png", f"layer selection: blocks {selection['layers']} ({rule}, coverage {coverage:g})")
+    selection_plot(selection, out / "selection.png", f"block selection: text blocks {selection['blocks']} shaded ({rule}, coverage {coverage:g})")
     return selection

@@ -12,7 +12,7 @@ from ..finetune.trainer import TrainConfig
 from ..io import atomic_path, read_json, write_json, write_text
 from ..models import load_bundle
 from ..reports.figures import study_bars
-from ..selection import plan_layers
+from ..selection import plan_blocks
 
 SETS = ("front", "middle", "back", "all", "selected")
 METRICS = ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "i2t_r1")
@@ -55,7 +55,7 @@ def run_layer_study(
     for name in SETS:
         if name == "selected" and sel is None:
             continue
-        blocks = plan_layers(bundle, "auto" if name == "selected" else name, selection)
+        blocks = [b.index for b in plan_blocks(bundle, "auto" if name == "selected" else name, selection)]
         folder = out / name
         done = folder / "evaluation_row.json"
         if not done.is_file():

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from ..models import load_bundle
-from ..selection import plan_layers
+from ..selection import plan_blocks
 from .data import training_source
 from .ddp import init_distributed, local_device
 from .trainer import TrainConfig, Trainer
@@ -29,7 +29,7 @@ def fine_tune(
     init_distributed()
     torch.manual_seed(cfg.seed)
     bundle = load_bundle(model_spec, device=local_device())
-    blocks = plan_layers(bundle, blocks_spec, selection)
+    blocks = plan_blocks(bundle, blocks_spec, selection)
     trainer = Trainer(bundle, training_source(data, pool=pool), blocks, cfg)
-    meta = {"model": model_spec, "layers_spec": blocks_spec, "selection": str(selection) if selection else None}
+    meta = {"model": model_spec, "blocks_spec": blocks_spec, "selection": str(selection) if selection else None}
     return trainer.fit(out, resume=resume, progress=progress, meta=meta)

@@ -13,7 +13,7 @@ import contextlib
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..io import write_json
-from ..models import ClipBundle, load_bundle
+from ..models import Block, ClipBundle, load_bundle
 from ..selection import freeze_except
 from .data import Source
 from .ddp import barrier, gather, init_distributed
@@ -75,17 +75,17 @@ class TextTower(nn.Module):
 
 
 class Trainer:
-    """Fine-tunes text blocks `layers` of `bundle` on `source` with the Omni-NegCLIP loss."""
+    """Fine-tunes text `blocks` of `bundle` on `source` with the Omni-NegCLIP loss."""
 
-    def __init__(self, bundle: ClipBundle, source: Source, layers: list[int], cfg: TrainConfig):
+    def __init__(self, bundle: ClipBundle, source: Source, blocks: Sequence[Block | int], cfg: TrainConfig):
         self.bundle, self.source, self.cfg = bundle, source, cfg
         self.rank, self.world = init_distributed()
         if cfg.batch_size % self.world:
             raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world} processes; make it a multiple")
         if cfg.steps <= 0 or cfg.batch_size < 2:
             raise ValueError("steps must be positive and the batch size at least 2 (contrastive losses need negatives)")
-        self.layers = sorted(layers)
-        self.trainable = freeze_except(bundle, layers)
+        self.blocks: list[Block] = sorted({bundle.block(b) for b in blocks})
+        self.trainable = freeze_except(bundle, self.blocks)
         model = bundle.model
         self.params = [p for p in model.parameters() if p.requires_grad]
         model.text_model.train()
@@ -157,6 +157,9 @@ class Trainer:
         self.history.append(record)
         return record
 
+    def _block_indices(self) -> list[int]:
+        return [b.index for b in self.blocks]
+
     def state(self) -> dict:
         """Everything besides the weights that an exact resume needs."""
         return {
@@ -166,7 +169,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "history": self.history,
             "config": asdict(self.cfg),
-            "layers": self.layers,
+            "blocks": self._block_indices(),
         }
 
     def save_checkpoint(self, folder: str | Path) -> Path:
@@ -188,10 +191,12 @@ class Trainer:
         """Restore weights, optimiser, schedule, RNG and history from a checkpoint written by `save_checkpoint`."""
         folder = Path(folder)
         state = torch.load(folder / STATE_FILE, weights_only=True)
-        if state["layers"] != self.layers:
+        if "blocks" not in state:
+            raise ValueError(f"checkpoint {folder} was written by an older negscope and names no text blocks; choose a new --out")
+        if state["blocks"] != self._block_indices():
             raise ValueError(
-                f"checkpoint {folder} trained text blocks {state['layers']}, not {self.layers}; "
-                f"resume with --layers {','.join(map(str, state['layers']))} or choose a new --out"
+                f"checkpoint {folder} trained text blocks {state['blocks']}, not {self._block_indices()}; "
+                f"resume with --blocks {','.join(map(str, state['blocks']))} or choose a new --out"
             )
         changed = {k: v for k, v in state["config"].items() if k != "save_every" and asdict(self.cfg).get(k) != v}
         if changed:
@@ -235,7 +240,7 @@ class Trainer:
         summary = {
             **(meta or {}),
             "config": asdict(self.cfg),
-            "layers": self.layers,
+            "blocks": self._block_indices(),
             "trainable": self.trainable,
             "processes": self.world,
             "data": self.source.name,

@@ -1,8 +1,8 @@
-"""Capture per-layer text-encoder states with forward hooks, in one forward pass for all layers.
+"""Capture text-encoder states at named sites with forward hooks, in one forward pass for all sites.
 
 Usage::
 
-    with capture_text_states(bundle, layers=None, pools=("eos", "mean"), dtype=torch.float16) as cap:
+    with capture_text_states(bundle, sites=None, pools=("eos", "mean"), dtype=torch.float16) as cap:
         bundle.encode_text(captions)          # any text forward pass: encode_text, text_embeds, text_model
     eos = cap.pooled("eos")                   # {"text.embed": (N, D), "text.block.0": (N, D), ...}
 
@@ -23,8 +23,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ..models import ClipBundle
-from .names import layer_module, layer_names, resolve_layer
+from ..models import ClipBundle, Site
 
 POOLS = ("eos", "mean", "tokens")
 
@@ -37,32 +36,32 @@ def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
 
 
 class TextStates:
-    """What `capture_text_states` recorded: per layer and pool, one entry per forward pass."""
+    """What `capture_text_states` recorded: per site and pool, one entry per forward pass."""
 
-    def __init__(self, layers: list[str], pools: tuple[str, ...], dtype: torch.dtype) -> None:
-        self.layers = layers
+    def __init__(self, sites: list[str], pools: tuple[str, ...], dtype: torch.dtype) -> None:
+        self.sites = sites
         self.pools = pools
         self.dtype = dtype
         self._eos: torch.Tensor | None = None
         self._lengths: list[torch.Tensor] = []
-        self._parts: dict[tuple[str, str], list[torch.Tensor]] = {(p, n): [] for p in pools for n in layers}
+        self._parts: dict[tuple[str, str], list[torch.Tensor]] = {(p, n): [] for p in pools for n in sites}
 
     def __len__(self) -> int:
         return int(sum(len(x) for x in self._lengths))
 
     def pooled(self, pool: str = "eos") -> dict[str, torch.Tensor]:
-        """{layer name: (captions, width)} for the `eos` or `mean` pool, captions in forward order."""
+        """{site name: (captions, width)} for the `eos` or `mean` pool, captions in forward order."""
         if pool not in self.pools or pool == "tokens":
             raise ValueError(f"pool {pool!r} was not captured as a pooled state; captured pools are {self.pools}")
-        return {n: _cat(self._parts[(pool, n)]) for n in self.layers}
+        return {n: _cat(self._parts[(pool, n)]) for n in self.sites}
 
     def tokens(self) -> dict[str, list[torch.Tensor]]:
-        """{layer name: one (real tokens, width) tensor per caption}; needs pools to include 'tokens'."""
+        """{site name: one (real tokens, width) tensor per caption}; needs pools to include 'tokens'."""
         if "tokens" not in self.pools:
             raise ValueError(f"token states were not captured; pass pools=(..., 'tokens'), not {self.pools}")
         lengths = torch.cat(self._lengths).tolist() if self._lengths else []
         out = {}
-        for n in self.layers:
+        for n in self.sites:
             rows = [row for part in self._parts[("tokens", n)] for row in part]
             out[n] = [row[:k] for row, k in zip(rows, lengths)]
         return out
@@ -96,30 +95,30 @@ def _cat(parts: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def _select(bundle: ClipBundle, layers: Sequence[int | str] | None) -> list[str]:
-    if layers is None:
-        return layer_names(bundle)
-    chosen = {resolve_layer(bundle, layer) for layer in layers}
+def _select(bundle: ClipBundle, sites: Sequence[Site | str] | None) -> list[str]:
+    if sites is None:
+        return [s.name for s in bundle.sites]
+    chosen = sorted({bundle.site(s) for s in sites})
     if not chosen:
-        raise ValueError("layers is empty; pass None for every layer or at least one name or index")
-    return [name for _, name in sorted(chosen)]
+        raise ValueError("sites is empty; pass None for every site or at least one site name such as 'text.block.0'")
+    return [s.name for s in chosen]
 
 
 @contextmanager
 def capture_text_states(
     bundle: ClipBundle,
-    layers: Sequence[int | str] | None = None,
+    sites: Sequence[Site | str] | None = None,
     pools: Sequence[str] = ("eos",),
     dtype: torch.dtype = torch.float32,
 ) -> Iterator[TextStates]:
-    """Record the states of `layers` (names or hidden-state indices; None = all) during text forward passes."""
+    """Record the states at `sites` (Site objects or names; None = all) during text forward passes."""
     pools = (pools,) if isinstance(pools, str) else tuple(dict.fromkeys(pools))
     bad = [p for p in pools if p not in POOLS]
     if bad or not pools:
         raise ValueError(f"unknown or missing pools {bad or list(pools)}; choose one or more of {POOLS}")
     if dtype not in (torch.float16, torch.float32, torch.bfloat16):
         raise ValueError(f"dtype {dtype} is not a float type for stored states; use torch.float16 or torch.float32")
-    names = _select(bundle, layers)
+    names = _select(bundle, sites)
     states = TextStates(names, pools, dtype)
     eos_id = int(bundle.model.config.text_config.eos_token_id)
 
@@ -135,7 +134,7 @@ def capture_text_states(
     handles = [bundle.text_embeddings.register_forward_pre_hook(start, with_kwargs=True)]
     try:
         for name in names:
-            handles.append(layer_module(bundle, name).register_forward_hook(recorder(name)))
+            handles.append(bundle.site_module(name).register_forward_hook(recorder(name)))
         yield states
     finally:
         for h in handles:
@@ -145,13 +144,13 @@ def capture_text_states(
 def text_states(
     bundle: ClipBundle,
     captions: Sequence[str],
-    layers: Sequence[int | str] | None = None,
+    sites: Sequence[Site | str] | None = None,
     pool: str = "eos",
     dtype: torch.dtype = torch.float32,
     batch_size: int = 256,
     progress: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """{layer name: (captions, width)} pooled states of `captions`, from one batched forward pass per batch."""
-    with capture_text_states(bundle, layers, pools=(pool,), dtype=dtype) as cap:
+    """{site name: (captions, width)} pooled states of `captions`, from one batched forward pass per batch."""
+    with capture_text_states(bundle, sites, pools=(pool,), dtype=dtype) as cap:
         bundle.encode_text(captions, batch_size=batch_size, progress=progress)
     return cap.pooled(pool)

@@ -1,16 +1,16 @@
-"""A streaming on-disk activation store: shards of per-layer `.npy` files plus a manifest.
+"""A streaming on-disk activation store: shards of per-site `.npy` files plus a manifest.
 
 Layout of a store folder::
 
-    manifest.json                       caption ids, texts, group ids, labels, layer names, pools, dtype, model
-    shard_00000/eos/text.embed.npy      (rows of this shard, width) for one pool and one layer
+    manifest.json                       caption ids, texts, group ids, labels, site names, pools, dtype, model
+    shard_00000/eos/text.embed.npy      (rows of this shard, width) for one pool and one site
     shard_00000/eos/text.block.0.npy
     ...
 
 `write_store` captures one shard at a time (a forward pass, a write, then the states are dropped), so memory
 does not grow with the number of captions. A shard folder appears by an atomic rename only once all its files
-are written, so a rerun after an interruption resumes at the first missing shard. `ActivationStore.layer`
-reads one layer for every caption without opening the files of other layers.
+are written, so a rerun after an interruption resumes at the first missing shard. `ActivationStore.states`
+reads one site for every caption without opening the files of other sites.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ import torch
 from tqdm.auto import tqdm
 
 from ..io import read_json, write_json
-from ..models import ClipBundle
+from ..models import ClipBundle, Site
 from .capture import capture_text_states
 
 MANIFEST = "manifest.json"
+FORMAT = 2
 DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
 
@@ -55,7 +56,7 @@ def write_store(
     groups: Sequence[Any],
     labels: dict[str, Sequence[Any]] | None = None,
     ids: Sequence[Any] | None = None,
-    layers: Sequence[int | str] | None = None,
+    sites: Sequence[Site | str] | None = None,
     pools: Sequence[str] = ("eos",),
     dtype: str | torch.dtype = "float32",
     shard_size: int = 2048,
@@ -77,12 +78,12 @@ def write_store(
         if len(col) != len(texts):
             raise ValueError(f"store column {key!r} has {len(col)} entries for {len(texts)} captions; give one per caption")
     name = _dtype_name(dtype)
-    with capture_text_states(bundle, layers, pools=pools, dtype=DTYPES[name]) as cap:
+    with capture_text_states(bundle, sites, pools=pools, dtype=DTYPES[name]) as cap:
         manifest = {
-            "format": 1,
+            "format": FORMAT,
             "model": bundle.spec,
             "dtype": name,
-            "layers": cap.layers,
+            "sites": cap.sites,
             "pools": list(cap.pools),
             "rows": len(texts),
             "shard_size": shard_size,
@@ -130,14 +131,19 @@ class ActivationStore:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.manifest = read_json(self.folder / MANIFEST)
+        if self.manifest.get("format") != FORMAT:
+            raise ValueError(
+                f"{self.folder} holds an activation store of format {self.manifest.get('format')}, this negscope reads "
+                f"format {FORMAT}; delete the folder and capture again"
+            )
 
     def __len__(self) -> int:
         return int(self.manifest["rows"])
 
     @property
-    def layers(self) -> list[str]:
-        """Layer names in hidden-state order."""
-        return list(self.manifest["layers"])
+    def sites(self) -> list[str]:
+        """Site names, input side first."""
+        return list(self.manifest["sites"])
 
     @property
     def texts(self) -> list[str]:
@@ -165,16 +171,11 @@ class ActivationStore:
         """Shards not yet written (an interrupted capture); rerun `write_store` to fill them."""
         return [s for s in range(self.manifest["shards"]) if not _shard_dir(self.folder, s).is_dir()]
 
-    def layer(self, layer: int | str, pool: str = "eos") -> np.ndarray:
-        """(rows, width) states of one layer (name or hidden-state index), read from that layer's files only."""
-        names = self.layers
-        if isinstance(layer, int) or str(layer).lstrip("-").isdigit():
-            i = int(layer)
-            if not 0 <= i < len(names):
-                raise IndexError(f"layer index {i} is out of range for store {self.folder}: valid indices are 0 to {len(names) - 1}")
-            layer = names[i]
-        if layer not in names:
-            raise ValueError(f"store {self.folder} has no layer {layer!r}; it has {names[0]} ... {names[-1]}")
+    def states(self, site: Site | str, pool: str = "eos") -> np.ndarray:
+        """(rows, width) states at one site (a Site or its name), read from that site's files only."""
+        name, names = Site(site).name, self.sites
+        if name not in names:
+            raise ValueError(f"store {self.folder} has no site {name!r}; it has {', '.join(names)}")
         if pool not in self.manifest["pools"]:
             raise ValueError(f"store {self.folder} has no pool {pool!r}; it has {self.manifest['pools']}")
         if self.missing_shards:
@@ -182,5 +183,5 @@ class ActivationStore:
                 f"store {self.folder} is incomplete (shards {self.missing_shards[:5]}... missing); "
                 "rerun the capture with the same arguments to resume it"
             )
-        parts = [np.load(_shard_dir(self.folder, s) / pool / f"{layer}.npy") for s in range(self.manifest["shards"])]
+        parts = [np.load(_shard_dir(self.folder, s) / pool / f"{name}.npy") for s in range(self.manifest["shards"])]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -25,7 +25,7 @@ class ModelLoadError(ValueError):
 
 
 def tiny_bundle(seed: int = 0) -> ClipBundle:
-    """A randomly initialised tiny CLIP for tests: 4 text layers, width 32."""
+    """A randomly initialised tiny CLIP for tests: 4 text blocks, width 32."""
     from ..data.vocabulary import vocabulary
 
     tok = build_tokenizer(vocabulary())

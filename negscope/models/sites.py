@@ -15,7 +15,10 @@ are refused where a site is meant, so a hidden-state index can never be mistaken
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 EMBED = "text.embed"
 _BLOCK = re.compile(r"^text\.block\.(\d+)$")
@@ -35,6 +38,11 @@ class Block:
     def name(self) -> str:
         """The block's name, `text.block.k`, which is also the name of its output site."""
         return f"text.block.{self.index}"
+
+    @property
+    def input(self) -> Site:
+        """The site this block reads: the previous block's output, or `text.embed` for block 0."""
+        return Site(EMBED) if self.index == 0 else Block(self.index - 1).output
 
     @property
     def output(self) -> Site:
@@ -98,3 +106,15 @@ def check_block(block: Block | int, n_blocks: int, model: str = "the model") -> 
     if b.index >= n_blocks:
         raise IndexError(f"text block {b.index} is out of range for {model}: it has blocks 0 to {n_blocks - 1}")
     return b
+
+
+def block_gains(sites: Sequence[Site | str], values: np.ndarray) -> np.ndarray:
+    """Per block, `values` at its output site minus at its input site; the last axis of `values` follows `sites`."""
+    names = [Site(s).name for s in sites]
+    expected = [s.name for s in all_sites(len(names) - 1)]
+    if names != expected:
+        raise ValueError(f"block gains need every site from {EMBED} on, in order ({', '.join(expected)}), not {names}")
+    v = np.asarray(values, dtype=float)
+    column = {name: j for j, name in enumerate(names)}
+    blocks = all_blocks(len(names) - 1)
+    return v[..., [column[b.output.name] for b in blocks]] - v[..., [column[b.input.name] for b in blocks]]

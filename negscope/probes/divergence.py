@@ -1,4 +1,4 @@
-"""How far a caption's state moves under negation: the mean cosine between paired rows of one layer."""
+"""How far a caption's state moves under negation: the mean cosine between paired rows of one site."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ group and grouped folds keep them on one side of every split.
   first-mentioned object negated (label 0) and with its second-mentioned object negated (label 1). Both
   share one bag of words (captions whose two determiners differ, "the X and a Y", would not, so they are
   skipped).
-- `divergence`: per caption, the caption (label 0) and "This is not " + caption (label 1), for the per-layer cosine.
+- `divergence`: per caption, the caption (label 0) and "This is not " + caption (label 1), for the per-site cosine.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Figures for attribution, patching and layer selection, and the HTML token heatmap."""
+"""Figures for attribution, patching and block selection, and the HTML token heatmap."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..io import write_text
-from .figures import save
+from .figures import BLOCK_AXIS, SITE_AXIS, save, site_ticks
 
 
 def _errors(rows: list[dict], key: str) -> np.ndarray:
@@ -32,39 +32,40 @@ def negation_share_bars(shares: dict[str, dict], path: str | Path, title: str) -
 
 
 def layer_attribution_plot(states: list[dict], blocks: list[dict], path: str | Path, title: str) -> Figure:
-    """Where the negation gap's attribution sits per hidden state, and each block's importance."""
+    """Where the negation gap's attribution sits per site, and each block's importance."""
     fig = Figure(figsize=(10, 3.6))
     a, b = fig.subplots(1, 2)
-    idx = [s["index"] for s in states]
+    idx, labels = site_ticks([s["site"] for s in states])
     a.plot(idx, [s["eos_share"] for s in states], "o-", label="on the EOS state")
     a.plot(idx, [s["changed_share"] for s in states], "s-", label="on the changed (negation) token")
-    a.set_xlabel("hidden state (0 = embeddings, k+1 = after block k)")
+    a.set_xlabel(SITE_AXIS)
     a.set_ylabel("share of |attribution| of the gap")
     a.set_ylim(-0.02, 1.02)
-    a.set_xticks(idx)
+    a.set_xticks(idx, labels)
     a.legend(fontsize=8)
     b.bar([r["block"] for r in blocks], [r["mean"] for r in blocks], yerr=_errors(blocks, "mean"), capsize=3, color="tab:blue")
     b.axhline(0, color="black", lw=0.6)
-    b.set_xlabel("text block")
+    b.set_xticks([r["block"] for r in blocks])
+    b.set_xlabel(BLOCK_AXIS)
     b.set_ylabel("importance (EOS share added)")
     fig.suptitle(title, fontsize=9)
     return save(fig, path)
 
 
 def patching_plot(curves: dict[str, dict[str, list[dict]]], path: str | Path, title: str) -> Figure:
-    """Share of the negation effect recreated by patching each layer, per position set and direction."""
+    """Share of the negation effect recreated by patching each site, per position set and direction."""
     fig = Figure(figsize=(7, 3.8))
     ax = fig.subplots()
     for positions, directions in curves.items():
         for direction, rows in directions.items():
-            idx = [r["index"] for r in rows]
+            idx, labels = site_ticks([r["site"] for r in rows])
             line, = ax.plot(idx, [r["share"] for r in rows], "o-" if direction == "forward" else "s--",
                             label=f"{positions}, {direction}")
             ax.fill_between(idx, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=line.get_color(), alpha=0.15)
     ax.axhline(0, color="black", lw=0.6)
     ax.axhline(1, color="grey", lw=0.6, ls=":")
-    ax.set_xticks(idx)
-    ax.set_xlabel("patched hidden state (0 = embeddings, k+1 = after block k)")
+    ax.set_xticks(idx, labels)
+    ax.set_xlabel(SITE_AXIS)
     ax.set_ylabel("share of the effect recreated")
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -81,10 +82,10 @@ def selection_plot(selection: dict, path: str | Path, title: str) -> Figure:
     for j, (kind, s) in enumerate(ev["scores"].items()):
         ax.bar(np.arange(n) + (j - (len(ev["scores"]) - 1) / 2) * width, s, width=width, label=kind, alpha=0.7)
     ax.plot(range(n), ev["combined"], "k.-", label="combined")
-    for k in selection["layers"]:
+    for k in selection["blocks"]:
         ax.axvspan(k - 0.5, k + 0.5, color="gold", alpha=0.2, lw=0)
     ax.set_xticks(range(n))
-    ax.set_xlabel("text block (shaded: trainable in the plan)")
+    ax.set_xlabel(BLOCK_AXIS)
     ax.set_ylabel("share of the block gains")
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)

@@ -12,6 +12,8 @@ from ..data.negation import TEMPLATE_NAMES
 from ..io import atomic_path
 
 TAB10 = matplotlib.colormaps["tab10"]
+SITE_AXIS = "site (output of text block k)"
+BLOCK_AXIS = "text block"
 
 
 def save(fig: Figure, path: str | Path) -> Figure:
@@ -19,6 +21,12 @@ def save(fig: Figure, path: str | Path) -> Figure:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     return fig
+
+
+def site_ticks(sites: list[str]) -> tuple[list[int], list[str]]:
+    """x positions and tick labels for site names: `embed`, then k for `text.block.k` (the output of block k)."""
+    # plain string work on the names, so that drawing figures does not import torch through negscope.models
+    return list(range(len(sites))), [s.removeprefix("text.block.").removeprefix("text.") for s in sites]
 
 
 def template_bars(result, path: str | Path, n_images: int = 4) -> Figure:

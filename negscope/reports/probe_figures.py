@@ -1,4 +1,4 @@
-"""Figures for the layer-wise probes: accuracy against layer per task, and the divergence curve."""
+"""Figures for the per-site probes: accuracy against site per task, and the divergence curve."""
 
 from __future__ import annotations
 
@@ -6,19 +6,18 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from .figures import save
+from .figures import SITE_AXIS, save, site_ticks
 
 
 def _ticks(ax, rows: list[dict]) -> None:
-    labels = ["emb" if r["layer"] == "text.embed" else r["layer"].rsplit(".", 1)[1] for r in rows]
-    ax.set_xticks([r["index"] for r in rows], labels)
-    ax.set_xlabel("text layer (emb = token + position embeddings, k = output of block k)")
+    ax.set_xticks(*site_ticks([r["site"] for r in rows]))
+    ax.set_xlabel(SITE_AXIS)
 
 
 def probe_figure(task: str, result: dict, path: str | Path, model: str = "") -> Figure:
-    """Probe accuracy with its 95% band, control accuracy, chance and the two baselines, against layer."""
-    rows = result["layers"]
-    x = [r["index"] for r in rows]
+    """Probe accuracy with its 95% band, control accuracy, chance and the two baselines, against site."""
+    rows = result["sites"]
+    x, _ = site_ticks([r["site"] for r in rows])
     fig = Figure(figsize=(7.6, 3.8))
     ax = fig.subplots()
     ax.fill_between(x, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], alpha=0.25, color="C0", label="95% CI")
@@ -39,11 +38,11 @@ def probe_figure(task: str, result: dict, path: str | Path, model: str = "") -> 
 
 
 def divergence_figure(divergence: list[dict], path: str | Path, model: str = "") -> Figure:
-    """Mean cosine between the EOS states of a caption and 'This is not' + caption, against layer."""
+    """Mean cosine between the EOS states of a caption and 'This is not' + caption, against site."""
     fig = Figure(figsize=(6.4, 3.4))
     ax = fig.subplots()
-    ax.plot([r["index"] for r in divergence], [r["mean_cosine"] for r in divergence], "o-", color="C0")
+    ax.plot(site_ticks([r["site"] for r in divergence])[0], [r["mean_cosine"] for r in divergence], "o-", color="C0")
     _ticks(ax, divergence)
     ax.set_ylabel("mean cosine(caption, negation)")
-    ax.set_title(f"{model}: how far negation moves the EOS state, per layer", fontsize=9)
+    ax.set_title(f"{model}: how far negation moves the EOS state, per site", fontsize=9)
     return save(fig, path)

@@ -201,43 +201,43 @@ def seed_study(doc: Doc) -> None:
 
 
 def probes(doc: Doc) -> None:
-    """Per-layer probe accuracy with confidence intervals, controls, baselines and the divergence curve."""
+    """Per-site probe accuracy with confidence intervals, controls, baselines and the divergence curve."""
     folder, res = _section(doc, "Where is negation decodable? (linear probes)", "probes", "probes.json", "probes")
     if res is None:
         return
     doc.para(
         f"Linear probes (L2 logistic regression, grouped cross-validation so that a caption and its negation never "
-        f"fall on both sides of a split) read each layer's EOS state of `{res['model']}` on {res['images']} images. "
+        f"fall on both sides of a split) read the EOS state at each site of `{res['model']}` on {res['images']} images. "
         f"Selectivity is accuracy minus the accuracy of a control task with random labels per caption type."
     )
     for task, t in res["tasks"].items():
-        layers, base = t["layers"], t.get("baselines", {})
-        best = max(layers, key=lambda r: r["selectivity"])
+        sites, base = t["sites"], t.get("baselines", {})
+        best = max(sites, key=lambda r: r["selectivity"])
         bases = "; ".join(f"{name.replace('_', ' ')} baseline {b['accuracy']:.3f}" for name, b in base.items())
         doc.para(
             f"Task `{task}` ({' vs '.join(t.get('classes', []))}; {t.get('samples')} captions in {t.get('groups')} groups, "
-            f"chance {fmt(t.get('chance'))}): selectivity peaks at `{best['layer']}` with accuracy {best['accuracy']:.3f} "
+            f"chance {fmt(t.get('chance'))}): selectivity peaks at `{best['site']}` with accuracy {best['accuracy']:.3f} "
             f"(95% CI {best['ci_low']:.3f}–{best['ci_high']:.3f}) against control {best['control_accuracy']:.3f}"
             + (f"; {bases}." if bases else ".")
         )
         doc.table(
-            ["layer", "index", "accuracy", "95% CI", "control", "selectivity"],
-            [[r["layer"], r["index"], r["accuracy"], f"{r['ci_low']:.3f}–{r['ci_high']:.3f}", r["control_accuracy"],
-              r["selectivity"]] for r in layers]
-            + [[f"baseline: {name.replace('_', ' ')}", b.get("features", ""), b["accuracy"],
+            ["site", "accuracy", "95% CI", "control", "selectivity"],
+            [[r["site"], r["accuracy"], f"{r['ci_low']:.3f}–{r['ci_high']:.3f}", r["control_accuracy"],
+              r["selectivity"]] for r in sites]
+            + [[f"baseline: {name.replace('_', ' ')} ({b.get('features', '')})", b["accuracy"],
                 f"{b['ci_low']:.3f}–{b['ci_high']:.3f}", None, None] for name, b in base.items()],
         )
-        doc.figures(folder, f"probe_{task}.png", lambda p, task=task: f"Probe accuracy for `{task}` per layer, with its 95% band, the control task and the baselines.")
+        doc.figures(folder, f"probe_{task}.png", lambda p, task=task: f"Probe accuracy for `{task}` per site, with its 95% band, the control task and the baselines.")
     if res.get("divergence"):
-        doc.para("Mean cosine between the EOS states of a caption and its \"This is not\" negation, per layer (lower means the layer separates them more):")
-        doc.table(["layer", "index", "mean cosine"], [[r["layer"], r["index"], r["mean_cosine"]] for r in res["divergence"]])
-    doc.figures(folder, "divergence.png", lambda p: "Caption–negation cosine per layer.")
+        doc.para("Mean cosine between the EOS states of a caption and its \"This is not\" negation, per site (lower means the site separates them more):")
+        doc.table(["site", "mean cosine"], [[r["site"], r["mean_cosine"]] for r in res["divergence"]])
+    doc.figures(folder, "divergence.png", lambda p: "Caption–negation cosine per site.")
     doc.figures(folder, "*.png", lambda p: f"Probes: {_caption_from_name(p)}.")
 
 
 def attribution(doc: Doc) -> None:
-    """Token attribution (share on negation words, heatmap) and per-layer attribution."""
-    folder, res = _section(doc, "Which tokens and layers carry the negation? (attribution)", "attribution", "attribution.json", "attribution")
+    """Token attribution (share on negation words, heatmap) and per-site attribution."""
+    folder, res = _section(doc, "Which tokens and sites carry the negation? (attribution)", "attribution", "attribution.json", "attribution")
     if res is None:
         return
     tok, lay = res["tokens"], res["layers"]
@@ -254,52 +254,52 @@ def attribution(doc: Doc) -> None:
     if heatmap.is_file():
         doc.embed(heatmap, "Token attribution heatmap: red tokens raise S(I, T), blue tokens lower it.")
     doc.para(
-        f"Per-layer attribution of the gap S(I, negated) − S(I, positive) over {lay['n_pairs']} {lay['pairs']} pairs "
+        f"Per-site attribution of the gap S(I, negated) − S(I, positive) over {lay['n_pairs']} {lay['pairs']} pairs "
         f"(mean gap {lay['mean_gap']:.4f}). `eos_share` is the part of the gap's attribution already on the pooled EOS "
-        f"state at that layer; a block's importance is how much of it the block adds:"
+        f"state at that site; a block's importance is how much of it the block adds:"
     )
-    doc.table(["layer", "index", "EOS share", "changed-token share", "total", "mean |delta|"],
-              [[r["layer"], r["index"], r["eos_share"], r["changed_share"], r["total"], r["mean_abs_delta"]] for r in lay["states"]])
-    doc.table(["block", "layer", "importance", "95% CI"],
-              [[b["block"], b["layer"], b["mean"], f"{b['ci_low']:.3f}–{b['ci_high']:.3f}"] for b in lay["blocks"]])
-    doc.figures(folder, "layer_attribution.png", lambda p: "Per-layer attribution of the negation gap.")
+    doc.table(["site", "EOS share", "changed-token share", "total", "mean |delta|"],
+              [[r["site"], r["eos_share"], r["changed_share"], r["total"], r["mean_abs_delta"]] for r in lay["states"]])
+    doc.table(["block", "name", "importance", "95% CI"],
+              [[b["block"], b["name"], b["mean"], f"{b['ci_low']:.3f}–{b['ci_high']:.3f}"] for b in lay["blocks"]])
+    doc.figures(folder, "layer_attribution.png", lambda p: "Per-site attribution of the negation gap.")
     doc.figures(folder, "*.png", lambda p: f"Attribution: {_caption_from_name(p)}.")
 
 
 def patching(doc: Doc) -> None:
     """Activation-patching curves, both directions."""
-    folder, res = _section(doc, "Which layers cause the negation effect? (activation patching)", "patching", "patching.json", "patching")
+    folder, res = _section(doc, "Which sites carry the negation effect? (activation patching)", "patching", "patching.json", "patching")
     if res is None:
         return
     dirs = res["directions"]
     for positions, curve in res["curves"].items():
         doc.para(
-            f"Patching the `{positions}` state(s) at one layer, on {res['n_pairs'][positions]} {res['pairs']} pairs of "
+            f"Patching the `{positions}` state(s) at one site, on {res['n_pairs'][positions]} {res['pairs']} pairs of "
             f"`{res['model']}`: the share of the similarity change between the captions that the patch recreates "
             f"(forward: {dirs['forward']}; reverse: {dirs['reverse']}), with bootstrap 95% intervals."
         )
         fwd, rev = curve.get("forward", []), curve.get("reverse", [])
-        doc.table(["layer", "index", "forward share", "95% CI", "reverse share", "95% CI"],
-                  [[f["layer"], f["index"], f["share"], f"{f['ci_low']:.3f}–{f['ci_high']:.3f}", r["share"],
+        doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI"],
+                  [[f["site"], f["share"], f"{f['ci_low']:.3f}–{f['ci_high']:.3f}", r["share"],
                     f"{r['ci_low']:.3f}–{r['ci_high']:.3f}"] for f, r in zip(fwd, rev)])
-    doc.figures(folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per layer, both directions.")
+    doc.figures(folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
 
 
 def selection(doc: Doc) -> None:
-    """The selected layers, the rule and the evidence."""
-    folder, res = _section(doc, "Selected layers", "selection", "selection.json", "selection")
+    """The selected blocks, the rule and the evidence."""
+    folder, res = _section(doc, "Selected text blocks", "selection", "selection.json", "selection")
     if res is None:
         return
     ev = res["evidence"]
     doc.para(
-        f"Selected text blocks: {', '.join(map(str, res['layers']))}, covering {ev['coverage_of_plan']:.3f} of the combined "
+        f"Selected text blocks: {', '.join(map(str, res['blocks']))}, covering {ev['coverage_of_plan']:.3f} of the combined "
         f"evidence. Rule: {res['rule']}. Evidence used: {', '.join(ev['kinds'])}"
         + (f"; missing: {', '.join(ev['missing'])}." if ev.get("missing") else ".")
     )
     inclusion = ev.get("stability", {}).get("inclusion", [])
     kinds = ev["kinds"]
     doc.table(["rank", "block", "score", *kinds, "inclusion (bootstrap)"],
-              [[i + 1, r["layer"], r["score"], *(r.get(k) for k in kinds),
+              [[i + 1, r["name"], r["score"], *(r.get(k) for k in kinds),
                 inclusion[r["block"]] if r["block"] < len(inclusion) else None] for i, r in enumerate(res["ranking"])])
     doc.figures(folder, "*.png", lambda p: "Per-block evidence and the selected blocks.")
 
@@ -311,7 +311,7 @@ def training(doc: Doc) -> None:
         return
     c, hist = res["config"], res["history"]
     doc.para(
-        f"Text blocks {', '.join(map(str, res['layers']))} (`--layers {res.get('layers_spec', '')}`) of `{res.get('model', '')}` "
+        f"Text blocks {', '.join(map(str, res['blocks']))} (`--blocks {res.get('blocks_spec', '')}`) of `{res.get('model', '')}` "
         f"were trained with the Omni-NegCLIP loss on `{res['data']}`: {c['steps']} steps of batch {c['batch_size']}, "
         f"lr {fmt(c['lr'])}, weight decay {fmt(c['weight_decay'])}, {c['warmup']} warmup steps, margin {fmt(c['margin'])}, "
         f"λ_abs {fmt(c['lambda_abs'])}; {len(res['trainable'])} parameter tensors trainable, "

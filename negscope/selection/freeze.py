@@ -1,21 +1,21 @@
 """Freeze plans: which text blocks to fine-tune, and `freeze_except` to apply the plan to a model.
 
-A plan names text blocks by index (block k is `text.block.k`, see `negscope.hooks.names`); the blocks need
-not be contiguous. Besides the planned blocks, fine-tuning always trains the text parts that every block's
+A plan is a list of text blocks (`negscope.models.Block`; block k is `text.block.k`); the blocks need not be
+contiguous. Besides the planned blocks, fine-tuning always trains the text parts that every block's
 output passes through or that the reference Omni-NegCLIP setup trains: ALWAYS_TRAINED below. Everything
 else (other text blocks, the whole image tower and its projection) is frozen.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from torch import nn
 
-from ..hooks import resolve_block
 from ..io import read_json
-from ..models import ClipBundle
+from ..models import Block, ClipBundle
 
 ALWAYS_TRAINED = (
     "text_model.embeddings",  # token and position embeddings
@@ -31,16 +31,16 @@ def _always_trained(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     return [(n, p) for n, p in named.items() if any(n == a or n.startswith(a + ".") for a in ALWAYS_TRAINED)]
 
 
-def freeze_except(bundle: ClipBundle, layers: list[int]) -> list[str]:
-    """Freeze every parameter except text blocks `layers` and ALWAYS_TRAINED; return the trainable names."""
-    if not layers:
-        raise ValueError("the freeze plan names no text blocks; give at least one block index")
-    blocks = sorted({resolve_block(bundle, k) for k in layers})
+def freeze_except(bundle: ClipBundle, blocks: Sequence[Block | int]) -> list[str]:
+    """Freeze every parameter except text `blocks` (Blocks or block indices) and ALWAYS_TRAINED; return the trainable names."""
+    if not blocks:
+        raise ValueError("the freeze plan names no text blocks; give at least one block")
+    chosen = sorted({bundle.block(b) for b in blocks})
     model = bundle.model
     for p in model.parameters():
         p.requires_grad_(False)
-    for k in blocks:
-        for p in bundle.text_layers[k].parameters():
+    for b in chosen:
+        for p in bundle.block_module(b).parameters():
             p.requires_grad_(True)
     for _, p in _always_trained(model):
         p.requires_grad_(True)
@@ -48,32 +48,32 @@ def freeze_except(bundle: ClipBundle, layers: list[int]) -> list[str]:
 
 
 def read_selection(path: str | Path) -> list[int]:
-    """The block indices in a `selection.json` (`{"layers": [...], ...}`)."""
+    """The block indices in a `selection.json` (`{"blocks": [...], ...}`)."""
     data = read_json(path)
-    layers = data.get("layers") if isinstance(data, dict) else None
-    if not isinstance(layers, list) or not all(isinstance(k, int) for k in layers):
-        raise ValueError(f"{path} has no 'layers' list of block indices; rerun the layer selection stage")
-    return layers
+    blocks = data.get("blocks") if isinstance(data, dict) else None
+    if not isinstance(blocks, list) or not all(isinstance(k, int) for k in blocks):
+        raise ValueError(f"{path} has no 'blocks' list of block indices; rerun the block selection stage")
+    return blocks
 
 
-def plan_layers(bundle: ClipBundle, spec: str, selection: str | Path | None = None) -> list[int]:
-    """Block indices for `--layers`: auto (from `selection`), front/middle/back (thirds), all, or '0,1,2'."""
-    n = len(bundle.text_layers)
+def plan_blocks(bundle: ClipBundle, spec: str, selection: str | Path | None = None) -> list[Block]:
+    """The blocks `--blocks` names: auto (from `selection`), front/middle/back (thirds), all, or '0,1,2'."""
+    blocks = bundle.blocks
     spec = spec.strip()
     if spec == "auto":
         if selection is None:
-            raise ValueError("--layers auto needs --selection DIR/selection.json; run the layer selection first")
-        layers = read_selection(selection)
+            raise ValueError("--blocks auto needs --selection DIR/selection.json; run the block selection first")
+        chosen = read_selection(selection)
     elif spec in SHORTHANDS:
-        thirds = [list(map(int, t)) for t in np.array_split(np.arange(n), 3)]
-        layers = {"front": thirds[0], "middle": thirds[1], "back": thirds[2], "all": list(range(n))}[spec]
+        thirds = [list(t) for t in np.array_split(np.array(blocks, dtype=object), 3)]
+        chosen = {"front": thirds[0], "middle": thirds[1], "back": thirds[2], "all": blocks}[spec]
     else:
         try:
-            layers = [int(x) for x in spec.split(",") if x.strip()]
+            chosen = [int(x) for x in spec.split(",") if x.strip()]
         except ValueError:
             raise ValueError(
-                f"--layers {spec!r} is not understood; use auto, {', '.join(SHORTHANDS)} or block indices like 0,1,2"
+                f"--blocks {spec!r} is not understood; use auto, {', '.join(SHORTHANDS)} or block indices like 0,1,2"
             ) from None
-    if not layers:
-        raise ValueError(f"--layers {spec!r} names no text blocks; give at least one block index")
-    return sorted({resolve_block(bundle, k) for k in layers})
+    if not chosen:
+        raise ValueError(f"--blocks {spec!r} names no text blocks; give at least one block index")
+    return sorted({bundle.block(b) for b in chosen})

@@ -1,10 +1,10 @@
-"""Rank text blocks by the negation evidence of probes, layer attribution and patching, and pick a freeze plan.
+"""Rank text blocks by the negation evidence of probes, per-site attribution and patching, and pick a freeze plan.
 
-Each kind of evidence gives every text block k a gain: how much of something block k adds between hidden
-state k (its input) and hidden state k+1 (its output).
+The evidence files hold curves over sites; each kind gives every text block k a gain: how much of something
+block k adds between its input site and its output site `text.block.k` (`negscope.models.block_gains`).
 
 - ``attribution``: the share of the negation gap's attribution that block k moves onto the pooled EOS state
-  (`attribution.layers`), mean over pairs.
+  (`attribution.layers`, `LayerAttribution.importance`), mean over pairs.
 - ``patching``: the rise across block k of the EOS-patching curve, the share of the negation effect that
   patching the EOS state recreates (`attribution.patching`); forward and reverse directions averaged.
 - ``probes``: the rise across block k of probe selectivity (accuracy minus control accuracy), averaged over
@@ -30,6 +30,7 @@ import numpy as np
 
 from ..attribution.patching import recreated_share
 from ..io import read_json
+from ..models.sites import Block, Site, all_sites, block_gains
 
 RULES = ("front", "top")
 
@@ -39,8 +40,8 @@ class Evidence:
     """Per-pair evidence arrays, as read from attribution.json, patching.json and probes.json."""
 
     n_blocks: int
-    attribution: np.ndarray | None = None
-    patching: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    attribution: np.ndarray | None = None  # per pair and block
+    patching: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (effect per pair and site, gap per pair)
     probes: np.ndarray | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -60,12 +61,13 @@ def load_evidence(probes: str | Path | None, attribution: str | Path | None, pat
             "run `negscope attribute` and/or `negscope patch` with --out pointing there first"
         )
     data = {k: read_json(p) for k, p in present.items()}
-    sizes = {k: len(d["layers"]["names"] if k == "attribution" else d["names"]) - 1 for k, d in data.items() if k != "probes"}
-    if len(set(sizes.values())) > 1:
-        raise ValueError(f"the evidence files disagree on the number of text blocks ({sizes}); rerun them on one model")
-    ev = Evidence(n_blocks=next(iter(sizes.values())), sources={k: str(p) for k, p in present.items()})
+    sites = {k: d["layers"]["sites"] if k == "attribution" else d["sites"] for k, d in data.items() if k != "probes"}
+    if len({tuple(v) for v in sites.values()}) > 1:
+        raise ValueError(f"the evidence files disagree on the sites of the text encoder ({sites}); rerun them on one model")
+    names = next(iter(sites.values()))
+    ev = Evidence(n_blocks=sum(Site(n).block is not None for n in names), sources={k: str(p) for k, p in present.items()})
     if "attribution" in data:
-        ev.attribution = np.diff(np.asarray(data["attribution"]["layers"]["per_pair"]["eos_share"], dtype=float), axis=1)
+        ev.attribution = block_gains(names, data["attribution"]["layers"]["per_pair"]["eos_share"])
     if "patching" in data:
         runs = data["patching"]["runs"].get("eos", {})
         for direction in ("forward", "reverse"):
@@ -79,16 +81,17 @@ def load_evidence(probes: str | Path | None, attribution: str | Path | None, pat
 
 
 def probe_gains(probes: dict, n_blocks: int) -> np.ndarray | None:
-    """Per block, the rise of selectivity from its input to its output state, averaged over probing tasks."""
+    """Per block, the rise of selectivity from its input to its output site, averaged over probing tasks."""
     tasks = probes.get("tasks", probes)
+    sites = [s.name for s in all_sites(n_blocks)]
     curves = []
     for value in tasks.values():
-        layers = value.get("layers") if isinstance(value, dict) else None
-        if not isinstance(layers, list) or not all(isinstance(r, dict) and "selectivity" in r for r in layers):
+        rows = value.get("sites") if isinstance(value, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and "selectivity" in r for r in rows):
             continue
-        sel = {int(r["index"]): float(r["selectivity"]) for r in layers}
-        if all(i in sel for i in range(n_blocks + 1)):
-            curves.append(np.diff([sel[i] for i in range(n_blocks + 1)]))
+        sel = {r["site"]: float(r["selectivity"]) for r in rows}
+        if all(s in sel for s in sites):
+            curves.append(block_gains(sites, [sel[s] for s in sites]))
     return np.mean(curves, axis=0) if curves else None
 
 
@@ -100,6 +103,7 @@ def _unit(gain: np.ndarray) -> np.ndarray | None:
 def block_scores(ev: Evidence, rows: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Each kind's normalised per-block gain, on all pairs or on the resampled `rows` of each kind."""
     rows = rows or {}
+    sites = all_sites(ev.n_blocks)
     gains: dict[str, np.ndarray] = {}
     if ev.probes is not None:
         gains["probes"] = ev.probes
@@ -110,7 +114,7 @@ def block_scores(ev: Evidence, rows: dict[str, np.ndarray] | None = None) -> dic
         curves = []
         for effect, gap in ev.patching:
             idx = rows.get("patching", np.arange(len(gap)))
-            curves.append(np.diff(recreated_share(effect[idx], gap[idx])))
+            curves.append(block_gains(sites, recreated_share(effect[idx], gap[idx])))
         gains["patching"] = np.mean(curves, axis=0)
     return {k: u for k, g in gains.items() if (u := _unit(g)) is not None}
 
@@ -130,7 +134,7 @@ def ranking(combined: np.ndarray) -> np.ndarray:
     return np.argsort(-combined, kind="stable")
 
 
-def rank_layers(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamples: int = 200, seed: int = 0) -> dict:
+def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamples: int = 200, seed: int = 0) -> dict:
     """The selection: ranked blocks, the freeze plan, the evidence behind it and its bootstrap stability."""
     if rule not in RULES:
         raise ValueError(f"rule {rule!r} is unknown; choose one of {RULES}")
@@ -140,7 +144,7 @@ def rank_layers(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
     if not scores:
         raise ValueError("no evidence shows any block adding to the negation effect; rerun attribution or patching on more pairs")
     combined = np.mean(list(scores.values()), axis=0)
-    layers = choose(combined, coverage, rule)
+    blocks = choose(combined, coverage, rule)
     rng = np.random.default_rng(seed)
     counts = np.zeros(ev.n_blocks)
     sizes = {k: len(a) for k, a in (("attribution", ev.attribution), ("patching", ev.patching[0][1] if ev.patching else None)) if a is not None}
@@ -150,9 +154,9 @@ def rank_layers(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
         if boot:
             counts[choose(np.mean(list(boot.values()), axis=0), coverage, rule)] += 1
     return {
-        "layers": layers,
+        "blocks": blocks,
         "ranking": [
-            {"block": int(k), "layer": f"text.block.{k}", "score": float(combined[k]),
+            {"block": int(k), "name": Block(int(k)).name, "score": float(combined[k]),
              **{kind: float(s[k]) for kind, s in scores.items()}}
             for k in ranking(combined)
         ],
@@ -162,7 +166,7 @@ def rank_layers(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
             "sources": ev.sources,
             "scores": {k: s.tolist() for k, s in scores.items()},
             "combined": combined.tolist(),
-            "coverage_of_plan": float(combined[layers].sum()),
+            "coverage_of_plan": float(combined[blocks].sum()),
             "stability": {"resamples": resamples, "seed": seed, "inclusion": (counts / max(resamples, 1)).tolist()},
         },
         "rule": f"{rule} (coverage {coverage:g}): " + (

@@ -8,10 +8,11 @@ POS = ["a red circle and a blue square", "there is a blue square", "a green cros
 NEG = ["a red circle and no blue square", "there is no blue square", "no green cross"]
 
 
-def test_every_layer_attributes_the_gap_and_moves_it_onto_eos(tiny):
+def test_every_site_attributes_the_gap_and_moves_it_onto_eos(tiny):
     img = torch.nn.functional.normalize(torch.randn(3, 16, generator=torch.Generator().manual_seed(0)), dim=-1)
     la = layer_attributions(tiny, POS, NEG, img, steps=16)
-    assert la.names[0] == "text.embed" and la.total.shape == (3, 5)
+    assert la.sites == [s.name for s in tiny.sites] and la.total.shape == (3, 5)
+    assert la.importance.shape == (3, len(tiny.blocks))
     np.testing.assert_allclose(la.total, np.repeat(la.gap[:, None], 5, axis=1), atol=1e-5)
     np.testing.assert_allclose(la.total - la.delta, np.repeat(la.gap[:, None], 5, axis=1), atol=1e-6)
     np.testing.assert_allclose(la.eos_share[:, 0], 0, atol=1e-6)  # embeddings: only the changed token differs

@@ -37,9 +37,9 @@ def test_coco_config_loads():
 
 
 def test_sections_and_types_are_read(tmp_path):
-    cfg = load_config(write(tmp_path, 'model = "tiny"\nstages = ["similarity"]\n[finetune]\nlr = 1\nlayers = "0,2"\n'))
+    cfg = load_config(write(tmp_path, 'model = "tiny"\nstages = ["similarity"]\n[finetune]\nlr = 1\nblocks = "0,2"\n'))
     assert cfg.model == "tiny" and cfg.stages == ["similarity"]
-    assert cfg.finetune.lr == 1.0 and isinstance(cfg.finetune.lr, float) and cfg.finetune.layers == "0,2"
+    assert cfg.finetune.lr == 1.0 and isinstance(cfg.finetune.lr, float) and cfg.finetune.blocks == "0,2"
     assert cfg.finetune.steps == FinetuneConfig().steps
 
 

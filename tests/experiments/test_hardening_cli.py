@@ -43,7 +43,7 @@ def test_overlong_caption_truncated_and_counted(tmp_path):
     assert row["truncated_captions"] >= 1
 
 
-def test_layer_out_of_range_names_the_range(tmp_path, capsys):
-    code = main(["finetune", "--model", "tiny", "--layers", "0,9", "--steps", "1", "--out", str(tmp_path / "f")])
+def test_block_out_of_range_names_the_range(tmp_path, capsys):
+    code = main(["finetune", "--model", "tiny", "--blocks", "0,9", "--steps", "1", "--out", str(tmp_path / "f")])
     assert code == 2
     assert "0 to 3" in capsys.readouterr().err

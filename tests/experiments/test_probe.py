@@ -19,18 +19,20 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
     saved = json.loads((tmp_path / "probes.json").read_text())
     assert set(saved["tasks"]) == {"negated", "scope"}
     for task in saved["tasks"].values():
-        assert [r["index"] for r in task["layers"]] == list(range(5))
-        assert [r["layer"] for r in task["layers"]][:2] == ["text.embed", "text.block.0"]
-        for r in task["layers"]:
-            assert set(r) >= {"layer", "index", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity"}
+        assert [r["site"] for r in task["sites"]] == ["text.embed"] + [f"text.block.{k}" for k in range(4)]
+        for r in task["sites"]:
+            assert not {"layer", "index"} & set(r)
+            assert set(r) >= {"site", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity"}
             assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
             assert r["selectivity"] == pytest.approx(r["accuracy"] - r["control_accuracy"])
         assert set(task["baselines"]) == {"embedding", "bag_of_words"}
     assert saved["tasks"]["scope"]["baselines"]["bag_of_words"]["accuracy"] <= 0.5
-    assert [set(d) for d in saved["divergence"]] == [{"layer", "index", "mean_cosine"}] * 5
+    assert [set(d) for d in saved["divergence"]] == [{"site", "mean_cosine"}] * 5
     with open(tmp_path / "probes.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2 * (5 + 2) + 5
+    assert list(rows[0]) == ["task", "site", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity", "mean_cosine"]
+    assert rows[0]["site"] == "text.embed"
     for name in ("probe_negated.png", "probe_scope.png", "divergence.png"):
         assert (tmp_path / name).stat().st_size > 1000
 

@@ -35,7 +35,7 @@ limit = 8
 [selection]
 resamples = 10
 [finetune]
-layers = "{layers}"
+blocks = "{blocks}"
 pool = 16
 steps = {steps}
 batch_size = 4
@@ -50,8 +50,8 @@ limit = 8
 ANALYSIS = ["similarity", "probes", "attribution", "patching", "selection", "finetune", "evaluate"]
 
 
-def tiny_config(path: Path, stages=("similarity", "finetune", "evaluate"), layers="front", steps=4) -> Path:
-    path.write_text(TINY_TOML.format(stages=json.dumps(list(stages)), layers=layers, steps=steps))
+def tiny_config(path: Path, stages=("similarity", "finetune", "evaluate"), blocks="front", steps=4) -> Path:
+    path.write_text(TINY_TOML.format(stages=json.dumps(list(stages)), blocks=blocks, steps=steps))
     return path
 
 
@@ -145,7 +145,7 @@ def test_whole_tiny_run_and_report(tmp_path):
         assert (root / stage / MARKER).is_file()
     rows = read_json(root / "evaluate" / "evaluation.json")["rows"]
     assert [r["model"] for r in rows] == ["tiny", str(root / "finetune")]
-    assert read_json(root / "finetune" / "train.json")["layers"] == [0, 1]
+    assert read_json(root / "finetune" / "train.json")["blocks"] == [0, 1]
     md = (root / "report.md").read_text()
     assert f"{rows[0]['presence_accuracy']:.3f} | {rows[0]['absence_accuracy']:.3f}" in md
     assert "Not run: `probes/probes.json` is missing" in md
@@ -154,10 +154,10 @@ def test_whole_tiny_run_and_report(tmp_path):
     assert (root / "evaluate" / "evaluation.json").stat().st_mtime_ns == mtime
 
 
-def test_cli_layer_out_of_range_keeps_finished_stages(tmp_path, capsys):
+def test_cli_block_out_of_range_keeps_finished_stages(tmp_path, capsys):
     from negscope.cli import main
 
-    cfg_path = tiny_config(tmp_path / "tiny.toml", ["similarity", "finetune"], layers="0,9")
+    cfg_path = tiny_config(tmp_path / "tiny.toml", ["similarity", "finetune"], blocks="0,9")
     root = tmp_path / "r"
     (root / "similarity").mkdir(parents=True)
     write_json(root / "similarity" / "similarity.json", {"kept": True})
@@ -184,13 +184,13 @@ def test_stage_sections_match_their_runners(section, target):
 
 @pytest.mark.slow
 def test_every_stage_on_the_tiny_model(tmp_path):
-    cfg_path = tiny_config(tmp_path / "tiny.toml", [*ANALYSIS, "study"], layers="auto")
+    cfg_path = tiny_config(tmp_path / "tiny.toml", [*ANALYSIS, "study"], blocks="auto")
     proc = _negscope(["run", "--config", str(cfg_path), "--out", str(tmp_path / "r")])
     assert proc.wait() == 0, proc.stderr.read()
     md = (tmp_path / "r" / "report.md").read_text()
     assert "Not run" not in md and "| selected (" in md
-    selected = read_json(tmp_path / "r" / "selection" / "selection.json")["layers"]
-    assert read_json(tmp_path / "r" / "finetune" / "train.json")["layers"] == selected
+    selected = read_json(tmp_path / "r" / "selection" / "selection.json")["blocks"]
+    assert read_json(tmp_path / "r" / "finetune" / "train.json")["blocks"] == selected
 
 
 def _negscope(args: list[str], **kw) -> subprocess.Popen:
@@ -201,7 +201,7 @@ def _negscope(args: list[str], **kw) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_killed_mid_finetune_then_rerun_matches_uninterrupted(tmp_path):
-    cfg_path = tiny_config(tmp_path / "tiny.toml", ANALYSIS, layers="auto", steps=80)
+    cfg_path = tiny_config(tmp_path / "tiny.toml", ANALYSIS, blocks="auto", steps=80)
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert _negscope(["run", "--config", str(cfg_path), "--out", str(whole)]).wait() == 0
     proc = _negscope(["run", "--config", str(cfg_path), "--out", str(cut)])

@@ -7,7 +7,7 @@ from negscope.finetune.trainer import TrainConfig
 def test_layer_study_on_tiny(tmp_path):
     combined = [0.6, 0.3, 0.1, 0.0]
     sel = tmp_path / "selection.json"
-    sel.write_text(json.dumps({"layers": [0, 1], "ranking": [], "evidence": {"combined": combined}, "rule": "front"}))
+    sel.write_text(json.dumps({"blocks": [0, 1], "ranking": [], "evidence": {"combined": combined}, "rule": "front"}))
     cfg = TrainConfig(steps=2, batch_size=8, warmup=1, save_every=2)
     result = run_layer_study("tiny", "world", tmp_path / "study", eval_data="world[:8]", selection=sel, cfg=cfg, pool=40)
     sets = {r["set"]: r for r in result["rows"]}

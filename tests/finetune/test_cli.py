@@ -15,14 +15,14 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_finetune_cli_auto_layers_and_resume(tmp_path, capsys):
+def test_finetune_cli_auto_blocks_and_resume(tmp_path, capsys):
     sel = tmp_path / "selection.json"
-    sel.write_text(json.dumps({"layers": [3, 1]}))
-    args = ["finetune", "--model", "tiny", "--data", "world[:16]", "--layers", "auto", "--selection", str(sel),
+    sel.write_text(json.dumps({"blocks": [3, 1]}))
+    args = ["finetune", "--model", "tiny", "--data", "world[:16]", "--blocks", "auto", "--selection", str(sel),
             "--out", str(tmp_path / "ft"), "--steps", "2", "--batch-size", "4", "--warmup", "1", "--margin", "0.5"]
     assert main(args) == 0
     train = json.loads((tmp_path / "ft" / "train.json").read_text())
-    assert train["layers"] == [1, 3] and train["config"]["margin"] == 0.5 and len(train["history"]) == 2
+    assert train["blocks"] == [1, 3] and train["blocks_spec"] == "auto" and train["config"]["margin"] == 0.5 and len(train["history"]) == 2
     assert train["model"] == "tiny" and train["data"].startswith("world[0:16]@0")
     load_bundle(str(tmp_path / "ft"))
     assert main(args) == 2  # a checkpoint is there: refuse to overwrite it silently
@@ -31,5 +31,5 @@ def test_finetune_cli_auto_layers_and_resume(tmp_path, capsys):
 
 
 def test_finetune_cli_names_a_bad_block(tmp_path, capsys):
-    assert main(["finetune", "--model", "tiny", "--layers", "0,4", "--out", str(tmp_path)]) == 2
+    assert main(["finetune", "--model", "tiny", "--blocks", "0,4", "--out", str(tmp_path)]) == 2
     assert "blocks 0 to 3" in capsys.readouterr().err

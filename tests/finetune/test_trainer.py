@@ -5,9 +5,10 @@ import torch
 
 from negscope.finetune.data import training_source
 from negscope.finetune.trainer import STATE_FILE, NonFiniteLoss, TrainConfig, Trainer
-from negscope.models import load_bundle
+from negscope.models import Block, load_bundle
 
 CFG = {"steps": 4, "batch_size": 6, "lr": 1e-3, "warmup": 1, "save_every": 2}
+PLAN = (Block(0), Block(2))
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +25,9 @@ def source():
     return training_source("world[:24]")
 
 
-def _run(source, out, layers=(0, 2), callback=None, resume=False, **kw):
+def _run(source, out, blocks=PLAN, callback=None, resume=False, **kw):
     bundle = load_bundle("tiny")
-    trainer = Trainer(bundle, source, list(layers), TrainConfig(**{**CFG, **kw}))
+    trainer = Trainer(bundle, source, list(blocks), TrainConfig(**{**CFG, **kw}))
     trainer.fit(out, resume=resume, callback=callback, progress=False)
     return bundle
 
@@ -46,7 +47,7 @@ def test_trains_only_the_plan_and_loads_back(source, tmp_path):
     train = json.loads((tmp_path / "train.json").read_text())
     assert [h["step"] for h in train["history"]] == [1, 2, 3, 4]
     assert {"l1", "l2", "l3", "absence_nce", "original_nce", "text_margin", "loss", "lr"} <= set(train["history"][0])
-    assert train["layers"] == [0, 2] and "text_projection.weight" in train["trainable"]
+    assert train["blocks"] == [0, 2] and "text_projection.weight" in train["trainable"]
 
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(source, tmp_path):
@@ -60,6 +61,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(source, tmp_path
         _run(source, tmp_path / "cut", callback=interrupt)
     with pytest.raises(ValueError, match="--resume"):
         _run(source, tmp_path / "cut")
+    with pytest.raises(ValueError, match=r"trained text blocks \[0, 2\], not \[0, 1\]; resume with --blocks 0,2"):
+        _run(source, tmp_path / "cut", blocks=(0, 1), resume=True)
     with pytest.raises(ValueError, match="different settings"):
         _run(source, tmp_path / "cut", resume=True, lr=5e-4)
     resumed = _run(source, tmp_path / "cut", resume=True).model.state_dict()

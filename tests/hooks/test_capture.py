@@ -1,12 +1,10 @@
-"""Capture: equality with output_hidden_states, pooling, dtype, layer selection, hook removal."""
+"""Capture: equality with output_hidden_states, pooling, dtype, site selection, hook removal."""
 
 import pytest
 import torch
 
-from negscope.hooks import capture_text_states, layer_names, text_states
-from negscope.hooks.names import layer_module
-from negscope.models import load_bundle
-from negscope.models.loading import WORLD_DIR
+from negscope.hooks import capture_text_states, text_states
+from negscope.models import Block
 
 CAPTIONS = ["a red circle", "there is a blue square and a green cross", "This is not a photo of a yellow triangle"]
 
@@ -23,21 +21,11 @@ def _hidden(bundle, captions):
     return tokens, out.hidden_states
 
 
-def test_layer_names_tiny(bundle):
-    assert layer_names(bundle) == ["text.embed", "text.block.0", "text.block.1", "text.block.2", "text.block.3"]
-
-
-@pytest.mark.skipif(not (WORLD_DIR / "config.json").is_file(), reason="the shipped world model is not built yet")
-def test_layer_names_world():
-    names = layer_names(load_bundle("world"))
-    assert names == ["text.embed"] + [f"text.block.{k}" for k in range(12)]
-
-
 def test_states_equal_hidden_states(bundle):
     tokens, hidden = _hidden(bundle, CAPTIONS)
     with capture_text_states(bundle, pools=("eos", "mean", "tokens")) as cap:
         bundle.encode_text(CAPTIONS, batch_size=2)
-    names = layer_names(bundle)
+    names = [s.name for s in bundle.sites]
     assert len(hidden) == len(names)
     eos_pos = tokens["attention_mask"].sum(1) - 1
     mask = tokens["attention_mask"].float()
@@ -53,20 +41,20 @@ def test_states_equal_hidden_states(bundle):
 
 def test_last_eos_state_gives_clip_pooler(bundle):
     tokens = bundle.tokenize(CAPTIONS)
-    last = text_states(bundle, CAPTIONS, layers=[-1 + len(layer_names(bundle))])
+    last = text_states(bundle, CAPTIONS, sites=[bundle.blocks[-1].output])
     with torch.inference_mode():
         pooled = bundle.model.text_model(**tokens).pooler_output
     torch.testing.assert_close(bundle.model.text_model.final_layer_norm(last["text.block.3"]), pooled)
 
 
 def test_dtype_subset_and_order(bundle):
-    states = text_states(bundle, CAPTIONS, layers=["text.block.2", 0], dtype=torch.float16)
+    states = text_states(bundle, CAPTIONS, sites=["text.block.2", "text.embed"], dtype=torch.float16)
     assert list(states) == ["text.embed", "text.block.2"]
     assert all(x.dtype == torch.float16 and x.shape == (3, 32) and not x.requires_grad for x in states.values())
 
 
 def test_hooks_removed_after_exception(bundle):
-    modules = [layer_module(bundle, n) for n in layer_names(bundle)]
+    modules = [bundle.site_module(s) for s in bundle.sites]
     before = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules]
     with pytest.raises(RuntimeError, match="boom"), capture_text_states(bundle) as cap:
         bundle.encode_text(CAPTIONS)
@@ -85,10 +73,14 @@ def test_clear_drops_states(bundle):
 
 
 def test_clear_errors_name_the_fix(bundle):
-    with pytest.raises(IndexError, match="valid indices are 0"):
-        text_states(bundle, CAPTIONS, layers=[5])
-    with pytest.raises(ValueError, match="unknown layer"):
-        text_states(bundle, CAPTIONS, layers=["text.block.9x"])
+    with pytest.raises(TypeError, match="a site is named, not numbered"):
+        text_states(bundle, CAPTIONS, sites=[1])
+    with pytest.raises(IndexError, match="text.block.0 to text.block.3"):
+        text_states(bundle, CAPTIONS, sites=[Block(4).output])
+    with pytest.raises(ValueError, match="unknown site"):
+        text_states(bundle, CAPTIONS, sites=["text.block.9x"])
+    with pytest.raises(ValueError, match="sites is empty"):
+        text_states(bundle, CAPTIONS, sites=[])
     with pytest.raises(ValueError, match="no captions"):
         text_states(bundle, [])
     with pytest.raises(ValueError, match="pools"), capture_text_states(bundle, pools=("max",)):

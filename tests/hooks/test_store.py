@@ -1,4 +1,4 @@
-"""Activation store: round trip, one-layer reads, resume after an interruption, mismatched reruns."""
+"""Activation store: round trip, one-site reads, resume after an interruption, mismatched reruns."""
 
 import numpy as np
 import pytest
@@ -9,19 +9,20 @@ from negscope.hooks import ActivationStore, text_states, write_store
 TEXTS = [f"a {c} {s}" for c in ("red", "blue", "green") for s in ("circle", "square", "cross")]
 
 
-def test_round_trip_and_one_layer_reads(tiny, tmp_path):
+def test_round_trip_and_one_site_reads(tiny, tmp_path):
     store = write_store(tmp_path, tiny, TEXTS, groups=[i // 2 for i in range(9)], labels={"y": [i % 2 for i in range(9)]},
                         pools=("eos", "mean"), dtype="float16", shard_size=4)
     assert store.manifest["shards"] == 3 and store.manifest["dtype"] == "float16" and store.manifest["model"] == "tiny"
+    assert store.manifest["format"] == 2 and store.sites == [s.name for s in tiny.sites]
     expected = text_states(tiny, TEXTS, dtype=torch.float16)
-    assert sorted(p.name for p in (tmp_path / "shard_00001" / "mean").iterdir()) == sorted(f"{n}.npy" for n in store.layers)
-    for other in store.layers[1:]:
+    assert sorted(p.name for p in (tmp_path / "shard_00001" / "mean").iterdir()) == sorted(f"{n}.npy" for n in store.sites)
+    for other in store.sites[1:]:
         for shard in tmp_path.glob("shard_*"):
             (shard / "eos" / f"{other}.npy").unlink()
-    x = store.layer("text.embed")
+    x = store.states("text.embed")
     assert x.dtype == np.float16 and x.shape == (9, 32)
     np.testing.assert_array_equal(x, expected["text.embed"].numpy())
-    np.testing.assert_array_equal(ActivationStore(tmp_path).layer(0, pool="mean").shape, (9, 32))
+    np.testing.assert_array_equal(ActivationStore(tmp_path).states(tiny.sites[0], pool="mean").shape, (9, 32))
     assert store.texts == TEXTS and store.groups.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4]
     assert store.labels("y").tolist() == [0, 1, 0, 1, 0, 1, 0, 1, 0]
 
@@ -41,11 +42,11 @@ def test_resume_after_interruption(tiny, tmp_path, monkeypatch):
         write_store(tmp_path, tiny, TEXTS, groups=range(9), shard_size=4)
     assert ActivationStore(tmp_path).missing_shards == [1, 2]
     with pytest.raises(ValueError, match="incomplete"):
-        ActivationStore(tmp_path).layer(1)
+        ActivationStore(tmp_path).states("text.block.0")
     store = write_store(tmp_path, tiny, TEXTS, groups=range(9), shard_size=4)
     assert calls[2:] == [TEXTS[4:8], TEXTS[8:]]
     monkeypatch.undo()
-    np.testing.assert_allclose(store.layer("text.block.3"), text_states(tiny, TEXTS)["text.block.3"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(store.states("text.block.3"), text_states(tiny, TEXTS)["text.block.3"].numpy(), atol=1e-6)
 
 
 def test_errors_name_the_fix(tiny, tmp_path):
@@ -56,5 +57,9 @@ def test_errors_name_the_fix(tiny, tmp_path):
         write_store(tmp_path / "b", tiny, [], groups=[])
     with pytest.raises(ValueError, match="one per caption"):
         write_store(tmp_path / "c", tiny, TEXTS, groups=[1])
-    with pytest.raises(IndexError, match="valid indices are 0 to 4"):
-        ActivationStore(tmp_path).layer(7)
+    with pytest.raises(TypeError, match="a site is named, not numbered"):
+        ActivationStore(tmp_path).states(1)
+    with pytest.raises(ValueError, match="has no site 'text.block.7'"):
+        ActivationStore(tmp_path).states("text.block.7")
+    with pytest.raises(ValueError, match="has no pool 'mean'"):
+        ActivationStore(tmp_path).states("text.embed", pool="mean")

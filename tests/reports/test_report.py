@@ -40,13 +40,13 @@ def run_dir(tmp_path):
     png(root / "similarity" / "templates_world.png")
     png(root / "similarity" / "tsne_world.png")
     write_json(root / "selection" / "selection.json", {
-        "layers": [0, 2], "rule": "top (coverage 0.5)",
-        "ranking": [{"block": 2, "layer": "text.block.2", "score": 0.6, "patching": 0.6},
-                    {"block": 0, "layer": "text.block.0", "score": 0.3, "patching": 0.3}],
+        "blocks": [0, 2], "rule": "top (coverage 0.5)",
+        "ranking": [{"block": 2, "name": "text.block.2", "score": 0.6, "patching": 0.6},
+                    {"block": 0, "name": "text.block.0", "score": 0.3, "patching": 0.3}],
         "evidence": {"kinds": ["patching"], "missing": ["probes", "attribution"], "coverage_of_plan": 0.9,
                      "stability": {"inclusion": [0.7, 0.1, 0.95]}}})
     write_json(root / "finetune" / "train.json", {
-        "model": "world", "layers_spec": "auto", "layers": [0, 2], "trainable": ["a", "b"], "processes": 1,
+        "model": "world", "blocks_spec": "auto", "blocks": [0, 2], "trainable": ["a", "b"], "processes": 1,
         "data": "world[0:100]@0", "train_seconds": 12.5, "final_loss": 1.25,
         "config": {"steps": 3, "batch_size": 8, "lr": 3e-4, "weight_decay": 0.2, "warmup": 1, "margin": 0.9, "lambda_abs": 1.0},
         "history": [{"step": i, "loss": 2.0 - 0.25 * i, "lr": 3e-4} for i in (1, 2, 3)]})

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from negscope.models import load_bundle
-from negscope.selection import freeze_except, plan_layers
+from negscope.models import Block, load_bundle
+from negscope.selection import freeze_except, plan_blocks
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def _block(k: int) -> list[str]:
 
 
 def test_trainable_names_for_a_non_contiguous_plan(bundle):
-    names = freeze_except(bundle, [2, 0])
+    names = freeze_except(bundle, [Block(2), 0])
     expected = {
         "logit_scale",
         "text_model.embeddings.token_embedding.weight",
@@ -42,21 +42,22 @@ def test_out_of_range_block_names_the_valid_range(bundle):
         freeze_except(bundle, [])
 
 
-def test_layer_shorthands_and_lists(bundle, tmp_path):
-    assert plan_layers(bundle, "front") == [0, 1]
-    assert plan_layers(bundle, "middle") == [2]
-    assert plan_layers(bundle, "back") == [3]
-    assert plan_layers(bundle, "all") == [0, 1, 2, 3]
-    assert plan_layers(bundle, "3,0") == [0, 3]
+def test_block_shorthands_and_lists(bundle, tmp_path):
+    blocks = lambda *ks: [Block(k) for k in ks]
+    assert plan_blocks(bundle, "front") == blocks(0, 1)
+    assert plan_blocks(bundle, "middle") == blocks(2)
+    assert plan_blocks(bundle, "back") == blocks(3)
+    assert plan_blocks(bundle, "all") == blocks(0, 1, 2, 3)
+    assert plan_blocks(bundle, "3,0") == blocks(0, 3)
     sel = tmp_path / "selection.json"
-    sel.write_text(json.dumps({"layers": [1, 3], "ranking": [3, 1, 0, 2]}))
-    assert plan_layers(bundle, "auto", sel) == [1, 3]
-    with pytest.raises(ValueError, match="--selection"):
-        plan_layers(bundle, "auto")
+    sel.write_text(json.dumps({"blocks": [1, 3], "ranking": [3, 1, 0, 2]}))
+    assert plan_blocks(bundle, "auto", sel) == blocks(1, 3)
+    with pytest.raises(ValueError, match="--blocks auto needs --selection"):
+        plan_blocks(bundle, "auto")
     with pytest.raises(ValueError, match="not understood"):
-        plan_layers(bundle, "first")
+        plan_blocks(bundle, "first")
     with pytest.raises(IndexError, match="blocks 0 to 3"):
-        plan_layers(bundle, "0,9")
-    sel.write_text(json.dumps({"ranking": [1]}))
-    with pytest.raises(ValueError, match="no 'layers' list"):
-        plan_layers(bundle, "auto", sel)
+        plan_blocks(bundle, "0,9")
+    sel.write_text(json.dumps({"layers": [1]}))
+    with pytest.raises(ValueError, match="no 'blocks' list"):
+        plan_blocks(bundle, "auto", sel)

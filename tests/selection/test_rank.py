@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from negscope.io import write_json
-from negscope.selection import Evidence, load_evidence, rank_layers
+from negscope.selection import Evidence, load_evidence, rank_blocks
 from negscope.selection.rank import choose, probe_gains
+
+SITES = ["text.embed", "text.block.0", "text.block.1"]
 
 
 def _evidence(seed: int = 0) -> Evidence:
@@ -22,20 +24,20 @@ def _evidence(seed: int = 0) -> Evidence:
 
 def test_selection_is_deterministic_for_a_fixed_seed():
     ev = _evidence()
-    a, b = rank_layers(ev, seed=3, resamples=50), rank_layers(ev, seed=3, resamples=50)
+    a, b = rank_blocks(ev, seed=3, resamples=50), rank_blocks(ev, seed=3, resamples=50)
     assert json.dumps(a) == json.dumps(b)
-    c = rank_layers(ev, seed=4, resamples=50)
-    assert c["layers"] == a["layers"]  # the plan uses all pairs; only the stability check depends on the seed
+    c = rank_blocks(ev, seed=4, resamples=50)
+    assert c["blocks"] == a["blocks"]  # the plan uses all pairs; only the stability check depends on the seed
 
 
 def test_ranking_and_front_plan_follow_the_combined_score():
-    sel = rank_layers(_evidence(), coverage=0.5, resamples=20)
+    sel = rank_blocks(_evidence(), coverage=0.5, resamples=20)
     combined = np.array(sel["evidence"]["combined"])
     assert np.isclose(combined.sum(), 1)
-    assert sel["ranking"][0]["block"] == 1
-    assert sel["layers"] == [0, 1]
+    assert sel["ranking"][0]["block"] == 1 and sel["ranking"][0]["name"] == "text.block.1"
+    assert sel["blocks"] == [0, 1]
     assert sel["evidence"]["coverage_of_plan"] >= 0.5
-    assert combined[: sel["layers"][-1]].sum() < 0.5
+    assert combined[: sel["blocks"][-1]].sum() < 0.5
     assert set(sel["evidence"]["kinds"]) == {"probes", "attribution", "patching"}
 
 
@@ -46,14 +48,14 @@ def test_rules_front_and_top():
     assert choose(scores, 0.8, "top") == [2, 4]
     assert choose(scores, 1.0, "front") == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="rule 'back' is unknown"):
-        rank_layers(_evidence(), rule="back")
+        rank_blocks(_evidence(), rule="back")
 
 
 def test_probe_gains_average_selectivity_rises_over_tasks():
     probes = {
-        "negated": {"layers": [{"layer": f"s{i}", "index": i, "selectivity": s} for i, s in enumerate([0, 0.2, 0.5])]},
-        "scope": {"layers": [{"layer": f"s{i}", "index": i, "selectivity": s} for i, s in enumerate([0, 0.4, 0.4])]},
-        "divergence": [{"layer": "s0", "index": 0, "mean_cosine": 1.0}],
+        "negated": {"sites": [{"site": s, "selectivity": v} for s, v in zip(SITES, [0, 0.2, 0.5])]},
+        "scope": {"sites": [{"site": s, "selectivity": v} for s, v in reversed(list(zip(SITES, [0, 0.4, 0.4])))]},
+        "divergence": [{"site": "text.embed", "mean_cosine": 1.0}],
     }
     np.testing.assert_allclose(probe_gains(probes, 2), [0.3, 0.15])
 
@@ -61,6 +63,6 @@ def test_probe_gains_average_selectivity_rises_over_tasks():
 def test_missing_evidence_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="run `negscope attribute`"):
         load_evidence(tmp_path, tmp_path, tmp_path)
-    write_json(tmp_path / "probes.json", {"negated": {"layers": []}})
+    write_json(tmp_path / "probes.json", {"negated": {"sites": []}})
     with pytest.raises(FileNotFoundError):
         load_evidence(tmp_path, tmp_path, tmp_path)
