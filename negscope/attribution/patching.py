@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..hooks.capture import capture_text_states
 from ..models import ClipBundle, Site
+from ..results import CurvePoint
 from .score import end_positions
 from .stats import bootstrap_ci
 
@@ -73,14 +74,14 @@ class PatchResult:
         """S_patched - S_receiver per pair and site."""
         return self.patched - self.receiver[:, None]
 
-    def curve(self, resamples: int = 1000, seed: int = 0) -> list[dict]:
+    def curve(self, resamples: int = 1000, seed: int = 0) -> list[CurvePoint]:
         """Per site: the gap-weighted share recreated, with a bootstrap 95% interval over pairs."""
         def share(idx: np.ndarray) -> np.ndarray:
             return recreated_share(self.effect[idx], self.gap[idx])
 
         low, high = bootstrap_ci(share, len(self.gap), resamples, seed)
         return [
-            {"site": n, "share": float(s), "ci_low": float(lo), "ci_high": float(hi)}
+            CurvePoint(n, float(s), float(lo), float(hi))
             for n, s, lo, hi in zip(self.sites, share(np.arange(len(self.gap))), low, high)
         ]
 

@@ -10,11 +10,12 @@ import torch
 from ..data import Dataset
 from ..data.negation import TEMPLATE_NAMES, absent_candidates, change_subject, seven_templates
 from ..models import ClipBundle
+from ..results.similarity import SeedRow
 from .features import image_features, text_lookup
 
 
 @dataclass
-class SimilarityResult:
+class SimilarityScores:
     """Per-pair scores of one model on one dataset, with the features behind them."""
 
     model: str
@@ -37,21 +38,21 @@ class SimilarityResult:
         """S(I, 'This is not ' + caption) per pair."""
         return self.scores[:, TEMPLATE_NAMES.index("this_is_not")]
 
-    def summary(self) -> dict:
+    def summary(self) -> SeedRow:
         """The seed Table 1 row: means, standard deviations, flips and per-template means."""
         pos, neg = self.s_pos, self.s_neg
         flips = int((neg >= pos).sum())
-        return {
-            "model": self.model,
-            "pairs": len(pos),
-            "pos_mean": float(pos.mean()),
-            "pos_std": float(pos.std()),
-            "neg_mean": float(neg.mean()),
-            "neg_std": float(neg.std()),
-            "flips": flips,
-            "flip_rate": flips / len(pos),
-            "templates": {name: float(self.scores[:, j].mean()) for j, name in enumerate(TEMPLATE_NAMES)},
-        }
+        return SeedRow(
+            model=self.model,
+            pairs=len(pos),
+            pos_mean=float(pos.mean()),
+            pos_std=float(pos.std()),
+            neg_mean=float(neg.mean()),
+            neg_std=float(neg.std()),
+            flips=flips,
+            flip_rate=flips / len(pos),
+            templates={name: float(self.scores[:, j].mean()) for j, name in enumerate(TEMPLATE_NAMES)},
+        )
 
 
 def similarity_study(
@@ -60,7 +61,7 @@ def similarity_study(
     seed: int = 0,
     progress: bool = False,
     image_feats: torch.Tensor | None = None,
-) -> SimilarityResult:
+) -> SimilarityScores:
     """Score every (image, caption) pair under the seven templates; image features are computed once."""
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
@@ -78,7 +79,7 @@ def similarity_study(
     index = torch.tensor([[row[d[n]] for n in TEMPLATE_NAMES] for d in texts])
     pi = torch.tensor(pair_image)
     scores = torch.einsum("pd,ptd->pt", img[pi], feats[index]).numpy()
-    return SimilarityResult(
+    return SimilarityScores(
         model=bundle.spec,
         image_ids=[r.image_id for r in dataset],
         pair_image=pi.numpy(),

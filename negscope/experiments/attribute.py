@@ -14,83 +14,91 @@ from ..attribution import tokens as tokens_module
 from ..data import load_dataset, negation_pairs
 from ..data.negation import TEMPLATE_NAMES
 from ..evaluation.similarity import similarity_study
-from ..io import write_json
 from ..models import load_bundle
 from ..reports.attribution_figures import (
     layer_attribution_plot,
     negation_share_bars,
     token_heatmap_html,
 )
+from ..results import (
+    AttributionResult,
+    BlockImportance,
+    CaptionPair,
+    MeanCI,
+    PerPair,
+    SiteAttribution,
+    SiteAttributions,
+    TokenAttributions,
+)
+from .config import AttributionConfig, Common
 
 
-def run_attribution(
-    model: str,
-    data: str,
-    out: str | Path,
-    limit: int | None = 64,
-    steps: int = 32,
-    examples: int = 8,
-    seed: int = 0,
-    progress: bool = True,
-) -> dict:
-    """Write attribution.json, its figures and the token heatmap for `model` on the first `limit` images."""
+def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, progress: bool = True) -> AttributionResult:
+    """Write attribution.json, its figures and the token heatmap for the model on the first `cfg.limit` images."""
     start = time.time()
     out = Path(out)
+    seed, model = common.seed, common.model
     torch.manual_seed(seed)
     bundle = load_bundle(model)
-    dataset = load_dataset(data, limit=limit)
+    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
     study = similarity_study(bundle, dataset, seed=seed)
     firsts = [int(np.flatnonzero(study.pair_image == i)[0]) for i in range(len(dataset))]
     texts = [study.texts[p][t] for p in firsts for t in TEMPLATE_NAMES]
     feats = study.image_feats[np.repeat(np.arange(len(dataset)), len(TEMPLATE_NAMES))]
-    attrs = token_attributions(bundle, texts, feats, steps=steps, progress=progress)
+    attrs = token_attributions(bundle, texts, feats, steps=cfg.steps, progress=progress)
     records = [
         {"image_id": dataset[k // len(TEMPLATE_NAMES)].image_id, "template": TEMPLATE_NAMES[k % len(TEMPLATE_NAMES)], **a.to_dict()}
         for k, a in enumerate(attrs)
     ]
     shares = {
-        t: mean_with_ci(np.array([r["negation_share"] for r in records if r["template"] == t]), seed=seed)
+        t: MeanCI(**mean_with_ci(np.array([r["negation_share"] for r in records if r["template"] == t]), seed=seed))
         for t in TEMPLATE_NAMES
     }
 
     rows, pos, neg = aligned_pairs(bundle, *negation_pairs(dataset, "presence", seed))
-    la = layer_attributions(bundle, pos, neg, study.image_feats[rows], steps=steps, progress=progress)
+    la = layer_attributions(bundle, pos, neg, study.image_feats[rows], steps=cfg.steps, progress=progress)
     states = [
-        {"site": n, "eos_share": float(la.eos_share[:, j].mean()), "changed_share": float(la.changed_share[:, j].mean()),
-         "total": float(la.total[:, j].mean()), "mean_abs_delta": float(np.abs(la.delta[:, j]).mean()),
-         "max_abs_delta": float(np.abs(la.delta[:, j]).max())}
+        SiteAttribution(n, float(la.eos_share[:, j].mean()), float(la.changed_share[:, j].mean()), float(la.total[:, j].mean()),
+                        float(np.abs(la.delta[:, j]).mean()), float(np.abs(la.delta[:, j]).max()))
         for j, n in enumerate(la.sites)
     ]
-    blocks = [{"block": b.index, "name": b.name, **mean_with_ci(la.importance[:, j], seed=seed)} for j, b in enumerate(bundle.blocks)]
-    result = {
-        "model": model,
-        "data": data,
-        "seed": seed,
-        "steps": steps,
-        "tokens": {
-            "method": tokens_module.__doc__.strip(),
-            "n_texts": len(records),
-            "negation_words": sorted(tokens_module.NEGATION_WORDS),
-            "negation_share": shares,
-            "mean_abs_delta": float(np.mean([abs(r["delta"]) for r in records])),
-            "max_abs_delta": float(np.max([abs(r["delta"]) for r in records])),
-            "attributions": records,
-        },
-        "layers": {
-            "method": layers_module.__doc__.strip(),
-            "pairs": "presence",
-            "n_pairs": len(rows),
-            "sites": la.sites,
-            "mean_gap": float(la.gap.mean()),
-            "states": states,
-            "blocks": blocks,
-            "captions": [{"image_id": dataset[i].image_id, "positive": a, "negated": b} for i, a, b in zip(rows, pos, neg)],
-            "per_pair": {"gap": la.gap, "eos_share": la.eos_share, "changed_share": la.changed_share, "delta": la.delta},
-        },
-        "seconds": round(time.time() - start, 1),
-    }
-    write_json(out / "attribution.json", result)
+    blocks = [BlockImportance(b.index, b.name, **mean_with_ci(la.importance[:, j], seed=seed)) for j, b in enumerate(bundle.blocks)]
+    result = AttributionResult(
+        model=model,
+        data=common.data,
+        seed=seed,
+        steps=cfg.steps,
+        tokens=TokenAttributions(
+            method=tokens_module.__doc__.strip(),
+            n_texts=len(records),
+            negation_words=sorted(tokens_module.NEGATION_WORDS),
+            negation_share=shares,
+            mean_abs_delta=float(np.mean([abs(r["delta"]) for r in records])),
+            max_abs_delta=float(np.max([abs(r["delta"]) for r in records])),
+            attributions=records,
+        ),
+        sites=SiteAttributions(
+            method=layers_module.__doc__.strip(),
+            pairs="presence",
+            n_pairs=len(rows),
+            sites=la.sites,
+            mean_gap=float(la.gap.mean()),
+            states=states,
+            blocks=blocks,
+            captions=[CaptionPair(dataset[i].image_id, a, b) for i, a, b in zip(rows, pos, neg)],
+            per_pair=PerPair(la.gap.tolist(), la.eos_share.tolist(), la.changed_share.tolist(), la.delta.tolist()),
+        ),
+        seconds=round(time.time() - start, 1),
+    )
+    result.save(out)
     negation_share_bars(shares, out / "token_negation_share.png", f"{model}: token IG, share on negation words ({len(dataset)} captions per template)")
     layer_attribution_plot(states, blocks, out / "layer_attribution.png", f"{model}: per-site IG of S(neg) - S(pos), {len(rows)} presence pairs")
-    token_heatmap_html(records[: examples * len(TEMPLATE_NAMES)], out / "token_heatmap.html", f"{model}: token attributions")
+    token_heatmap_html(records[: cfg.examples * len(TEMPLATE_NAMES)], out / "token_heatmap.html", f"{model}: token attributions")
     return result
+
+
+def format_summary(result: AttributionResult) -> str:
+    """Two lines: the token share on negation words per template, and each block's importance."""
+    shares = ", ".join(f"{t} {v.mean:.2f}" for t, v in result.tokens.negation_share.items())
+    blocks = " ".join(f"{b.block}:{b.mean:+.2f}" for b in result.sites.blocks)
+    return f"token attribution share on negation words: {shares}\nblock importance: {blocks}"

@@ -16,7 +16,7 @@ from typing import Any
 from ..finetune.config import TrainConfig, WorldTrainConfig
 from ..settings import ConfigError, from_dict, nearest, setting
 
-__all__ = ["WorldTrainConfig", "ConfigError", "RunConfig", "load_config", "quick", "with_overrides", "STAGES", "QUICK"]
+__all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "quick", "with_overrides"]
 
 MODEL_HELP = "world (shipped), tiny (random, tests), a Hugging Face id or a local model folder"
 DATA_HELP = "world (1,000 held-out scenes), world[:N], or a COCO-format folder"

@@ -6,9 +6,11 @@ import csv
 from pathlib import Path
 
 from ..data import load_dataset
-from ..evaluation.suite import evaluate, flat
-from ..io import atomic_path, write_json, write_text
+from ..evaluation.suite import evaluate
+from ..io import atomic_path, write_text
 from ..models import load_bundle
+from ..results import EvaluationResult
+from .config import Common, EvaluateConfig
 
 TABLE_COLUMNS = (
     "presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy",
@@ -16,35 +18,34 @@ TABLE_COLUMNS = (
 )
 
 
-def comparison_markdown(rows: list[dict]) -> str:
+def comparison_markdown(result: EvaluationResult) -> str:
     """Markdown table of the main metrics, with the change against the first row."""
-    rows = [flat(r) for r in rows]
-    head = "| model | " + " | ".join(TABLE_COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(TABLE_COLUMNS) + 1)]
+    rows = result.rows
+    lines = ["| model | " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * (len(TABLE_COLUMNS) + 1)]
     for r in rows:
-        lines.append(f"| {r['model']} | " + " | ".join(f"{r[c]:.3f}" for c in TABLE_COLUMNS) + " |")
+        lines.append(f"| {r.model} | " + " | ".join(f"{r.metric(c):.3f}" for c in TABLE_COLUMNS) + " |")
     for r in rows[1:]:
         lines.append(
-            f"| Δ {r['model']} vs {rows[0]['model']} | "
-            + " | ".join(f"{r[c] - rows[0][c]:+.3f}" for c in TABLE_COLUMNS) + " |"
+            f"| Δ {r.model} vs {rows[0].model} | "
+            + " | ".join(f"{r.metric(c) - rows[0].metric(c):+.3f}" for c in TABLE_COLUMNS) + " |"
         )
     return "\n".join(lines) + "\n"
 
 
 def run_evaluate(
-    models: list[str], data: str, out: str | Path, limit: int | None = None, strict: bool = False, seed: int = 0
-) -> list[dict]:
-    """Evaluate every model on `data`; write evaluation.json, comparison.md and comparison.csv to `out`."""
+    common: Common, cfg: EvaluateConfig, out: str | Path, models: list[str] | None = None, progress: bool = True
+) -> EvaluationResult:
+    """Evaluate every model (default: the common one) on the data; write evaluation.json, comparison.md and .csv."""
     out = Path(out)
-    dataset = load_dataset(data, limit=limit, strict=strict)
-    rows = []
-    for spec in models:
-        print(f"evaluate: {spec} on {len(dataset)} images of {data}")
-        rows.append(evaluate(load_bundle(spec), dataset, seed=seed, progress=True))
-    write_json(out / "evaluation.json", {"data": data, "seed": seed, "skipped_images": len(dataset.skipped), "rows": rows})
-    write_text(out / "comparison.md", comparison_markdown(rows))
+    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    result = EvaluationResult(common.data, common.seed, len(dataset.skipped), [])
+    for spec in models or [common.model]:
+        print(f"evaluate: {spec} on {len(dataset)} images of {common.data}")
+        result.rows.append(evaluate(load_bundle(spec), dataset, seed=common.seed, progress=progress))
+    result.save(out)
+    write_text(out / "comparison.md", comparison_markdown(result))
     with atomic_path(out / "comparison.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["model", *TABLE_COLUMNS])
-        w.writerows([r["model"], *(f"{flat(r)[c]:.6f}" for c in TABLE_COLUMNS)] for r in rows)
-    return rows
+        w.writerows([r.model, *(f"{r.metric(c):.6f}" for c in TABLE_COLUMNS)] for r in result.rows)
+    return result

@@ -6,24 +6,19 @@ from pathlib import Path
 
 from ..finetune.ddp import init_distributed
 from ..finetune.run import fine_tune
-from ..finetune.trainer import TrainConfig
 from ..reports.figures import training_curve
+from ..results import TrainResult
+from .config import Common, FinetuneConfig
 
 
 def run_finetune(
-    model: str,
-    data: str,
-    blocks: str,
-    out: str | Path,
-    cfg: TrainConfig | None = None,
-    selection: str | Path | None = None,
-    resume: bool = False,
-    pool: int = 10000,
+    common: Common, cfg: FinetuneConfig, out: str | Path, selection: str | Path | None = None, resume: bool = False,
     progress: bool = True,
-) -> dict:
-    """Fine-tune `model` on `data`, training the text blocks the spec `blocks` names; writes `out/` (model), `out/train.json` and the curve."""
-    summary = fine_tune(model, data, blocks, out, cfg=cfg, selection=selection, resume=resume, pool=pool, progress=progress)
+) -> TrainResult:
+    """Fine-tune the model on the training data, training the blocks `cfg.blocks` names; writes the model, train.json and the curve to `out`."""
+    result = fine_tune(common.model, cfg.train_data or common.data, cfg.blocks, out, cfg=cfg, seed=common.seed,
+                       selection=selection, resume=resume, pool=cfg.pool, progress=progress)
     rank, _ = init_distributed()
     if rank == 0:
-        training_curve(summary["history"], Path(out) / "training_curve.png", title=f"fine-tuning text blocks {summary['blocks']}")
-    return summary
+        training_curve(result.history, Path(out) / "training_curve.png", title=f"fine-tuning text blocks {result.blocks}")
+    return result

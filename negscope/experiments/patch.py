@@ -11,53 +11,56 @@ from ..attribution import aligned_pairs, patch_pairs
 from ..attribution import patching as patching_module
 from ..data import load_dataset, negation_pairs
 from ..evaluation.features import image_features
-from ..io import write_json
 from ..models import load_bundle
 from ..reports.attribution_figures import patching_plot
+from ..results import CaptionPair, PatchingResult, PatchRun
+from .config import Common, PatchingConfig
 
 
-def run_patching(
-    model: str,
-    data: str,
-    out: str | Path,
-    limit: int | None = 200,
-    all_tokens: bool = False,
-    pairs: str = "presence",
-    seed: int = 0,
-    progress: bool = True,
-) -> dict:
+def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress: bool = True) -> PatchingResult:
     """Patch every site's EOS state (and, with `all_tokens`, the token states) both ways; write patching.json."""
     start = time.time()
     out = Path(out)
+    seed = common.seed
     torch.manual_seed(seed)
-    bundle = load_bundle(model)
-    dataset = load_dataset(data, limit=limit)
-    rows, pos, neg = negation_pairs(dataset, pairs, seed)
+    bundle = load_bundle(common.model)
+    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    rows, pos, neg = negation_pairs(dataset, cfg.pairs, seed)
+    position_sets = ("eos", "context", "all") if cfg.all_tokens else ("eos",)
+    aligned = aligned_pairs(bundle, rows, pos, neg) if cfg.all_tokens else None
     img = image_features(bundle, dataset)
     runs, curves, counts = {}, {}, {}
-    for positions in ("eos", "context", "all") if all_tokens else ("eos",):
-        r, p, n = (rows, pos, neg) if positions == "eos" else aligned_pairs(bundle, rows, pos, neg)
+    for positions in position_sets:
+        r, p, n = (rows, pos, neg) if positions == "eos" else aligned
         counts[positions] = len(r)
         feats = img[r]
         runs[positions], curves[positions] = {}, {}
         for direction, (receivers, donors) in (("forward", (p, n)), ("reverse", (n, p))):
             res = patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
-            runs[positions][direction] = {"receiver": res.receiver, "donor": res.donor, "patched": res.patched}
+            runs[positions][direction] = PatchRun(res.receiver.tolist(), res.donor.tolist(), res.patched.tolist())
             curves[positions][direction] = res.curve(seed=seed)
-    result = {
-        "model": model,
-        "data": data,
-        "pairs": pairs,
-        "seed": seed,
-        "n_pairs": counts,
-        "sites": res.sites,
-        "method": patching_module.__doc__.strip(),
-        "directions": {"forward": "receiver = positive caption, donor = negated", "reverse": "receiver = negated, donor = positive"},
-        "curves": curves,
-        "captions": [{"image_id": dataset[i].image_id, "positive": a, "negated": b} for i, a, b in zip(rows, pos, neg)],
-        "runs": runs,
-        "seconds": round(time.time() - start, 1),
-    }
-    write_json(out / "patching.json", result)
-    patching_plot(curves, out / "patching.png", f"{model}: activation patching on {pairs} pairs ({counts['eos']} pairs)")
+    result = PatchingResult(
+        model=common.model,
+        data=common.data,
+        pairs=cfg.pairs,
+        seed=seed,
+        n_pairs=counts,
+        sites=res.sites,
+        method=patching_module.__doc__.strip(),
+        directions={"forward": "receiver = positive caption, donor = negated", "reverse": "receiver = negated, donor = positive"},
+        curves=curves,
+        captions=[CaptionPair(dataset[i].image_id, a, b) for i, a, b in zip(rows, pos, neg)],
+        runs=runs,
+        seconds=round(time.time() - start, 1),
+    )
+    result.save(out)
+    patching_plot(curves, out / "patching.png", f"{common.model}: activation patching on {cfg.pairs} pairs ({counts['eos']} pairs)")
     return result
+
+
+def format_summary(result: PatchingResult) -> str:
+    """One line per direction: the share of the effect recreated by patching each site's EOS state."""
+    return "\n".join(
+        f"EOS patching, {direction}: " + " ".join(f"{p.site}:{p.share:.2f}" for p in points)
+        for direction, points in result.curves["eos"].items()
+    )

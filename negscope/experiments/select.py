@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
-from ..io import write_json
 from ..reports.attribution_figures import selection_plot
-from ..selection.rank import load_evidence, rank_blocks
+from ..results import SelectionResult
+from ..selection import gather_evidence, rank_blocks
+from .config import SelectionConfig
+from .stages import STAGE
 
 
 def run_selection(
-    probes: str | Path | None,
-    attribution: str | Path | None,
-    patching: str | Path | None,
-    out: str | Path,
-    coverage: float = 0.5,
-    rule: str = "front",
-    seed: int = 0,
-    resamples: int = 200,
-) -> dict:
-    """Write `out`/selection.json (and selection.png) from the evidence files found in the given folders."""
+    cfg: SelectionConfig, out: str | Path, sources: str | Path | Mapping[str, str | Path], seed: int = 0
+) -> SelectionResult:
+    """Write `out`/selection.json and selection.png from the evidence in `sources` (one folder, or a folder per stage)."""
     out = Path(out)
-    selection = rank_blocks(load_evidence(probes, attribution, patching), coverage, rule, resamples, seed)
-    write_json(out / "selection.json", selection)
-    selection_plot(selection, out / "selection.png", f"block selection: text blocks {selection['blocks']} shaded ({rule}, coverage {coverage:g})")
+    folders = {k: Path(v) for k, v in sources.items()} if isinstance(sources, Mapping) else \
+        {k: Path(sources) for k in STAGE["selection"].needs}
+    paths = {k: STAGE[k].result.path(f) for k, f in folders.items()}
+    found = {k: STAGE[k].result.load(p) for k, p in paths.items() if p.is_file()}
+    evidence = gather_evidence(**found, sources={k: str(paths[k]) for k in found})
+    selection = rank_blocks(evidence, cfg.coverage, cfg.rule, cfg.resamples, seed)
+    selection.save(out)
+    selection_plot(selection, out / "selection.png",
+                   f"block selection: text blocks {selection.blocks} shaded ({cfg.rule}, coverage {cfg.coverage:g})")
     return selection
+
+
+def format_summary(result: SelectionResult) -> str:
+    """The chosen blocks, the ranking and the kinds of evidence behind them."""
+    return (f"selected text blocks {result.blocks} by {result.rule}\n"
+            f"ranking: {[r.block for r in result.ranking]}; evidence: {result.evidence.kinds}")

@@ -7,20 +7,10 @@ Notation (DESIGN.md, "Omni-NegCLIP objectives"): logit scale `s`, a batch of B i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class LossWeights:
-    """The weights and margin of the Omni-NegCLIP objective; the defaults are the reference values."""
-
-    lambda_abs: float = 1.0
-    lambda_orig: float = 1.0
-    lambda_text: float = 1.0
-    margin: float = 0.9
+from .config import LossWeights
 
 
 def clip_loss(image: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:

@@ -7,10 +7,12 @@ from pathlib import Path
 import torch
 
 from ..models import load_bundle
+from ..results.training import TrainResult
 from ..selection import plan_blocks
+from .config import TrainConfig
 from .data import training_source
 from .ddp import init_distributed, local_device
-from .trainer import TrainConfig, Trainer
+from .trainer import Trainer
 
 
 def fine_tune(
@@ -19,17 +21,18 @@ def fine_tune(
     blocks_spec: str,
     out: str | Path,
     cfg: TrainConfig | None = None,
+    seed: int = 0,
     selection: str | Path | None = None,
     resume: bool = False,
     pool: int = 10000,
     progress: bool = True,
-) -> dict:
+) -> TrainResult:
     """Fine-tune the text blocks `blocks_spec` names of `model_spec` on `data`; writes the model and train.json to `out`."""
     cfg = cfg or TrainConfig()
     init_distributed()
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     bundle = load_bundle(model_spec, device=local_device())
     blocks = plan_blocks(bundle, blocks_spec, selection)
-    trainer = Trainer(bundle, training_source(data, pool=pool), blocks, cfg)
-    meta = {"model": model_spec, "blocks_spec": blocks_spec, "selection": str(selection) if selection else None}
-    return trainer.fit(out, resume=resume, progress=progress, meta=meta)
+    trainer = Trainer(bundle, training_source(data, pool=pool), blocks, cfg, seed=seed)
+    return trainer.fit(out, resume=resume, progress=progress, model=model_spec, blocks_spec=blocks_spec,
+                       selection=str(selection) if selection else None)

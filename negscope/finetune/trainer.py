@@ -14,7 +14,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,39 +22,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..io import write_json
 from ..models import Block, ClipBundle, load_bundle
+from ..results.training import TrainResult
 from ..selection import freeze_except
+from .config import TrainConfig
 from .data import Source
 from .ddp import barrier, gather, init_distributed
-from .losses import LossWeights, omni_negclip_loss
+from .losses import omni_negclip_loss
 from .schedule import warmup_cosine
 
 LN_100 = math.log(100.0)
 STATE_FILE = "trainer_state.pt"
-
-
-@dataclass
-class TrainConfig:
-    """Optimiser, schedule and loss settings; the defaults suit the world model on CPU."""
-
-    steps: int = 120
-    batch_size: int = 32
-    lr: float = 3e-4
-    weight_decay: float = 0.2
-    warmup: int = 10
-    grad_clip: float = 1.0
-    lambda_abs: float = 1.0
-    lambda_orig: float = 1.0
-    lambda_text: float = 1.0
-    margin: float = 0.9
-    save_every: int = 40
-    seed: int = 0
-
-    @property
-    def weights(self) -> LossWeights:
-        """The loss weights and margin."""
-        return LossWeights(self.lambda_abs, self.lambda_orig, self.lambda_text, self.margin)
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -77,8 +55,8 @@ class TextTower(nn.Module):
 class Trainer:
     """Fine-tunes text `blocks` of `bundle` on `source` with the Omni-NegCLIP loss."""
 
-    def __init__(self, bundle: ClipBundle, source: Source, blocks: Sequence[Block | int], cfg: TrainConfig):
-        self.bundle, self.source, self.cfg = bundle, source, cfg
+    def __init__(self, bundle: ClipBundle, source: Source, blocks: Sequence[Block | int], cfg: TrainConfig, seed: int = 0):
+        self.bundle, self.source, self.cfg, self.seed = bundle, source, cfg, seed
         self.rank, self.world = init_distributed()
         if cfg.batch_size % self.world:
             raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world} processes; make it a multiple")
@@ -108,7 +86,7 @@ class Trainer:
 
     def _batch(self) -> tuple[list[np.ndarray], list, int]:
         """This rank's images and examples for the current step, and the per-rank batch size."""
-        rng = np.random.default_rng([self.cfg.seed, self.step_index])
+        rng = np.random.default_rng([self.seed, self.step_index])
         n, b = len(self.source), self.cfg.batch_size
         idx = rng.choice(n, size=b, replace=n < b)
         examples = [self.source.example(int(i), rng) for i in idx]
@@ -139,7 +117,7 @@ class Trainer:
         per_kind = {k: by_rank[:, j].reshape(self.world * part, -1) for j, k in enumerate(kinds)}
         scale = self.bundle.model.logit_scale.exp()
         loss, terms = omni_negclip_loss(
-            image, per_kind["caption"], scale, self.cfg.weights, per_kind.get("negated"), per_kind.get("absence")
+            image, per_kind["caption"], scale, self.cfg, per_kind.get("negated"), per_kind.get("absence")
         )
         self._stop_unless_finite("loss", loss)
         self.opt.zero_grad(set_to_none=True)
@@ -169,6 +147,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "history": self.history,
             "config": asdict(self.cfg),
+            "seed": self.seed,
             "blocks": self._block_indices(),
         }
 
@@ -198,7 +177,8 @@ class Trainer:
                 f"checkpoint {folder} trained text blocks {state['blocks']}, not {self._block_indices()}; "
                 f"resume with --blocks {','.join(map(str, state['blocks']))} or choose a new --out"
             )
-        changed = {k: v for k, v in state["config"].items() if k != "save_every" and asdict(self.cfg).get(k) != v}
+        now = {**asdict(self.cfg), "seed": self.seed}
+        changed = {k: v for k, v in {**state["config"], "seed": state.get("seed")}.items() if k != "save_every" and now.get(k) != v}
         if changed:
             raise ValueError(
                 f"checkpoint {folder} was made with different settings {changed}; resume with the same settings "
@@ -218,9 +198,11 @@ class Trainer:
         resume: bool = False,
         callback: Callable[[int, dict], None] | None = None,
         progress: bool = True,
-        meta: dict | None = None,
-    ) -> dict:
-        """Train to `cfg.steps`, checkpointing to `out/checkpoint`; save the model to `out`, `meta` and the curves to `out/train.json`."""
+        model: str = "",
+        blocks_spec: str = "",
+        selection: str | None = None,
+    ) -> TrainResult:
+        """Train to `cfg.steps`, checkpointing to `out/checkpoint`; save the model and `train.json` to `out`."""
         out = Path(out)
         ckpt = out / "checkpoint"
         if (ckpt / STATE_FILE).is_file():
@@ -237,20 +219,23 @@ class Trainer:
             if callback is not None:
                 callback(self.step_index, record)
         bar.close()
-        summary = {
-            **(meta or {}),
-            "config": asdict(self.cfg),
-            "blocks": self._block_indices(),
-            "trainable": self.trainable,
-            "processes": self.world,
-            "data": self.source.name,
-            "train_seconds": round(sum(h["seconds"] for h in self.history), 2),
-            "threads": torch.get_num_threads(),
-            "final_loss": float(np.mean([h["loss"] for h in self.history[-20:]])),
-            "history": self.history,
-        }
+        result = TrainResult(
+            model=model or self.bundle.spec,
+            blocks_spec=blocks_spec or ",".join(map(str, self._block_indices())),
+            selection=selection,
+            config=asdict(self.cfg),
+            seed=self.seed,
+            blocks=self._block_indices(),
+            trainable=self.trainable,
+            processes=self.world,
+            data=self.source.name,
+            train_seconds=round(sum(h["seconds"] for h in self.history), 2),
+            threads=torch.get_num_threads(),
+            final_loss=float(np.mean([h["loss"] for h in self.history[-20:]])),
+            history=self.history,
+        )
         if self.rank == 0:
             self.bundle.save(out)
-            write_json(out / "train.json", summary)
+            result.save(out)
         barrier()
-        return summary
+        return result

@@ -80,9 +80,6 @@ class ProbeScore:
     chosen_C: list[float]
     correct: np.ndarray
 
-    def summary(self) -> dict[str, float]:
-        """accuracy, ci_low and ci_high as plain floats."""
-        return {"accuracy": self.accuracy, "ci_low": self.ci_low, "ci_high": self.ci_high}
 
 
 def cross_validate(

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..results.probes import ProbeSweep, Score, SiteScore
 from .linear import control_labels, cross_validate, grouped_splits
 
 
@@ -22,7 +23,7 @@ def sweep(
     baselines: Mapping[str, np.ndarray] | None = None,
     splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
     progress: bool = False,
-) -> dict:
+) -> ProbeSweep:
     """Per site: probe accuracy, CI, control accuracy, selectivity and median C; plus each baseline's accuracy and CI.
 
     `states` maps a site name (e.g. 'text.block.0') to its (rows, width) states; it is read one site at a time.
@@ -43,15 +44,11 @@ def sweep(
     sites = []
     for site, X in tqdm(states.items(), total=len(states), desc="probe sites", disable=not progress, leave=False):
         real, ctrl = score(site, X, y), score(site, X, control)
-        sites.append({
-            "site": site, **real.summary(), "control_accuracy": ctrl.accuracy,
-            "selectivity": real.accuracy - ctrl.accuracy, "C": float(np.median(real.chosen_C)),
-        })
+        sites.append(SiteScore(site, real.accuracy, real.ci_low, real.ci_high, ctrl.accuracy,
+                               real.accuracy - ctrl.accuracy, float(np.median(real.chosen_C))))
+    baseline_scores = {}
+    for name, X in (baselines or {}).items():
+        s = score(name, X, y)
+        baseline_scores[name] = Score(s.accuracy, s.ci_low, s.ci_high)
     _, counts = np.unique(y, return_counts=True)
-    return {
-        "samples": len(y),
-        "groups": len(np.unique(groups)),
-        "chance": float(counts.max() / len(y)),
-        "sites": sites,
-        "baselines": {name: score(name, X, y).summary() for name, X in (baselines or {}).items()},
-    }
+    return ProbeSweep(len(y), len(np.unique(groups)), float(counts.max() / len(y)), sites, baseline_scores)

@@ -9,21 +9,22 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..io import write_text
+from ..results import BlockImportance, CurvePoint, MeanCI, SelectionResult, SiteAttribution
 from .figures import BLOCK_AXIS, SITE_AXIS, save, site_ticks
 
 
-def _errors(rows: list[dict], key: str) -> np.ndarray:
-    mid = np.array([r[key] for r in rows])
-    return np.abs(np.stack([mid - [r["ci_low"] for r in rows], [r["ci_high"] for r in rows] - mid]))
+def _errors(rows: list, key: str) -> np.ndarray:
+    mid = np.array([getattr(r, key) for r in rows])
+    return np.abs(np.stack([mid - [r.ci_low for r in rows], [r.ci_high for r in rows] - mid]))
 
 
-def negation_share_bars(shares: dict[str, dict], path: str | Path, title: str) -> Figure:
+def negation_share_bars(shares: dict[str, MeanCI], path: str | Path, title: str) -> Figure:
     """Bars of the share of token attribution on negation words, per template, with 95% intervals."""
     names = list(shares)
     rows = [shares[n] for n in names]
     fig = Figure(figsize=(7, 3.4))
     ax = fig.subplots()
-    ax.bar(range(len(names)), [r["mean"] for r in rows], yerr=_errors(rows, "mean"), capsize=3, color="tab:red", alpha=0.8)
+    ax.bar(range(len(names)), [r.mean for r in rows], yerr=_errors(rows, "mean"), capsize=3, color="tab:red", alpha=0.8)
     ax.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("share of |attribution| on negation words")
     ax.set_ylim(0, 1)
@@ -31,37 +32,37 @@ def negation_share_bars(shares: dict[str, dict], path: str | Path, title: str) -
     return save(fig, path)
 
 
-def layer_attribution_plot(states: list[dict], blocks: list[dict], path: str | Path, title: str) -> Figure:
+def layer_attribution_plot(states: list[SiteAttribution], blocks: list[BlockImportance], path: str | Path, title: str) -> Figure:
     """Where the negation gap's attribution sits per site, and each block's importance."""
     fig = Figure(figsize=(10, 3.6))
     a, b = fig.subplots(1, 2)
-    idx, labels = site_ticks([s["site"] for s in states])
-    a.plot(idx, [s["eos_share"] for s in states], "o-", label="on the EOS state")
-    a.plot(idx, [s["changed_share"] for s in states], "s-", label="on the changed (negation) token")
+    idx, labels = site_ticks([s.site for s in states])
+    a.plot(idx, [s.eos_share for s in states], "o-", label="on the EOS state")
+    a.plot(idx, [s.changed_share for s in states], "s-", label="on the changed (negation) token")
     a.set_xlabel(SITE_AXIS)
     a.set_ylabel("share of |attribution| of the gap")
     a.set_ylim(-0.02, 1.02)
     a.set_xticks(idx, labels)
     a.legend(fontsize=8)
-    b.bar([r["block"] for r in blocks], [r["mean"] for r in blocks], yerr=_errors(blocks, "mean"), capsize=3, color="tab:blue")
+    b.bar([r.block for r in blocks], [r.mean for r in blocks], yerr=_errors(blocks, "mean"), capsize=3, color="tab:blue")
     b.axhline(0, color="black", lw=0.6)
-    b.set_xticks([r["block"] for r in blocks])
+    b.set_xticks([r.block for r in blocks])
     b.set_xlabel(BLOCK_AXIS)
     b.set_ylabel("importance (EOS share added)")
     fig.suptitle(title, fontsize=9)
     return save(fig, path)
 
 
-def patching_plot(curves: dict[str, dict[str, list[dict]]], path: str | Path, title: str) -> Figure:
+def patching_plot(curves: dict[str, dict[str, list[CurvePoint]]], path: str | Path, title: str) -> Figure:
     """Share of the negation effect recreated by patching each site, per position set and direction."""
     fig = Figure(figsize=(7, 3.8))
     ax = fig.subplots()
     for positions, directions in curves.items():
         for direction, rows in directions.items():
-            idx, labels = site_ticks([r["site"] for r in rows])
-            line, = ax.plot(idx, [r["share"] for r in rows], "o-" if direction == "forward" else "s--",
+            idx, labels = site_ticks([r.site for r in rows])
+            line, = ax.plot(idx, [r.share for r in rows], "o-" if direction == "forward" else "s--",
                             label=f"{positions}, {direction}")
-            ax.fill_between(idx, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=line.get_color(), alpha=0.15)
+            ax.fill_between(idx, [r.ci_low for r in rows], [r.ci_high for r in rows], color=line.get_color(), alpha=0.15)
     ax.axhline(0, color="black", lw=0.6)
     ax.axhline(1, color="grey", lw=0.6, ls=":")
     ax.set_xticks(idx, labels)
@@ -72,17 +73,17 @@ def patching_plot(curves: dict[str, dict[str, list[dict]]], path: str | Path, ti
     return save(fig, path)
 
 
-def selection_plot(selection: dict, path: str | Path, title: str) -> Figure:
+def selection_plot(selection: SelectionResult, path: str | Path, title: str) -> Figure:
     """Per-block scores of each evidence kind, the combined score, and the chosen blocks."""
-    ev = selection["evidence"]
-    n = len(ev["combined"])
+    ev = selection.evidence
+    n = len(ev.combined)
     fig = Figure(figsize=(7, 3.6))
     ax = fig.subplots()
-    width = 0.8 / max(len(ev["scores"]), 1)
-    for j, (kind, s) in enumerate(ev["scores"].items()):
-        ax.bar(np.arange(n) + (j - (len(ev["scores"]) - 1) / 2) * width, s, width=width, label=kind, alpha=0.7)
-    ax.plot(range(n), ev["combined"], "k.-", label="combined")
-    for k in selection["blocks"]:
+    width = 0.8 / max(len(ev.scores), 1)
+    for j, (kind, s) in enumerate(ev.scores.items()):
+        ax.bar(np.arange(n) + (j - (len(ev.scores) - 1) / 2) * width, s, width=width, label=kind, alpha=0.7)
+    ax.plot(range(n), ev.combined, "k.-", label="combined")
+    for k in selection.blocks:
         ax.axvspan(k - 0.5, k + 0.5, color="gold", alpha=0.2, lw=0)
     ax.set_xticks(range(n))
     ax.set_xlabel(BLOCK_AXIS)

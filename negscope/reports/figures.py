@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from ..data.negation import TEMPLATE_NAMES
 from ..io import atomic_path
+from ..results import StudyResult
 
 TAB10 = matplotlib.colormaps["tab10"]
 SITE_AXIS = "site (output of text block k)"
@@ -81,16 +82,16 @@ def _wrap(text: str, width: int = 34) -> str:
     return "\n".join(lines + [line])
 
 
-def study_bars(result: dict, path: str | Path) -> Figure:
+def study_bars(result: StudyResult, path: str | Path) -> Figure:
     """Presence and absence accuracy after fine-tuning each block set, against the model before."""
-    rows = result["rows"]
+    rows = result.rows
     x = np.arange(len(rows))
     fig = Figure(figsize=(1.3 * len(rows) + 2.5, 3.4))
     ax = fig.subplots()
     for k, (metric, label) in enumerate([("presence_accuracy", "presence"), ("absence_accuracy", "absence")]):
-        ax.bar(x + (k - 0.5) * 0.38, [r[metric] for r in rows], width=0.38, label=label, color=TAB10(k))
-        ax.axhline(result["baseline"][metric], color=TAB10(k), ls="--", lw=1, label=f"{label} before")
-    ax.set_xticks(x, [f"{r['set']}\n{','.join(map(str, r['blocks']))}" for r in rows], fontsize=8)
+        ax.bar(x + (k - 0.5) * 0.38, [r.values[metric] for r in rows], width=0.38, label=label, color=TAB10(k))
+        ax.axhline(result.baseline[metric], color=TAB10(k), ls="--", lw=1, label=f"{label} before")
+    ax.set_xticks(x, [f"{r.set}\n{','.join(map(str, r.blocks))}" for r in rows], fontsize=8)
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import write_text
+from ..results import EvaluationRow
 
 
 @dataclass
@@ -127,201 +127,195 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def _load(path: Path) -> Any | None:
-    """A stage's JSON, or None when the stage has not run (or its file is unreadable)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+@dataclass
+class StageOutput:
+    """What the report reads of one stage: its folder, its typed result (None when absent) and its run marker."""
+
+    name: str
+    folder: Path
+    result: Any | None
+    marker: dict | None = None
+    problem: str | None = None
 
 
-def _not_run(doc: Doc, path: Path, stage: str) -> None:
-    rel = path.relative_to(doc.root).as_posix()
-    doc.para(f"Not run: `{rel}` is missing. Run `negscope run` with the `{stage}` stage to fill this section.")
-
-
-def _section(doc: Doc, title: str, folder: str, filename: str, stage: str) -> tuple[Path, Any | None]:
-    """Open a report section: its heading, its stage folder and JSON, or a 'not run' line when that is missing."""
+def _section(doc: Doc, title: str, out: StageOutput) -> Any | None:
+    """Open a report section: its heading, then the stage's result, or a line saying why there is none."""
     doc.heading(title)
-    path = doc.root / folder / filename
-    res = _load(path)
-    if res is None:
-        _not_run(doc, path, stage)
-    return path.parent, res
+    if out.result is None:
+        why = out.problem or f"`{out.folder.relative_to(doc.root).as_posix()}` holds no result"
+        doc.para(f"Not run: {why}. Run `negscope run` with the `{out.name}` stage to fill this section.")
+    return out.result
 
 
 def _caption_from_name(path: Path) -> str:
     return path.stem.replace("_", " ")
 
 
-def model_and_data(doc: Doc) -> None:
+def model_and_data(doc: Doc, config: dict | None, stages: dict[str, StageOutput]) -> None:
     """The model, the data, the seed and what each stage cost."""
     doc.heading("Model and data")
-    cfg = _load(doc.root / "config.json")
-    if cfg is None:
-        _not_run(doc, doc.root / "config.json", "any")
+    if config is None:
+        doc.para("Not run: `config.json` is missing. Run `negscope run` to fill this section.")
         return
-    sim = _load(doc.root / "similarity" / "similarity.json")
-    images = f" ({sim['images']} images used by the similarity study, {sim['skipped_images']} unreadable images skipped)" if sim else ""
+    sim = stages["similarity"].result if "similarity" in stages else None
+    images = f" ({sim.images} images used by the similarity study, {sim.skipped_images} unreadable images skipped)" if sim else ""
     doc.para(
-        f"Model `{cfg['model']}`, data `{cfg['data']}`{images}, seed {cfg['seed']}. "
-        f"Stages configured: {', '.join(cfg['stages'])}."
+        f"Model `{config['model']}`, data `{config['data']}`{images}, seed {config['seed']}. "
+        f"Stages configured: {', '.join(config['stages'])}."
     )
     rows = []
-    for stage in cfg["stages"]:
-        marker = _load(doc.root / stage / "stage.json")
-        rows.append([stage, "complete" if marker else "not run", marker["config_hash"] if marker else None,
+    for name in config["stages"]:
+        marker = stages[name].marker if name in stages else None
+        rows.append([name, "complete" if marker else "not run", marker.get("key") if marker else None,
                      f"{marker['seconds']:.1f}" if marker else None])
-    doc.table(["stage", "status", "config hash", "seconds"], rows)
+    doc.table(["stage", "status", "cache key", "seconds"], rows)
 
 
-def seed_study(doc: Doc) -> None:
+def seed_study(doc: Doc, out: StageOutput) -> None:
     """Seed Table 1, the seven-template means, the template chart and the t-SNE."""
-    folder, sim = _section(doc, "Do negated captions score like true ones? (seed Table 1)", "similarity", "similarity.json", "similarity")
+    sim = _section(doc, "Do negated captions score like true ones? (seed Table 1)", out)
     if sim is None:
         return
-    rows = sim["rows"]
+    rows, folder = sim.rows, out.folder
     for r in rows:
         doc.para(
-            f"For `{r['model']}`, \"This is not ⟨caption⟩\" scores at least as high as the caption itself in "
-            f"{r['flips']} of {r['pairs']} image–caption pairs ({_pct(r['flip_rate'])}). The mean similarity moves "
-            f"only from {r['pos_mean']:.3f} to {r['neg_mean']:.3f} when the caption is negated."
+            f"For `{r.model}`, \"This is not ⟨caption⟩\" scores at least as high as the caption itself in "
+            f"{r.flips} of {r.pairs} image–caption pairs ({_pct(r.flip_rate)}). The mean similarity moves "
+            f"only from {r.pos_mean:.3f} to {r.neg_mean:.3f} when the caption is negated."
         )
     doc.table(
         ["model", "pairs", "S(I, c): mean ± std", "S(I, not c): mean ± std", "flips", "flip rate"],
-        [[r["model"], r["pairs"], f"{r['pos_mean']:.4f} ± {r['pos_std']:.4f}", f"{r['neg_mean']:.4f} ± {r['neg_std']:.4f}",
-          r["flips"], _pct(r["flip_rate"])] for r in rows],
+        [[r.model, r.pairs, f"{r.pos_mean:.4f} ± {r.pos_std:.4f}", f"{r.neg_mean:.4f} ± {r.neg_std:.4f}",
+          r.flips, _pct(r.flip_rate)] for r in rows],
     )
-    names = list(rows[0]["templates"]) if rows else []
+    names = list(rows[0].templates) if rows else []
     doc.para("Mean similarity of each image to its caption under the seven templates (seed report, Algorithm 2):")
-    doc.table(["model", *names], [[r["model"], *(r["templates"][n] for n in names)] for r in rows])
+    doc.table(["model", *names], [[r.model, *(r.templates[n] for n in names)] for r in rows])
     doc.figures(folder, "templates_*.png", lambda p: f"The seven templates scored against a few images ({p.stem[10:]}).")
     doc.figures(folder, "tsne_*.png", lambda p: f"t-SNE of image, caption and negated-caption embeddings ({p.stem[5:]}).")
     doc.figures(folder, "*.png", _caption_from_name)
 
 
-def probes(doc: Doc) -> None:
+def probes(doc: Doc, out: StageOutput) -> None:
     """Per-site probe accuracy with confidence intervals, controls, baselines and the divergence curve."""
-    folder, res = _section(doc, "Where is negation decodable? (linear probes)", "probes", "probes.json", "probes")
+    res = _section(doc, "Where is negation decodable? (linear probes)", out)
     if res is None:
         return
+    folder = out.folder
     doc.para(
         f"Linear probes (L2 logistic regression, grouped cross-validation so that a caption and its negation never "
-        f"fall on both sides of a split) read the EOS state at each site of `{res['model']}` on {res['images']} images. "
+        f"fall on both sides of a split) read the EOS state at each site of `{res.model}` on {res.images} images. "
         f"Selectivity is accuracy minus the accuracy of a control task with random labels per caption type."
     )
-    for task, t in res["tasks"].items():
-        sites, base = t["sites"], t.get("baselines", {})
-        best = max(sites, key=lambda r: r["selectivity"])
-        bases = "; ".join(f"{name.replace('_', ' ')} baseline {b['accuracy']:.3f}" for name, b in base.items())
+    for task, t in res.tasks.items():
+        best = max(t.sites, key=lambda r: r.selectivity)
+        bases = "; ".join(f"{name.replace('_', ' ')} baseline {b.accuracy:.3f}" for name, b in t.baselines.items())
         doc.para(
-            f"Task `{task}` ({' vs '.join(t.get('classes', []))}; {t.get('samples')} captions in {t.get('groups')} groups, "
-            f"chance {fmt(t.get('chance'))}): selectivity peaks at `{best['site']}` with accuracy {best['accuracy']:.3f} "
-            f"(95% CI {best['ci_low']:.3f}–{best['ci_high']:.3f}) against control {best['control_accuracy']:.3f}"
+            f"Task `{task}` ({' vs '.join(t.classes)}; {t.samples} captions in {t.groups} groups, "
+            f"chance {fmt(t.chance)}): selectivity peaks at `{best.site}` with accuracy {best.accuracy:.3f} "
+            f"(95% CI {best.ci_low:.3f}–{best.ci_high:.3f}) against control {best.control_accuracy:.3f}"
             + (f"; {bases}." if bases else ".")
         )
         doc.table(
             ["site", "accuracy", "95% CI", "control", "selectivity"],
-            [[r["site"], r["accuracy"], f"{r['ci_low']:.3f}–{r['ci_high']:.3f}", r["control_accuracy"],
-              r["selectivity"]] for r in sites]
-            + [[f"baseline: {name.replace('_', ' ')} ({b.get('features', '')})", b["accuracy"],
-                f"{b['ci_low']:.3f}–{b['ci_high']:.3f}", None, None] for name, b in base.items()],
+            [[r.site, r.accuracy, f"{r.ci_low:.3f}–{r.ci_high:.3f}", r.control_accuracy, r.selectivity] for r in t.sites]
+            + [[f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, f"{b.ci_low:.3f}–{b.ci_high:.3f}", None, None]
+               for name, b in t.baselines.items()],
         )
         doc.figures(folder, f"probe_{task}.png", lambda p, task=task: f"Probe accuracy for `{task}` per site, with its 95% band, the control task and the baselines.")
-    if res.get("divergence"):
+    if res.divergence:
         doc.para("Mean cosine between the EOS states of a caption and its \"This is not\" negation, per site (lower means the site separates them more):")
-        doc.table(["site", "mean cosine"], [[r["site"], r["mean_cosine"]] for r in res["divergence"]])
+        doc.table(["site", "mean cosine"], [[r.site, r.mean_cosine] for r in res.divergence])
     doc.figures(folder, "divergence.png", lambda p: "Caption–negation cosine per site.")
     doc.figures(folder, "*.png", lambda p: f"Probes: {_caption_from_name(p)}.")
 
 
-def attribution(doc: Doc) -> None:
+def attribution(doc: Doc, out: StageOutput) -> None:
     """Token attribution (share on negation words, heatmap) and per-site attribution."""
-    folder, res = _section(doc, "Which tokens and sites carry the negation? (attribution)", "attribution", "attribution.json", "attribution")
+    res = _section(doc, "Which tokens and sites carry the negation? (attribution)", out)
     if res is None:
         return
-    tok, lay = res["tokens"], res["layers"]
+    folder, tok, lay = out.folder, res.tokens, res.sites
     doc.para(
-        f"Integrated gradients ({res['steps']} steps) of S(I, T) on the token embeddings of `{res['model']}`, over "
-        f"{tok['n_texts']} captions (the seven templates per image). Completeness holds to a mean |delta| of "
-        f"{tok['mean_abs_delta']:.2e} (max {tok['max_abs_delta']:.2e}). Share of the attribution on negation words "
-        f"({', '.join(tok['negation_words'])}), by template:"
+        f"Integrated gradients ({res.steps} steps) of S(I, T) on the token embeddings of `{res.model}`, over "
+        f"{tok.n_texts} captions (the seven templates per image). Completeness holds to a mean |delta| of "
+        f"{tok.mean_abs_delta:.2e} (max {tok.max_abs_delta:.2e}). Share of the attribution on negation words "
+        f"({', '.join(tok.negation_words)}), by template:"
     )
     doc.table(["template", "mean share", "95% CI", "captions"],
-              [[t, v["mean"], f"{v['ci_low']:.3f}–{v['ci_high']:.3f}", v["n"]] for t, v in tok["negation_share"].items()])
+              [[t, v.mean, f"{v.ci_low:.3f}–{v.ci_high:.3f}", v.n] for t, v in tok.negation_share.items()])
     doc.figures(folder, "token_negation_share.png", lambda p: "Share of token attribution on negation words, per template.")
     heatmap = folder / "token_heatmap.html"
     if heatmap.is_file():
         doc.embed(heatmap, "Token attribution heatmap: red tokens raise S(I, T), blue tokens lower it.")
     doc.para(
-        f"Per-site attribution of the gap S(I, negated) − S(I, positive) over {lay['n_pairs']} {lay['pairs']} pairs "
-        f"(mean gap {lay['mean_gap']:.4f}). `eos_share` is the part of the gap's attribution already on the pooled EOS "
+        f"Per-site attribution of the gap S(I, negated) − S(I, positive) over {lay.n_pairs} {lay.pairs} pairs "
+        f"(mean gap {lay.mean_gap:.4f}). `eos_share` is the part of the gap's attribution already on the pooled EOS "
         f"state at that site; a block's importance is how much of it the block adds:"
     )
     doc.table(["site", "EOS share", "changed-token share", "total", "mean |delta|"],
-              [[r["site"], r["eos_share"], r["changed_share"], r["total"], r["mean_abs_delta"]] for r in lay["states"]])
+              [[r.site, r.eos_share, r.changed_share, r.total, r.mean_abs_delta] for r in lay.states])
     doc.table(["block", "name", "importance", "95% CI"],
-              [[b["block"], b["name"], b["mean"], f"{b['ci_low']:.3f}–{b['ci_high']:.3f}"] for b in lay["blocks"]])
+              [[b.block, b.name, b.mean, f"{b.ci_low:.3f}–{b.ci_high:.3f}"] for b in lay.blocks])
     doc.figures(folder, "layer_attribution.png", lambda p: "Per-site attribution of the negation gap.")
     doc.figures(folder, "*.png", lambda p: f"Attribution: {_caption_from_name(p)}.")
 
 
-def patching(doc: Doc) -> None:
+def patching(doc: Doc, out: StageOutput) -> None:
     """Activation-patching curves, both directions."""
-    folder, res = _section(doc, "Which sites carry the negation effect? (activation patching)", "patching", "patching.json", "patching")
+    res = _section(doc, "Which sites carry the negation effect? (activation patching)", out)
     if res is None:
         return
-    dirs = res["directions"]
-    for positions, curve in res["curves"].items():
+    dirs = res.directions
+    for positions, curve in res.curves.items():
         doc.para(
-            f"Patching the `{positions}` state(s) at one site, on {res['n_pairs'][positions]} {res['pairs']} pairs of "
-            f"`{res['model']}`: the share of the similarity change between the captions that the patch recreates "
+            f"Patching the `{positions}` state(s) at one site, on {res.n_pairs[positions]} {res.pairs} pairs of "
+            f"`{res.model}`: the share of the similarity change between the captions that the patch recreates "
             f"(forward: {dirs['forward']}; reverse: {dirs['reverse']}), with bootstrap 95% intervals."
         )
         fwd, rev = curve.get("forward", []), curve.get("reverse", [])
         doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI"],
-                  [[f["site"], f["share"], f"{f['ci_low']:.3f}–{f['ci_high']:.3f}", r["share"],
-                    f"{r['ci_low']:.3f}–{r['ci_high']:.3f}"] for f, r in zip(fwd, rev)])
-    doc.figures(folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
+                  [[f.site, f.share, f"{f.ci_low:.3f}–{f.ci_high:.3f}", r.share, f"{r.ci_low:.3f}–{r.ci_high:.3f}"]
+                   for f, r in zip(fwd, rev)])
+    doc.figures(out.folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
 
 
-def selection(doc: Doc) -> None:
+def selection(doc: Doc, out: StageOutput) -> None:
     """The selected blocks, the rule and the evidence."""
-    folder, res = _section(doc, "Selected text blocks", "selection", "selection.json", "selection")
+    res = _section(doc, "Selected text blocks", out)
     if res is None:
         return
-    ev = res["evidence"]
+    ev = res.evidence
     doc.para(
-        f"Selected text blocks: {', '.join(map(str, res['blocks']))}, covering {ev['coverage_of_plan']:.3f} of the combined "
-        f"evidence. Rule: {res['rule']}. Evidence used: {', '.join(ev['kinds'])}"
-        + (f"; missing: {', '.join(ev['missing'])}." if ev.get("missing") else ".")
+        f"Selected text blocks: {', '.join(map(str, res.blocks))}, covering {ev.coverage_of_plan:.3f} of the combined "
+        f"evidence. Rule: {res.rule}. Evidence used: {', '.join(ev.kinds)}"
+        + (f"; missing: {', '.join(ev.missing)}." if ev.missing else ".")
     )
-    inclusion = ev.get("stability", {}).get("inclusion", [])
-    kinds = ev["kinds"]
-    doc.table(["rank", "block", "score", *kinds, "inclusion (bootstrap)"],
-              [[i + 1, r["name"], r["score"], *(r.get(k) for k in kinds),
-                inclusion[r["block"]] if r["block"] < len(inclusion) else None] for i, r in enumerate(res["ranking"])])
-    doc.figures(folder, "*.png", lambda p: "Per-block evidence and the selected blocks.")
+    inclusion = ev.stability.inclusion
+    doc.table(["rank", "block", "score", *ev.kinds, "inclusion (bootstrap)"],
+              [[i + 1, r.name, r.score, *(r.by_kind.get(k) for k in ev.kinds),
+                inclusion[r.block] if r.block < len(inclusion) else None] for i, r in enumerate(res.ranking)])
+    doc.figures(out.folder, "*.png", lambda p: "Per-block evidence and the selected blocks.")
 
 
-def training(doc: Doc) -> None:
+def training(doc: Doc, out: StageOutput) -> None:
     """Fine-tuning settings, the loss summary, the curves and a sample of the training log."""
-    folder, res = _section(doc, "Fine-tuning", "finetune", "train.json", "finetune")
+    res = _section(doc, "Fine-tuning", out)
     if res is None:
         return
-    c, hist = res["config"], res["history"]
+    c, hist = res.config, res.history
     doc.para(
-        f"Text blocks {', '.join(map(str, res['blocks']))} (`--blocks {res.get('blocks_spec', '')}`) of `{res.get('model', '')}` "
-        f"were trained with the Omni-NegCLIP loss on `{res['data']}`: {c['steps']} steps of batch {c['batch_size']}, "
+        f"Text blocks {', '.join(map(str, res.blocks))} (`--blocks {res.blocks_spec}`) of `{res.model}` "
+        f"were trained with the Omni-NegCLIP loss on `{res.data}`: {c['steps']} steps of batch {c['batch_size']}, "
         f"lr {fmt(c['lr'])}, weight decay {fmt(c['weight_decay'])}, {c['warmup']} warmup steps, margin {fmt(c['margin'])}, "
-        f"λ_abs {fmt(c['lambda_abs'])}; {len(res['trainable'])} parameter tensors trainable, "
-        f"{res['processes']} {'process' if res['processes'] == 1 else 'processes'}, "
-        f"{fmt(res['train_seconds'])} s of training. The loss went from {fmt(hist[0]['loss'])} (step 1) to "
-        f"{fmt(res['final_loss'])} (mean of the last 20 steps)."
+        f"λ_abs {fmt(c['lambda_abs'])}; {len(res.trainable)} parameter tensors trainable, "
+        f"{res.processes} {'process' if res.processes == 1 else 'processes'}, "
+        f"{fmt(res.train_seconds)} s of training. The loss went from {fmt(hist[0]['loss'])} (step 1) to "
+        f"{fmt(res.final_loss)} (mean of the last 20 steps)."
     )
-    doc.figures(folder, "training_curve.png", lambda p: (
+    doc.figures(out.folder, "training_curve.png", lambda p: (
         "Fine-tuning loss per step (grey), its moving average (black) and each loss term's moving average."))
-    doc.figures(folder, "*.png", lambda p: f"Training: {_caption_from_name(p)}.")
+    doc.figures(out.folder, "*.png", lambda p: f"Training: {_caption_from_name(p)}.")
     picks = sorted({round(i * (len(hist) - 1) / 9) for i in range(10)}) if hist else []
     cols = [k for k in ("step", "loss", "presence", "absence", "lr", "grad_norm") if hist and k in hist[0]]
     doc.table(cols, [[hist[i][k] for k in cols] for i in picks])
@@ -331,19 +325,18 @@ EVAL_COLUMNS = ["presence_accuracy", "absence_accuracy", "mcq_accuracy"]
 RETRIEVAL_COLUMNS = ["i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"]
 
 
-def evaluation(doc: Doc) -> None:
+def evaluation(doc: Doc, out: StageOutput) -> None:
     """The before-and-after evaluation table and the change fine-tuning made."""
-    folder, res = _section(doc, "Before and after fine-tuning", "evaluate", "evaluation.json", "evaluate")
+    res = _section(doc, "Before and after fine-tuning", out)
     if res is None:
         return
-    rows = res["rows"]
-    labels = [_label(doc.root, r["model"]) for r in rows]
+    rows = res.rows
+    labels = [_label(doc.root, r.model) for r in rows]
     if len(rows) == 2:
         labels = [f"before: {labels[0]}", f"after: {labels[1]}"]
-    doc.para(f"Evaluated on `{res['data']}` ({rows[0]['images'] if rows else 0} images, seed {res['seed']}).")
-    header = ["model", *EVAL_COLUMNS, *RETRIEVAL_COLUMNS, "flips"]
-    table = [[label, *(r[c] for c in EVAL_COLUMNS), *(r["retrieval"][c] for c in RETRIEVAL_COLUMNS), r.get("flips")]
-             for label, r in zip(labels, rows)]
+    doc.para(f"Evaluated on `{res.data}` ({rows[0].images if rows else 0} images, seed {res.seed}).")
+    columns = [*EVAL_COLUMNS, *RETRIEVAL_COLUMNS]
+    table = [[label, *(r.metric(c) for c in columns), r.flips] for label, r in zip(labels, rows)]
     if len(rows) >= 2:
         before, after = rows[0], rows[-1]
         doc.para(
@@ -351,64 +344,64 @@ def evaluation(doc: Doc) -> None:
             "({:+.3f}) and MCQ accuracy from {:.3f} to {:.3f} ({:+.3f}, chance 0.250); image-to-text R@1 went from "
             "{:.3f} to {:.3f} ({:+.3f}).".format(
                 *_change(before, after, "presence_accuracy"), *_change(before, after, "absence_accuracy"),
-                *_change(before, after, "mcq_accuracy"), *_change(before["retrieval"], after["retrieval"], "i2t_r1"),
+                *_change(before, after, "mcq_accuracy"), *_change(before, after, "i2t_r1"),
             )
         )
-        table.append(["after − before", *(f"{after[c] - before[c]:+.3f}" for c in EVAL_COLUMNS),
-                      *(f"{after['retrieval'][c] - before['retrieval'][c]:+.3f}" for c in RETRIEVAL_COLUMNS),
-                      _diff(after.get("flips"), before.get("flips"))])
-    doc.table(header, table)
-    types_ = sorted({t for r in rows for t in r.get("mcq_by_type", {})})
+        table.append(["after − before", *(f"{after.metric(c) - before.metric(c):+.3f}" for c in columns),
+                      f"{after.flips - before.flips:+d}"])
+    doc.table(["model", *columns, "flips"], table)
+    types_ = sorted({t for r in rows for t in r.mcq_by_type})
     if types_:
         doc.para("MCQ accuracy by the type of the correct answer:")
-        doc.table(["model", *types_], [[label, *(r["mcq_by_type"].get(t) for t in types_)] for label, r in zip(labels, rows)])
-    doc.figures(folder, "*.png", lambda p: f"Evaluation: {_caption_from_name(p)}.")
+        doc.table(["model", *types_], [[label, *(r.mcq_by_type.get(t) for t in types_)] for label, r in zip(labels, rows)])
+    doc.figures(out.folder, "*.png", lambda p: f"Evaluation: {_caption_from_name(p)}.")
 
 
-def layer_study(doc: Doc) -> None:
+def layer_study(doc: Doc, out: StageOutput) -> None:
     """The layer-selection study: equal budgets on different block sets, and the rank correlation with the analysis."""
-    folder, res = _section(doc, "Layer study: which blocks are worth fine-tuning?", "study", "study.json", "study")
+    res = _section(doc, "Layer study: which blocks are worth fine-tuning?", out)
     if res is None:
         return
-    c, b = res["train_config"], res["baseline"]
+    c, b = res.train_config, res.baseline
+    metrics = list(b)
     doc.para(
-        f"Each block set of `{res['model']}` was fine-tuned with the same budget and seed ({c['steps']} steps of batch "
-        f"{c['batch_size']}, lr {fmt(c['lr'])}) on `{res['train_data']}` and evaluated on {res['images']} images of "
-        f"`{res['eval_data']}`. Gains are against the model before fine-tuning; analysis coverage is the share of the "
+        f"Each block set of `{res.model}` was fine-tuned with the same budget and seed ({c['steps']} steps of batch "
+        f"{c['batch_size']}, lr {fmt(c['lr'])}) on `{res.train_data}` and evaluated on {res.images} images of "
+        f"`{res.eval_data}`. Gains are against the model before fine-tuning; analysis coverage is the share of the "
         f"selection's combined evidence score that a set's blocks hold."
     )
     doc.table(
-        ["trained blocks", "presence (gain)", "absence (gain)", "MCQ (gain)", "i2t R@1 (gain)", "analysis coverage"],
-        [["none (before)", *(b[m] for m in STUDY_METRICS), None]]
-        + [[f"{r['set']} ({','.join(map(str, r['blocks']))})",
-            *(f"{r[m]:.3f} ({r[m + '_gain']:+.3f})" for m in STUDY_METRICS), r["analysis_coverage"]] for r in res["rows"]],
+        ["trained blocks", *(f"{m} (gain)" for m in metrics), "analysis coverage"],
+        [["none (before)", *(b[m] for m in metrics), None]]
+        + [[f"{r.set} ({','.join(map(str, r.blocks))})",
+            *(f"{r.values[m]:.3f} ({r.gains[m]:+.3f})" for m in metrics), r.analysis_coverage] for r in res.rows],
     )
-    if res["rows"]:
-        best = max(res["rows"], key=lambda r: r["negation_gain"])
-        doc.para(f"The largest mean presence/absence gain, {best['negation_gain']:+.3f}, came from the `{best['set']}` set "
-                 f"(blocks {', '.join(map(str, best['blocks']))}).")
-    corr = res.get("rank_correlation")
+    if res.rows:
+        best = max(res.rows, key=lambda r: r.negation_gain)
+        doc.para(f"The largest mean presence/absence gain, {best.negation_gain:+.3f}, came from the `{best.set}` set "
+                 f"(blocks {', '.join(map(str, best.blocks))}).")
+    corr = res.rank_correlation
     if corr:
-        doc.para(f"Spearman rank correlation ({corr['between']}): ρ = {corr['spearman_rho']:.2f} (p = {corr['p_value']:.2f}, "
-                 f"n = {corr['n']}).")
-    doc.figures(folder, "*.png", lambda p: "Layer study: gains per trained block set.")
+        doc.para(f"Spearman rank correlation ({corr.between}): ρ = {corr.spearman_rho:.2f} (p = {corr.p_value:.2f}, "
+                 f"n = {corr.n}).")
+    doc.figures(out.folder, "*.png", lambda p: "Layer study: gains per trained block set.")
 
 
-STUDY_METRICS = ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "i2t_r1")
+SECTIONS: dict[str, Callable[[Doc, StageOutput], None]] = {
+    "similarity": seed_study, "probes": probes, "attribution": attribution, "patching": patching,
+    "selection": selection, "finetune": training, "evaluate": evaluation, "study": layer_study,
+}
 
 
-SECTIONS = (model_and_data, seed_study, probes, attribution, patching, selection, training, evaluation, layer_study)
-
-
-def build_report(run_dir: str | Path) -> tuple[Path, Path]:
-    """Write `run_dir/report.html` and `run_dir/report.md` from the run's JSON and figures."""
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"run folder {root} does not exist; pass the --out folder of a `negscope run`")
+def build_report(root: str | Path, stages: list[StageOutput], config: dict | None) -> tuple[Path, Path]:
+    """Write `root/report.html` and `root/report.md` from the stages' typed results and figures, in stage order."""
+    root = Path(root)
     doc = Doc(root)
     doc.heading(f"negscope report: {root.name}", 1)
-    for section in SECTIONS:
-        section(doc)
+    by_name = {s.name: s for s in stages}
+    model_and_data(doc, config, by_name)
+    for out in stages:
+        SECTIONS[out.name](doc, out)
     return write_text(root / "report.html", doc.html(f"negscope report: {root.name}")), write_text(root / "report.md", doc.markdown())
 
 
@@ -418,9 +411,5 @@ def _label(root: Path, spec: str) -> str:
     return f"`{path.relative_to(root).as_posix()}`" if path.is_relative_to(root) else f"`{spec}`"
 
 
-def _change(before: dict, after: dict, key: str) -> tuple[float, float, float]:
-    return before[key], after[key], after[key] - before[key]
-
-
-def _diff(a: Any, b: Any) -> str | None:
-    return f"{a - b:+d}" if isinstance(a, int) and isinstance(b, int) else None
+def _change(before: EvaluationRow, after: EvaluationRow, key: str) -> tuple[float, float, float]:
+    return before.metric(key), after.metric(key), after.metric(key) - before.metric(key)

@@ -35,7 +35,7 @@ class Result:
         return {"kind": self.kind, "schema": self.schema, **plain(self)}
 
     @classmethod
-    def from_dict(cls: type[R], data: dict[str, Any], source: str = "data") -> R:
+    def from_dict(cls, data: dict[str, Any], source: str = "data") -> typing.Self:
         """Rebuild the result from `to_dict` output; a wrong kind or schema is a ResultError."""
         if not isinstance(data, dict) or data.get("kind") != cls.kind:
             found = data.get("kind") if isinstance(data, dict) else type(data).__name__
@@ -60,7 +60,7 @@ class Result:
         return Path(folder) / cls.filename
 
     @classmethod
-    def load(cls: type[R], folder: str | Path) -> R:
+    def load(cls, folder: str | Path) -> typing.Self:
         """Read the result from `folder` (or from the file itself)."""
         path = Path(folder)
         path = path if path.suffix == ".json" else cls.path(path)
@@ -91,7 +91,7 @@ def build(hint: Any, value: Any) -> Any:
         names = {f.name for f in dataclasses.fields(hint) if f.init}
         unknown = set(value) - names
         if unknown:
-            raise KeyError(f"{hint.__name__} has no field {sorted(unknown)[0]!r}")
+            raise KeyError(f"{hint.__name__} has no field {min(unknown)!r}")
         return hint(**{k: build(hints[k], v) for k, v in value.items()})
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if isinstance(hint, types.UnionType) or origin is typing.Union:

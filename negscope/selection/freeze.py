@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from ..io import read_json
 from ..models import Block, ClipBundle
+from ..results import SelectionResult
 
 ALWAYS_TRAINED = (
     "text_model.embeddings",  # token and position embeddings
@@ -47,15 +47,6 @@ def freeze_except(bundle: ClipBundle, blocks: Sequence[Block | int]) -> list[str
     return [n for n, p in model.named_parameters() if p.requires_grad]
 
 
-def read_selection(path: str | Path) -> list[int]:
-    """The block indices in a `selection.json` (`{"blocks": [...], ...}`)."""
-    data = read_json(path)
-    blocks = data.get("blocks") if isinstance(data, dict) else None
-    if not isinstance(blocks, list) or not all(isinstance(k, int) for k in blocks):
-        raise ValueError(f"{path} has no 'blocks' list of block indices; rerun the block selection stage")
-    return blocks
-
-
 def plan_blocks(bundle: ClipBundle, spec: str, selection: str | Path | None = None) -> list[Block]:
     """The blocks `--blocks` names: auto (from `selection`), front/middle/back (thirds), all, or '0,1,2'."""
     blocks = bundle.blocks
@@ -63,7 +54,7 @@ def plan_blocks(bundle: ClipBundle, spec: str, selection: str | Path | None = No
     if spec == "auto":
         if selection is None:
             raise ValueError("--blocks auto needs --selection DIR/selection.json; run the block selection first")
-        chosen = read_selection(selection)
+        chosen = SelectionResult.load(selection).blocks
     elif spec in SHORTHANDS:
         thirds = [list(t) for t in np.array_split(np.array(blocks, dtype=object), 3)]
         chosen = {"front": thirds[0], "middle": thirds[1], "back": thirds[2], "all": blocks}[spec]

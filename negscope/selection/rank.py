@@ -4,11 +4,11 @@ The evidence files hold curves over sites; each kind gives every text block k a 
 block k adds between its input site and its output site `text.block.k` (`negscope.models.block_gains`).
 
 - ``attribution``: the share of the negation gap's attribution that block k moves onto the pooled EOS state
-  (`attribution.layers`, `LayerAttribution.importance`), mean over pairs.
+  (`AttributionResult.sites`, `LayerAttribution.importance`), mean over pairs.
 - ``patching``: the rise across block k of the EOS-patching curve, the share of the negation effect that
   patching the EOS state recreates (`attribution.patching`); forward and reverse directions averaged.
 - ``probes``: the rise across block k of probe selectivity (accuracy minus control accuracy), averaged over
-  the probing tasks in probes.json.
+  the probing tasks of the probes result.
 
 Each gain vector is clipped at zero and scaled to sum to one, and the available kinds are averaged into a
 combined score per block. The ranking sorts blocks by that score (ties: the earlier block first).
@@ -24,20 +24,27 @@ inclusion frequency is reported; the plan itself uses all pairs, so it does not 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..attribution.patching import recreated_share
-from ..io import read_json
 from ..models.sites import Block, Site, all_sites, block_gains
+from ..results import (
+    AttributionResult,
+    EvidenceSummary,
+    PatchingResult,
+    ProbesResult,
+    RankedBlock,
+    SelectionResult,
+    Stability,
+)
 
 RULES = ("front", "top")
 
 
 @dataclass
 class Evidence:
-    """Per-pair evidence arrays, as read from attribution.json, patching.json and probes.json."""
+    """Per-pair evidence arrays, as read from the probes, attribution and patching results."""
 
     n_blocks: int
     attribution: np.ndarray | None = None  # per pair and block
@@ -51,45 +58,44 @@ class Evidence:
         return [k for k, v in (("probes", self.probes), ("attribution", self.attribution), ("patching", self.patching or None)) if v is not None]
 
 
-def load_evidence(probes: str | Path | None, attribution: str | Path | None, patching: str | Path | None) -> Evidence:
-    """Read whichever of probes.json, attribution.json and patching.json exist in the given folders."""
-    files = {k: Path(d) / f"{k}.json" for k, d in (("probes", probes), ("attribution", attribution), ("patching", patching)) if d}
-    present = {k: p for k, p in files.items() if p.is_file()}
-    if not {"attribution", "patching"} & set(present):
+def gather_evidence(
+    probes: ProbesResult | None = None,
+    attribution: AttributionResult | None = None,
+    patching: PatchingResult | None = None,
+    sources: dict[str, str] | None = None,
+) -> Evidence:
+    """The per-pair evidence in whichever results are given; attribution or patching is required."""
+    if attribution is None and patching is None:
         raise FileNotFoundError(
-            f"no attribution.json or patching.json in {sorted({str(p.parent) for p in files.values()})}; "
-            "run `negscope attribute` and/or `negscope patch` with --out pointing there first"
+            "no attribution or patching result to select blocks from; run `negscope attribute` and/or `negscope patch` "
+            "with --out pointing at the --from folder first"
         )
-    data = {k: read_json(p) for k, p in present.items()}
-    sites = {k: d["layers"]["sites"] if k == "attribution" else d["sites"] for k, d in data.items() if k != "probes"}
+    sites = {k: r.sites.sites if k == "attribution" else r.sites
+             for k, r in (("attribution", attribution), ("patching", patching)) if r is not None}
     if len({tuple(v) for v in sites.values()}) > 1:
-        raise ValueError(f"the evidence files disagree on the sites of the text encoder ({sites}); rerun them on one model")
+        raise ValueError(f"the evidence disagrees on the sites of the text encoder ({sites}); rerun it on one model")
     names = next(iter(sites.values()))
-    ev = Evidence(n_blocks=sum(Site(n).block is not None for n in names), sources={k: str(p) for k, p in present.items()})
-    if "attribution" in data:
-        ev.attribution = block_gains(names, data["attribution"]["layers"]["per_pair"]["eos_share"])
-    if "patching" in data:
-        runs = data["patching"]["runs"].get("eos", {})
+    ev = Evidence(n_blocks=sum(Site(n).block is not None for n in names), sources=dict(sources or {}))
+    if attribution is not None:
+        ev.attribution = block_gains(names, attribution.sites.per_pair.eos_share)
+    if patching is not None:
+        runs = patching.runs.get("eos", {})
         for direction in ("forward", "reverse"):
             if direction in runs:
                 r = runs[direction]
-                receiver, donor = np.asarray(r["receiver"]), np.asarray(r["donor"])
-                ev.patching.append((np.asarray(r["patched"]) - receiver[:, None], donor - receiver))
-    if "probes" in data:
-        ev.probes = probe_gains(data["probes"], ev.n_blocks)
+                receiver, donor = np.asarray(r.receiver), np.asarray(r.donor)
+                ev.patching.append((np.asarray(r.patched) - receiver[:, None], donor - receiver))
+    if probes is not None:
+        ev.probes = probe_gains(probes, ev.n_blocks)
     return ev
 
 
-def probe_gains(probes: dict, n_blocks: int) -> np.ndarray | None:
+def probe_gains(probes: ProbesResult, n_blocks: int) -> np.ndarray | None:
     """Per block, the rise of selectivity from its input to its output site, averaged over probing tasks."""
-    tasks = probes.get("tasks", probes)
     sites = [s.name for s in all_sites(n_blocks)]
     curves = []
-    for value in tasks.values():
-        rows = value.get("sites") if isinstance(value, dict) else None
-        if not isinstance(rows, list) or not all(isinstance(r, dict) and "selectivity" in r for r in rows):
-            continue
-        sel = {r["site"]: float(r["selectivity"]) for r in rows}
+    for task in probes.tasks.values():
+        sel = {r.site: r.selectivity for r in task.sites}
         if all(s in sel for s in sites):
             curves.append(block_gains(sites, [sel[s] for s in sites]))
     return np.mean(curves, axis=0) if curves else None
@@ -134,7 +140,7 @@ def ranking(combined: np.ndarray) -> np.ndarray:
     return np.argsort(-combined, kind="stable")
 
 
-def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamples: int = 200, seed: int = 0) -> dict:
+def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamples: int = 200, seed: int = 0) -> SelectionResult:
     """The selection: ranked blocks, the freeze plan, the evidence behind it and its bootstrap stability."""
     if rule not in RULES:
         raise ValueError(f"rule {rule!r} is unknown; choose one of {RULES}")
@@ -153,26 +159,25 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
         boot = block_scores(ev, rows)
         if boot:
             counts[choose(np.mean(list(boot.values()), axis=0), coverage, rule)] += 1
-    return {
-        "blocks": blocks,
-        "ranking": [
-            {"block": int(k), "name": Block(int(k)).name, "score": float(combined[k]),
-             **{kind: float(s[k]) for kind, s in scores.items()}}
+    return SelectionResult(
+        blocks=blocks,
+        ranking=[
+            RankedBlock(int(k), Block(int(k)).name, float(combined[k]), {kind: float(s[k]) for kind, s in scores.items()})
             for k in ranking(combined)
         ],
-        "evidence": {
-            "kinds": list(scores),
-            "missing": [k for k in ("probes", "attribution", "patching") if k not in scores],
-            "sources": ev.sources,
-            "scores": {k: s.tolist() for k, s in scores.items()},
-            "combined": combined.tolist(),
-            "coverage_of_plan": float(combined[blocks].sum()),
-            "stability": {"resamples": resamples, "seed": seed, "inclusion": (counts / max(resamples, 1)).tolist()},
-        },
-        "rule": f"{rule} (coverage {coverage:g}): " + (
+        evidence=EvidenceSummary(
+            kinds=list(scores),
+            missing=[k for k in ("probes", "attribution", "patching") if k not in scores],
+            sources=ev.sources,
+            scores={k: s.tolist() for k, s in scores.items()},
+            combined=combined.tolist(),
+            coverage_of_plan=float(combined[blocks].sum()),
+            stability=Stability(resamples, seed, (counts / max(resamples, 1)).tolist()),
+        ),
+        rule=f"{rule} (coverage {coverage:g}): " + (
             f"smallest front block 0..m of text blocks whose combined score reaches {coverage:g}"
             if rule == "front" else f"fewest top-ranked text blocks whose combined score reaches {coverage:g}"
         ) + "; combined score = mean over evidence kinds of each kind's per-block gain, clipped at 0 and scaled to sum 1",
-        "coverage": coverage,
-        "seed": seed,
-    }
+        coverage=coverage,
+        seed=seed,
+    )

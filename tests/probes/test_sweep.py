@@ -31,15 +31,15 @@ def test_sweep_separates_informative_from_noise_sites(data, monkeypatch):
     monkeypatch.setattr(sweep_module, "grouped_splits", lambda *a: calls.append(a) or grouped_splits(*a))
     res = sweep(states, y, groups, texts, folds=3, n_boot=100, baselines={"label_copy": y[:, None].astype(float)})
     assert len(calls) == 1
-    assert [r["site"] for r in res["sites"]] == ["text.embed", "text.block.0"]
-    noise, informative = res["sites"]
-    assert informative["accuracy"] > 0.95 and abs(noise["accuracy"] - 0.5) < 0.15
-    for r in res["sites"]:
-        assert set(r) == {"site", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity", "C"}
-        assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
-        assert r["selectivity"] == pytest.approx(r["accuracy"] - r["control_accuracy"])
-    assert res["baselines"]["label_copy"]["accuracy"] == 1.0
-    assert (res["samples"], res["groups"], res["chance"]) == (2 * N_GROUPS, N_GROUPS, 0.5)
+    assert [r.site for r in res.sites] == ["text.embed", "text.block.0"]
+    noise, informative = res.sites
+    assert informative.accuracy > 0.95 and abs(noise.accuracy - 0.5) < 0.15
+    assert res.site("text.block.0") is informative
+    for r in res.sites:
+        assert r.ci_low <= r.accuracy <= r.ci_high
+        assert r.selectivity == pytest.approx(r.accuracy - r.control_accuracy)
+    assert res.baselines["label_copy"].accuracy == 1.0
+    assert (res.samples, res.groups, res.chance) == (2 * N_GROUPS, N_GROUPS, 0.5)
 
 
 def test_explicit_splits_give_the_same_sweep(data):

@@ -1,0 +1,124 @@
+"""The stage registry: every stage of `negscope run` in pipeline order, with its result type and the stages it reads.
+
+A stage's name is at once its config section (`RunConfig.<name>`), its folder inside a run folder and the kind of
+its result, so `run`, the report and the selection all find a stage's output through this one table. Each entry's
+`run` imports its runner only when called, so reading the table costs no torch import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..results import (
+    AttributionResult,
+    EvaluationResult,
+    PatchingResult,
+    ProbesResult,
+    Result,
+    SelectionResult,
+    SimilarityResult,
+    StudyResult,
+    TrainResult,
+)
+from .config import RunConfig
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the run: its result type (whose kind names the stage), what it reads, and how it runs."""
+
+    result: type[Result]
+    needs: tuple[str, ...]
+    run: Callable[[RunConfig, Path], Result]
+    trains: bool = False
+
+    @property
+    def name(self) -> str:
+        """The stage's name: its config section, its folder in a run folder and its result's kind."""
+        return self.result.kind
+
+    def folder(self, root: str | Path) -> Path:
+        """This stage's folder inside run folder `root`."""
+        return Path(root) / self.name
+
+    def load(self, root: str | Path) -> Result | None:
+        """This stage's result inside run folder `root`, or None when it has not been written."""
+        path = self.result.path(self.folder(root))
+        return self.result.load(path) if path.is_file() else None
+
+
+def _similarity(cfg: RunConfig, root: Path) -> Result:
+    from .similarity import run_similarity
+
+    return run_similarity(cfg.common, cfg.similarity, STAGE["similarity"].folder(root))
+
+
+def _probes(cfg: RunConfig, root: Path) -> Result:
+    from .probe import run_probes
+
+    return run_probes(cfg.common, cfg.probes, STAGE["probes"].folder(root))
+
+
+def _attribution(cfg: RunConfig, root: Path) -> Result:
+    from .attribute import run_attribution
+
+    return run_attribution(cfg.common, cfg.attribution, STAGE["attribution"].folder(root))
+
+
+def _patching(cfg: RunConfig, root: Path) -> Result:
+    from .patch import run_patching
+
+    return run_patching(cfg.common, cfg.patching, STAGE["patching"].folder(root))
+
+
+def _selection(cfg: RunConfig, root: Path) -> Result:
+    from .select import run_selection
+
+    sources = {name: STAGE[name].folder(root) for name in STAGE["selection"].needs}
+    return run_selection(cfg.selection, STAGE["selection"].folder(root), sources=sources, seed=cfg.seed)
+
+
+def _finetune(cfg: RunConfig, root: Path) -> Result:
+    from .finetune import run_finetune
+
+    selection = selection_file(root) if cfg.finetune.blocks == "auto" else None
+    return run_finetune(cfg.common, cfg.finetune, finetuned_model(root), selection=selection, resume=True)
+
+
+def _evaluate(cfg: RunConfig, root: Path) -> Result:
+    from .evaluate import run_evaluate
+
+    return run_evaluate(cfg.common, cfg.evaluate, STAGE["evaluate"].folder(root), models=[cfg.model, str(finetuned_model(root))])
+
+
+def _study(cfg: RunConfig, root: Path) -> Result:
+    from .study import run_layer_study
+
+    selection = selection_file(root)
+    return run_layer_study(cfg.common, cfg.finetune, cfg.study, STAGE["study"].folder(root),
+                           selection=selection if selection.is_file() else None)
+
+
+def finetuned_model(root: str | Path) -> Path:
+    """The folder of the fine-tuned model (Hugging Face layout) inside run folder `root`."""
+    return STAGE["finetune"].folder(root)
+
+
+def selection_file(root: str | Path) -> Path:
+    """The selection result inside run folder `root`."""
+    return SelectionResult.path(STAGE["selection"].folder(root))
+
+
+STAGE_LIST: tuple[Stage, ...] = (
+    Stage(SimilarityResult, (), _similarity),
+    Stage(ProbesResult, (), _probes),
+    Stage(AttributionResult, (), _attribution),
+    Stage(PatchingResult, (), _patching),
+    Stage(SelectionResult, ("probes", "attribution", "patching"), _selection),
+    Stage(TrainResult, ("selection",), _finetune, trains=True),
+    Stage(EvaluationResult, ("finetune",), _evaluate),
+    Stage(StudyResult, ("selection", "finetune"), _study, trains=True),
+)
+STAGE: dict[str, Stage] = {s.name: s for s in STAGE_LIST}

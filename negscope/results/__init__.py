@@ -1,0 +1,56 @@
+"""Typed stage results: dataclasses saved as JSON with their kind and schema version inside (torch-free)."""
+
+from .attribution import (
+    AttributionResult,
+    BlockImportance,
+    CaptionPair,
+    CurvePoint,
+    MeanCI,
+    PatchingResult,
+    PatchRun,
+    PerPair,
+    SiteAttribution,
+    SiteAttributions,
+    TokenAttributions,
+)
+from .base import Result, ResultError
+from .evaluation import EvaluationResult, EvaluationRow
+from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
+from .selection import EvidenceSummary, RankedBlock, SelectionResult, Stability
+from .similarity import SeedRow, SimilarityResult
+from .study import RankCorrelation, StudyResult, StudyRow
+from .training import TrainResult
+
+__all__ = [
+    "AttributionResult",
+    "BlockImportance",
+    "CaptionPair",
+    "CurvePoint",
+    "Divergence",
+    "EvaluationResult",
+    "EvaluationRow",
+    "EvidenceSummary",
+    "MeanCI",
+    "PatchRun",
+    "PatchingResult",
+    "PerPair",
+    "ProbeSweep",
+    "ProbesResult",
+    "RankCorrelation",
+    "RankedBlock",
+    "Result",
+    "ResultError",
+    "Score",
+    "SeedRow",
+    "SelectionResult",
+    "SimilarityResult",
+    "SiteAttribution",
+    "SiteAttributions",
+    "SiteScore",
+    "Stability",
+    "StudyResult",
+    "StudyRow",
+    "TaskProbes",
+    "TokenAttributions",
+    "TrainResult",
+]

@@ -1,0 +1,145 @@
+"""The attribution and patching stages' results: where the negation gap is attributed, and what patching recreates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Result
+
+
+@dataclass
+class MeanCI:
+    """A mean over examples with its bootstrap 95% interval and the count."""
+
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+@dataclass
+class CaptionPair:
+    """The image and the two captions of one positive/negated pair."""
+
+    image_id: int | str
+    positive: str
+    negated: str
+
+
+@dataclass
+class TokenAttributions:
+    """Token-level integrated gradients over the seven templates."""
+
+    method: str
+    n_texts: int
+    negation_words: list[str]
+    negation_share: dict[str, MeanCI]
+    mean_abs_delta: float
+    max_abs_delta: float
+    attributions: list[dict[str, Any]]
+
+
+@dataclass
+class SiteAttribution:
+    """Mean shares of the gap's attribution at one site: on the EOS state, on the changed token, in total."""
+
+    site: str
+    eos_share: float
+    changed_share: float
+    total: float
+    mean_abs_delta: float
+    max_abs_delta: float
+
+
+@dataclass
+class BlockImportance:
+    """How much of the gap's EOS attribution one block adds, mean over pairs with its interval."""
+
+    block: int
+    name: str
+    mean: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+@dataclass
+class PerPair:
+    """Per-pair arrays: the gap, and per site the EOS share, the changed-token share and the completeness delta."""
+
+    gap: list[float]
+    eos_share: list[list[float]]
+    changed_share: list[list[float]]
+    delta: list[list[float]]
+
+
+@dataclass
+class SiteAttributions:
+    """Per-site integrated gradients of S(I, negated) - S(I, positive) on pairs of equal token length."""
+
+    method: str
+    pairs: str
+    n_pairs: int
+    sites: list[str]
+    mean_gap: float
+    states: list[SiteAttribution]
+    blocks: list[BlockImportance]
+    captions: list[CaptionPair]
+    per_pair: PerPair
+
+
+@dataclass
+class AttributionResult(Result):
+    """`attribution.json`: token attributions and per-site attributions of the negation gap."""
+
+    kind = "attribution"
+    filename = "attribution.json"
+
+    model: str
+    data: str
+    seed: int
+    steps: int
+    tokens: TokenAttributions
+    sites: SiteAttributions
+    seconds: float
+
+
+@dataclass
+class CurvePoint:
+    """The share of the negation effect that patching one site recreates, with its interval."""
+
+    site: str
+    share: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass
+class PatchRun:
+    """Per pair: the receiver's and donor's scores, and the patched score at every site."""
+
+    receiver: list[float]
+    donor: list[float]
+    patched: list[list[float]]
+
+
+@dataclass
+class PatchingResult(Result):
+    """`patching.json`: patching curves per position set and direction, and the runs behind them."""
+
+    kind = "patching"
+    filename = "patching.json"
+
+    model: str
+    data: str
+    pairs: str
+    seed: int
+    n_pairs: dict[str, int]
+    sites: list[str]
+    method: str
+    directions: dict[str, str]
+    curves: dict[str, dict[str, list[CurvePoint]]]
+    captions: list[CaptionPair]
+    runs: dict[str, dict[str, PatchRun]]
+    seconds: float

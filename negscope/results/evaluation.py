@@ -1,0 +1,40 @@
+"""The evaluate stage's result: every negation metric and retrieval for each model, on one dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .base import Result
+from .similarity import SeedRow
+
+
+@dataclass
+class EvaluationRow(SeedRow):
+    """One model's metrics: presence, absence and swap accuracy, MCQ, retrieval and the seed Table 1 fields."""
+
+    images: int = 0
+    presence_accuracy: float = float("nan")
+    absence_accuracy: float = float("nan")
+    swap_accuracy: float = float("nan")
+    mcq_accuracy: float = float("nan")
+    mcq_by_type: dict[str, float] = field(default_factory=dict)
+    retrieval: dict[str, float] = field(default_factory=dict)
+
+    def metric(self, name: str) -> float:
+        """A metric by name, retrieval figures (`i2t_r1`, ...) included."""
+        if name in self.retrieval:
+            return self.retrieval[name]
+        return getattr(self, name)
+
+
+@dataclass
+class EvaluationResult(Result):
+    """`evaluation.json`: one row per model; the first is the baseline the others are compared with."""
+
+    kind = "evaluate"
+    filename = "evaluation.json"
+
+    data: str
+    seed: int
+    skipped_images: int
+    rows: list[EvaluationRow]

@@ -1,0 +1,54 @@
+"""The selection stage's result: text blocks ranked by the negation evidence, and the freeze plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Result
+
+
+@dataclass
+class RankedBlock:
+    """One block's combined score and its score under each kind of evidence."""
+
+    block: int
+    name: str
+    score: float
+    by_kind: dict[str, float]
+
+
+@dataclass
+class Stability:
+    """How often each block enters the plan over bootstrap resamples of the pairs."""
+
+    resamples: int
+    seed: int
+    inclusion: list[float]
+
+
+@dataclass
+class EvidenceSummary:
+    """The kinds of evidence used or missing, their per-block scores, the combined score and the plan's coverage."""
+
+    kinds: list[str]
+    missing: list[str]
+    sources: dict[str, str]
+    scores: dict[str, list[float]]
+    combined: list[float]
+    coverage_of_plan: float
+    stability: Stability
+
+
+@dataclass
+class SelectionResult(Result):
+    """`selection.json`: the trainable blocks (the freeze plan), their ranking and the evidence behind them."""
+
+    kind = "selection"
+    filename = "selection.json"
+
+    blocks: list[int]
+    ranking: list[RankedBlock]
+    evidence: EvidenceSummary
+    rule: str
+    coverage: float
+    seed: int
