@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,8 @@ def tree_fingerprint(path: str | os.PathLike) -> str:
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """A hash of negscope's Python sources, so results made by other code are not reused."""
-    h = hashlib.sha256()
+    """A hash of negscope's version and Python sources, so results made by other code are not reused."""
+    h = hashlib.sha256(metadata.version("negscope").encode())
     for p in sorted(PACKAGE.rglob("*.py")):
         h.update(p.relative_to(PACKAGE).as_posix().encode())
         h.update(p.read_bytes())

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
 from ..data import data_fingerprint
 from ..fingerprint import code_fingerprint, digest
 from ..io import write_json
@@ -33,9 +32,8 @@ from .stages import STAGE_LIST, Stage
 
 
 def fingerprints(cfg: RunConfig) -> dict[str, str]:
-    """The content fingerprints every stage key shares: model, data (and training data), code and version."""
-    prints = {"model": model_fingerprint(cfg.model), "data": data_fingerprint(cfg.data), "code": code_fingerprint(),
-              "version": __version__}
+    """The content fingerprints every stage key shares: model, data (and training data), and code."""
+    prints = {"model": model_fingerprint(cfg.model), "data": data_fingerprint(cfg.data), "code": code_fingerprint()}
     if cfg.finetune.train_data:
         prints["train_data"] = data_fingerprint(cfg.finetune.train_data)
     return prints

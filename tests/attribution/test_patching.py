@@ -26,8 +26,8 @@ def test_patching_all_token_states_of_any_site_reproduces_the_donor(tiny, img):
     assert np.abs(res.gap).min() > 1e-4
     np.testing.assert_allclose(res.patched, np.repeat(res.donor[:, None], 5, axis=1), atol=1e-5)
     curve = res.curve(resamples=20)
-    assert [c["site"] for c in curve] == res.sites == [s.name for s in tiny.sites]
-    assert [c["share"] for c in curve] == pytest.approx([1.0] * 5)
+    assert [c.site for c in curve] == res.sites == [s.name for s in tiny.sites]
+    assert [c.share for c in curve] == pytest.approx([1.0] * 5)
 
 
 def test_eos_patching_reproduces_the_donor_only_at_the_last_site(tiny, img):

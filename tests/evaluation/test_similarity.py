@@ -22,8 +22,8 @@ def test_similarity_equals_direct_cosine(tiny, small_world):
 def test_summary_counts_flips(tiny, small_world):
     res = similarity_study(tiny, small_world)
     row = res.summary()
-    assert row["pairs"] == len(res.captions)
-    assert row["flips"] == int(np.sum(res.s_neg >= res.s_pos))
-    assert abs(row["pos_mean"] - float(np.mean(res.scores[:, 0]))) < 1e-9
-    assert abs(row["neg_std"] - float(np.std(res.scores[:, 3]))) < 1e-9
-    assert set(row["templates"]) == set(TEMPLATE_NAMES)
+    assert row.pairs == len(res.captions)
+    assert row.flips == int(np.sum(res.s_neg >= res.s_pos))
+    assert abs(row.pos_mean - float(np.mean(res.scores[:, 0]))) < 1e-9
+    assert abs(row.neg_std - float(np.std(res.scores[:, 3]))) < 1e-9
+    assert set(row.templates) == set(TEMPLATE_NAMES)

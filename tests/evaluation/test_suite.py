@@ -5,8 +5,10 @@ import json
 import pytest
 
 from negscope.evaluation.features import image_features
-from negscope.evaluation.suite import evaluate, flat
+from negscope.evaluation.suite import evaluate
+from negscope.experiments.config import Common, EvaluateConfig
 from negscope.experiments.evaluate import run_evaluate
+from negscope.results import EvaluationResult
 
 ACCURACIES = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "mcq_accuracy")
 
@@ -17,12 +19,12 @@ def row(tiny, small_world):
 
 
 def test_row_holds_every_metric_in_range(row, small_world):
-    assert row["model"] == "tiny" and row["images"] == len(small_world)
-    assert set(row) >= {*ACCURACIES, "mcq_by_type", "retrieval", "pos_mean", "neg_mean", "flip_rate"}
-    assert all(0.0 <= row[k] <= 1.0 for k in ACCURACIES)
-    assert set(row["retrieval"]) == {f"{d}_r{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)}
-    assert all(0.0 <= v <= 1.0 for v in row["retrieval"].values())
-    assert flat(row)["i2t_r1"] == row["retrieval"]["i2t_r1"]
+    assert row.model == "tiny" and row.images == len(small_world)
+    assert all(0.0 <= row.metric(k) <= 1.0 for k in (*ACCURACIES, "flip_rate"))
+    assert set(row.retrieval) == {f"{d}_r{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)}
+    assert all(0.0 <= v <= 1.0 for v in row.retrieval.values())
+    assert row.metric("i2t_r1") == row.retrieval["i2t_r1"]
+    assert -1.0 <= row.neg_mean <= 1.0 and row.pairs == sum(len(r.captions) for r in small_world)
 
 
 def test_given_image_features_give_the_same_row(row, tiny, small_world):
@@ -32,6 +34,7 @@ def test_given_image_features_give_the_same_row(row, tiny, small_world):
 
 
 def test_evaluate_runner_writes_the_suite_rows(row, tmp_path):
-    rows = run_evaluate(["tiny"], "world[:8]", tmp_path)
-    assert rows == [row]
-    assert json.loads((tmp_path / "evaluation.json").read_text())["rows"][0]["presence_accuracy"] == row["presence_accuracy"]
+    result = run_evaluate(Common(model="tiny", data="world[:8]"), EvaluateConfig(), tmp_path, progress=False)
+    assert result.rows == [row]
+    assert json.loads((tmp_path / "evaluation.json").read_text())["rows"][0]["presence_accuracy"] == row.presence_accuracy
+    assert EvaluationResult.load(tmp_path) == result

@@ -20,17 +20,18 @@ def test_attribute_patch_select_write_their_files(run_dir):
                  "patching.json", "patching.png", "selection.json", "selection.png"):
         assert (run_dir / name).stat().st_size > 0, name
     att = json.loads((run_dir / "attribution.json").read_text())
-    assert att["tokens"]["n_texts"] == 4 * 7 and len(att["layers"]["blocks"]) == 4
-    assert att["layers"]["sites"] == [r["site"] for r in att["layers"]["states"]] == ["text.embed"] + [f"text.block.{k}" for k in range(4)]
-    assert [(b["block"], b["name"]) for b in att["layers"]["blocks"]] == [(k, f"text.block.{k}") for k in range(4)]
+    assert att["tokens"]["n_texts"] == 4 * 7 and len(att["sites"]["blocks"]) == 4
+    assert att["sites"]["sites"] == [r["site"] for r in att["sites"]["states"]] == ["text.embed"] + [f"text.block.{k}" for k in range(4)]
+    assert [(b["block"], b["name"]) for b in att["sites"]["blocks"]] == [(k, f"text.block.{k}") for k in range(4)]
     assert att["tokens"]["negation_share"]["this_is_not"]["mean"] > 0
     shares = att["tokens"]["negation_share"]
     assert shares["caption"]["mean"] < shares["this_is_not"]["mean"]
     assert "<span" in (run_dir / "token_heatmap.html").read_text()
     pat = json.loads((run_dir / "patching.json").read_text())
-    assert pat["sites"] == [r["site"] for r in pat["curves"]["eos"]["forward"]] == att["layers"]["sites"]
+    assert pat["sites"] == [r["site"] for r in pat["curves"]["eos"]["forward"]] == att["sites"]["sites"]
     assert set(pat["curves"]["eos"]) == {"forward", "reverse"} and pat["curves"]["eos"]["forward"][-1]["share"] == pytest.approx(1)
     sel = json.loads((run_dir / "selection.json").read_text())
+    assert (sel["kind"], sel["schema"]) == ("selection", 1)
     assert set(sel) >= {"blocks", "ranking", "evidence", "rule"} and "layers" not in sel
     assert sel["blocks"] and all(0 <= k < 4 for k in sel["blocks"])
     assert all(r["name"] == f"text.block.{r['block']}" for r in sel["ranking"])

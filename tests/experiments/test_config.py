@@ -1,20 +1,22 @@
 import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from negscope.cli import main
+from negscope.cli import build_parser
 from negscope.experiments.config import (
     QUICK,
+    STAGES,
     ConfigError,
     FinetuneConfig,
     RunConfig,
-    config_hash,
     load_config,
     quick,
-    section_config,
     with_overrides,
 )
+from negscope.finetune.config import TrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -30,10 +32,20 @@ def test_default_toml_is_the_builtin_default():
     assert load_config(None) == RunConfig()
 
 
+def test_default_toml_lists_every_setting():
+    written = tomllib.loads((CONFIGS / "default.toml").read_text())
+    defaults = dataclasses.asdict(RunConfig())
+    for key, value in defaults.items():
+        if isinstance(value, dict):
+            assert set(written[key]) == {k for k, v in value.items() if v is not None}, key
+        else:
+            assert key in written, key
+
+
 def test_coco_config_loads():
     cfg = load_config(CONFIGS / "coco-vit-b32.toml")
     assert cfg.model == "openai/clip-vit-base-patch32"
-    assert cfg.finetune.lr == 1e-6 and cfg.finetune.batch_size == 128 and cfg.finetune.data.endswith("train2017")
+    assert cfg.finetune.lr == 1e-6 and cfg.finetune.batch_size == 128 and cfg.finetune.train_data.endswith("train2017")
 
 
 def test_sections_and_types_are_read(tmp_path):
@@ -71,7 +83,7 @@ def test_unknown_section_is_an_unknown_key(tmp_path):
         ('stages = "similarity"\n', r"stages must be list"),
         ("stages = [1]\n", r"stages\[0\] must be str"),
         ("finetune = 3\n", r"'finetune' must be a table"),
-        ("[finetune]\ndata = 3\n", r"finetune.data must be str or NoneType"),
+        ("[finetune]\ntrain_data = 3\n", r"finetune.train_data must be str or NoneType"),
     ],
 )
 def test_wrong_types_are_errors(tmp_path, text, match):
@@ -104,23 +116,44 @@ def test_with_overrides_checks_keys():
         with_overrides(RunConfig(), {"finetune": {"step": 3}})
 
 
-def test_section_hash_is_stable_and_local():
-    base = RunConfig()
-    h = config_hash(section_config(base, "probes"))
-    assert h == config_hash(section_config(RunConfig(), "probes"))
-    assert config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
-    other_section = with_overrides(base, {"finetune": {"steps": 7}})
-    assert config_hash(section_config(other_section, "probes")) == h
-    assert config_hash(section_config(with_overrides(base, {"probes": {"folds": 3}}), "probes")) != h
-    assert config_hash(section_config(dataclasses.replace(base, seed=1), "probes")) != h
-    assert config_hash(section_config(dataclasses.replace(base, name="x", stages=["probes"]), "probes")) == h
+def test_values_are_checked_against_their_choices_and_ranges(tmp_path):
+    with pytest.raises(ConfigError, match=r"probes.dtype is 'float64'.*choose one of float32, float16"):
+        load_config(write(tmp_path, '[probes]\ndtype = "float64"\n'))
+    with pytest.raises(ConfigError, match=r"selection.coverage is 1.5; it must be between 0 and 1"):
+        load_config(write(tmp_path, "[selection]\ncoverage = 1.5\n"))
+    with pytest.raises(ConfigError, match=r"finetune.batch_size is 1; it must be at least 2"):
+        load_config(write(tmp_path, "[finetune]\nbatch_size = 1\n"))
 
 
-def test_finetune_section_covers_the_trainer_config():
-    from negscope.finetune.trainer import TrainConfig
+def test_the_finetune_section_is_the_trainer_config_plus_the_plan():
+    assert issubclass(FinetuneConfig, TrainConfig)
+    extra = {f.name for f in dataclasses.fields(FinetuneConfig)} - {f.name for f in dataclasses.fields(TrainConfig)}
+    assert extra == {"blocks", "train_data", "pool"}
 
-    ours = {f.name for f in dataclasses.fields(FinetuneConfig)}
-    assert {f.name for f in dataclasses.fields(TrainConfig)} - {"seed"} <= ours
+
+def _flags(parser) -> set[str]:
+    return {s for a in parser._actions for s in a.option_strings}
+
+
+def test_every_setting_is_a_flag_of_its_stage_with_help():
+    subparsers = build_parser()._subparsers._group_actions[0].choices
+    commands = {"similarity": "similarity", "probes": "probe", "attribution": "attribute", "patching": "patch",
+                "selection": "select", "finetune": "finetune", "evaluate": "evaluate"}
+    assert set(commands) | {"study"} == set(STAGES)
+    for section, command in commands.items():
+        cls = type(getattr(RunConfig(), section))
+        for f in dataclasses.fields(cls):
+            assert f.metadata["help"], f"{section}.{f.name} has no help"
+            assert "--" + f.name.replace("_", "-") in _flags(subparsers[command]), f"{command} lacks --{f.name}"
+    study = subparsers["study"]._subparsers._group_actions[0].choices["layers"]
+    assert {"--steps", "--limit", "--lr", "--train-data"} <= _flags(study)
+    assert study.parse_args(["--out", "x"]).limit == RunConfig().study.limit  # the study's own default, not the trainer's
+
+
+def test_flags_are_checked_like_config_keys(tmp_path, capsys):
+    assert main(["probe", "--model", "tiny", "--folds", "1", "--out", str(tmp_path)]) == 2
+    assert "folds is 1; it must be at least 2" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_cli_unknown_key_and_missing_file(tmp_path, capsys):

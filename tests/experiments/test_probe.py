@@ -7,15 +7,18 @@ import pytest
 
 from negscope.cli import main
 from negscope.data import load_dataset
-from negscope.experiments.probe import ProbeConfig, capture_task, run_probe
+from negscope.experiments.config import Common, ProbesConfig
+from negscope.experiments.probe import capture_task, run_probes
 from negscope.hooks import store as store_module
 from negscope.models import load_bundle
 from negscope.probes import scope_task
+from negscope.results import ProbesResult
 
 
 def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
-    cfg = ProbeConfig(model="tiny", out=str(tmp_path), data="world", limit=10, folds=2, n_boot=50)
-    payload = run_probe(cfg, progress=False)
+    cfg = ProbesConfig(limit=10, folds=2, n_boot=50)
+    result = run_probes(Common(model="tiny"), cfg, tmp_path, progress=False)
+    assert ProbesResult.load(tmp_path) == result
     saved = json.loads((tmp_path / "probes.json").read_text())
     assert set(saved["tasks"]) == {"negated", "scope"}
     for task in saved["tasks"].values():
@@ -40,7 +43,7 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
     bundle = load_bundle("tiny")
     task = scope_task(load_dataset("world", limit=10))
     store = capture_task(bundle, task, tmp_path / "activations" / "scope", cfg)
-    assert payload["tasks"]["scope"]["samples"] == len(store) == len(task)
+    assert result.tasks["scope"].samples == len(store) == len(task)
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from negscope.experiments import run as run_mod
 from negscope.experiments.config import RunConfig, load_config, with_overrides
-from negscope.experiments.run import MARKER, Stage, run, stage_hashes
+from negscope.data import export_coco, world_dataset
+from negscope.experiments.common import MARKER
+from negscope.experiments.config import STAGES
+from negscope.experiments.run import run, stage_keys
+from negscope.experiments.stages import STAGE_LIST, Stage
 from negscope.io import read_json, write_json
+from negscope.results import Result
 
 TINY_TOML = """
 name = "tiny"
@@ -55,8 +59,20 @@ def tiny_config(path: Path, stages=("similarity", "finetune", "evaluate"), block
     return path
 
 
+@dataclasses.dataclass
+class Fake(Result):
+    """A cheap stand-in result."""
+
+    filename = "result.json"
+    value: float
+
+
+def _fake_type(name: str) -> type[Fake]:
+    return type(f"Fake_{name}", (Fake,), {"kind": name})
+
+
 @pytest.fixture
-def fake_stages(monkeypatch):
+def fake_stages():
     """Three cheap stages (similarity, probes, selection <- probes) that log their calls; probes can be made to fail."""
     calls: list[str] = []
     fail = {"probes": False}
@@ -70,14 +86,15 @@ def fake_stages(monkeypatch):
                 fail[name] = False
                 raise KeyboardInterrupt
             prior = read_json(root / "probes" / "part1.json")["value"] if name == "selection" else 0.0
-            write_json(folder / "result.json", {"value": float(np.random.rand()) + prior})
+            result = _fake_type(name)(float(np.random.rand()) + prior)
+            result.save(folder)
+            return result
 
         return stage
 
-    stages = (Stage("similarity", (), make("similarity")), Stage("probes", (), make("probes")),
-              Stage("selection", ("probes",), make("selection")))
-    monkeypatch.setattr(run_mod, "STAGE_LIST", stages)
-    return calls, fail
+    stages = (Stage(_fake_type("similarity"), (), make("similarity")), Stage(_fake_type("probes"), (), make("probes")),
+              Stage(_fake_type("selection"), ("probes",), make("selection")))
+    return calls, fail, stages
 
 
 CFG = RunConfig(stages=["similarity", "probes", "selection"])
@@ -89,44 +106,44 @@ def results(root: Path) -> dict:
 
 
 def test_rerun_skips_complete_stages(fake_stages, tmp_path):
-    calls, _ = fake_stages
-    status = run(CFG, tmp_path, report=False)
+    calls, _, stages = fake_stages
+    status = run(CFG, tmp_path, report=False, stages=stages)
     assert status == {"similarity": "done", "probes": "done", "selection": "done"}
     marker = read_json(tmp_path / "probes" / MARKER)
-    assert marker["config_hash"] == stage_hashes(CFG)["probes"] and marker["config"]["probes"]["limit"] == CFG.probes.limit
+    assert marker["key"] == stage_keys(CFG, stages)["probes"] and marker["inputs"]["section"]["limit"] == CFG.probes.limit
     assert read_json(tmp_path / "config.json")["stages"] == CFG.stages
-    assert run(CFG, tmp_path, report=False) == {"similarity": "skipped", "probes": "skipped", "selection": "skipped"}
+    assert run(CFG, tmp_path, report=False, stages=stages) == {"similarity": "skipped", "probes": "skipped", "selection": "skipped"}
     assert calls == ["similarity", "probes", "selection"]
 
 
 def test_changed_section_redoes_the_stage_and_its_dependents(fake_stages, tmp_path):
-    calls, _ = fake_stages
-    run(CFG, tmp_path, report=False)
+    calls, _, stages = fake_stages
+    run(CFG, tmp_path, report=False, stages=stages)
     (tmp_path / "probes" / "stray.txt").write_text("from the old config")
     calls.clear()
-    status = run(with_overrides(CFG, {"probes": {"folds": 2}}), tmp_path, report=False)
+    status = run(with_overrides(CFG, {"probes": {"folds": 2}}), tmp_path, report=False, stages=stages)
     assert status == {"similarity": "skipped", "probes": "done", "selection": "done"}
     assert calls == ["probes", "selection"]
     assert not (tmp_path / "probes" / "stray.txt").exists()
 
 
 def test_interrupted_run_resumes_to_identical_results(fake_stages, tmp_path):
-    calls, fail = fake_stages
-    run(CFG, tmp_path / "whole", report=False)
+    calls, fail, stages = fake_stages
+    run(CFG, tmp_path / "whole", report=False, stages=stages)
     fail["probes"] = True
     with pytest.raises(KeyboardInterrupt):
-        run(CFG, tmp_path / "cut", report=False)
+        run(CFG, tmp_path / "cut", report=False, stages=stages)
     assert (tmp_path / "cut" / "similarity" / MARKER).is_file()
     assert (tmp_path / "cut" / "probes" / "part1.json").is_file() and not (tmp_path / "cut" / "probes" / MARKER).exists()
     calls.clear()
-    status = run(CFG, tmp_path / "cut", report=False)
+    status = run(CFG, tmp_path / "cut", report=False, stages=stages)
     assert status == {"similarity": "skipped", "probes": "done", "selection": "done"}
     assert calls == ["probes", "selection"]
     assert results(tmp_path / "cut") == results(tmp_path / "whole")
 
 
 def test_unconfigured_stages_are_left_alone(fake_stages, tmp_path):
-    status = run(RunConfig(stages=["probes"]), tmp_path, report=False)
+    status = run(RunConfig(stages=["probes"]), tmp_path, report=False, stages=fake_stages[2])
     assert status == {"similarity": "not configured", "probes": "done", "selection": "not configured"}
     assert not (tmp_path / "similarity").exists()
 
@@ -148,7 +165,7 @@ def test_whole_tiny_run_and_report(tmp_path):
     assert read_json(root / "finetune" / "train.json")["blocks"] == [0, 1]
     md = (root / "report.md").read_text()
     assert f"{rows[0]['presence_accuracy']:.3f} | {rows[0]['absence_accuracy']:.3f}" in md
-    assert "Not run: `probes/probes.json` is missing" in md
+    assert "Not run: `probes` holds no result" in md
     mtime = (root / "evaluate" / "evaluation.json").stat().st_mtime_ns
     assert main(["run", "--config", str(cfg_path), "--out", str(root)]) == 0
     assert (root / "evaluate" / "evaluation.json").stat().st_mtime_ns == mtime
@@ -161,25 +178,49 @@ def test_cli_block_out_of_range_keeps_finished_stages(tmp_path, capsys):
     root = tmp_path / "r"
     (root / "similarity").mkdir(parents=True)
     write_json(root / "similarity" / "similarity.json", {"kept": True})
-    write_json(root / "similarity" / MARKER, {"config_hash": stage_hashes(load_config(cfg_path))["similarity"]})
+    write_json(root / "similarity" / MARKER, {"key": stage_keys(load_config(cfg_path))["similarity"]})
     assert main(["run", "--config", str(cfg_path), "--out", str(root)]) == 2
     assert "text block 9 is out of range for tiny: it has blocks 0 to 3" in capsys.readouterr().err
     assert read_json(root / "similarity" / "similarity.json") == {"kept": True}
     assert not (root / "finetune" / MARKER).exists()
 
 
-@pytest.mark.parametrize(
-    "section, target",
-    [("probes", "negscope.experiments.probe:ProbeConfig"), ("attribution", "negscope.experiments.attribute:run_attribution"),
-     ("patching", "negscope.experiments.patch:run_patching"), ("selection", "negscope.experiments.select:run_selection")],
-)
-def test_stage_sections_match_their_runners(section, target):
-    import importlib
-    import inspect
+def test_the_registry_is_the_config_sections_in_order():
+    assert [s.name for s in STAGE_LIST] == list(STAGES)
+    assert all(s.result.kind == s.name and set(s.needs) <= set(STAGES[: STAGES.index(s.name)]) for s in STAGE_LIST)
 
-    module, name = target.split(":")
-    params = set(inspect.signature(getattr(importlib.import_module(module), name)).parameters)
-    assert set(dataclasses.asdict(getattr(RunConfig(), section))) <= params
+
+def test_new_weights_in_the_same_folder_redo_every_stage(fake_stages, tmp_path, tiny):
+    _, _, stages = fake_stages
+    model = tiny.save(tmp_path / "model")
+    cfg = dataclasses.replace(CFG, model=str(model))
+    run(cfg, tmp_path / "r", report=False, stages=stages)
+    assert set(run(cfg, tmp_path / "r", report=False, stages=stages).values()) == {"skipped"}
+    tiny.save(model)  # new weights saved over the old ones: same path, same settings
+    assert set(run(cfg, tmp_path / "r", report=False, stages=stages).values()) == {"done"}
+
+
+def test_changed_data_folder_redoes_every_stage(fake_stages, tmp_path):
+    _, _, stages = fake_stages
+    data = export_coco(world_dataset(2), tmp_path / "coco")
+    cfg = dataclasses.replace(CFG, data=str(data))
+    run(cfg, tmp_path / "r", report=False, stages=stages)
+    assert set(run(cfg, tmp_path / "r", report=False, stages=stages).values()) == {"skipped"}
+    captions = next((data / "annotations").glob("captions_*.json"))
+    captions.write_text(captions.read_text().replace("circle", "disc"))
+    assert set(run(cfg, tmp_path / "r", report=False, stages=stages).values()) == {"done"}
+
+
+def test_keys_depend_on_their_inputs_only():
+    base = stage_keys(RunConfig())
+    assert stage_keys(RunConfig()) == base
+    other = stage_keys(with_overrides(RunConfig(), {"probes": {"folds": 3}}))
+    assert other["probes"] != base["probes"] and other["similarity"] == base["similarity"]
+    assert other["selection"] != base["selection"] and other["study"] != base["study"]  # downstream of probes
+    assert stage_keys(dataclasses.replace(RunConfig(), seed=1))["similarity"] != base["similarity"]
+    assert stage_keys(dataclasses.replace(RunConfig(), name="x", stages=["probes"])) == base
+    steps = stage_keys(with_overrides(RunConfig(), {"finetune": {"steps": 7}}))
+    assert steps["probes"] == base["probes"] and steps["finetune"] != base["finetune"] and steps["study"] != base["study"]
 
 
 @pytest.mark.slow

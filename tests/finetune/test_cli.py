@@ -15,9 +15,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_finetune_cli_auto_blocks_and_resume(tmp_path, capsys):
-    sel = tmp_path / "selection.json"
-    sel.write_text(json.dumps({"blocks": [3, 1]}))
+def test_finetune_cli_auto_blocks_and_resume(tmp_path, capsys, write_selection):
+    sel = write_selection(tmp_path, [3, 1])
     args = ["finetune", "--model", "tiny", "--data", "world[:16]", "--blocks", "auto", "--selection", str(sel),
             "--out", str(tmp_path / "ft"), "--steps", "2", "--batch-size", "4", "--warmup", "1", "--margin", "0.5"]
     assert main(args) == 0

@@ -42,15 +42,14 @@ def test_out_of_range_block_names_the_valid_range(bundle):
         freeze_except(bundle, [])
 
 
-def test_block_shorthands_and_lists(bundle, tmp_path):
+def test_block_shorthands_and_lists(bundle, tmp_path, write_selection):
     blocks = lambda *ks: [Block(k) for k in ks]
     assert plan_blocks(bundle, "front") == blocks(0, 1)
     assert plan_blocks(bundle, "middle") == blocks(2)
     assert plan_blocks(bundle, "back") == blocks(3)
     assert plan_blocks(bundle, "all") == blocks(0, 1, 2, 3)
     assert plan_blocks(bundle, "3,0") == blocks(0, 3)
-    sel = tmp_path / "selection.json"
-    sel.write_text(json.dumps({"blocks": [1, 3], "ranking": [3, 1, 0, 2]}))
+    sel = write_selection(tmp_path, [3, 1])
     assert plan_blocks(bundle, "auto", sel) == blocks(1, 3)
     with pytest.raises(ValueError, match="--blocks auto needs --selection"):
         plan_blocks(bundle, "auto")
@@ -59,5 +58,8 @@ def test_block_shorthands_and_lists(bundle, tmp_path):
     with pytest.raises(IndexError, match="blocks 0 to 3"):
         plan_blocks(bundle, "0,9")
     sel.write_text(json.dumps({"layers": [1]}))
-    with pytest.raises(ValueError, match="no 'blocks' list"):
+    with pytest.raises(ValueError, match="not 'selection'; point at the selection stage"):
+        plan_blocks(bundle, "auto", sel)
+    sel.write_text(json.dumps({"kind": "selection", "schema": 0, "blocks": [1]}))
+    with pytest.raises(ValueError, match="schema 0.*rerun the selection stage"):
         plan_blocks(bundle, "auto", sel)

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from negscope.io import write_json
-from negscope.selection import Evidence, load_evidence, rank_blocks
+from negscope.results import Divergence, ProbesResult, SelectionResult, SiteScore, TaskProbes
+from negscope.selection import Evidence, gather_evidence, rank_blocks
 from negscope.selection.rank import choose, probe_gains
 
 SITES = ["text.embed", "text.block.0", "text.block.1"]
@@ -25,20 +25,22 @@ def _evidence(seed: int = 0) -> Evidence:
 def test_selection_is_deterministic_for_a_fixed_seed():
     ev = _evidence()
     a, b = rank_blocks(ev, seed=3, resamples=50), rank_blocks(ev, seed=3, resamples=50)
-    assert json.dumps(a) == json.dumps(b)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
+    assert SelectionResult.from_dict(json.loads(json.dumps(a.to_dict()))) == a
     c = rank_blocks(ev, seed=4, resamples=50)
-    assert c["blocks"] == a["blocks"]  # the plan uses all pairs; only the stability check depends on the seed
+    assert c.blocks == a.blocks  # the plan uses all pairs; only the stability check depends on the seed
 
 
 def test_ranking_and_front_plan_follow_the_combined_score():
     sel = rank_blocks(_evidence(), coverage=0.5, resamples=20)
-    combined = np.array(sel["evidence"]["combined"])
+    combined = np.array(sel.evidence.combined)
     assert np.isclose(combined.sum(), 1)
-    assert sel["ranking"][0]["block"] == 1 and sel["ranking"][0]["name"] == "text.block.1"
-    assert sel["blocks"] == [0, 1]
-    assert sel["evidence"]["coverage_of_plan"] >= 0.5
-    assert combined[: sel["blocks"][-1]].sum() < 0.5
-    assert set(sel["evidence"]["kinds"]) == {"probes", "attribution", "patching"}
+    assert sel.ranking[0].block == 1 and sel.ranking[0].name == "text.block.1"
+    assert set(sel.ranking[0].by_kind) == {"probes", "attribution", "patching"}
+    assert sel.blocks == [0, 1]
+    assert sel.evidence.coverage_of_plan >= 0.5
+    assert combined[: sel.blocks[-1]].sum() < 0.5
+    assert set(sel.evidence.kinds) == {"probes", "attribution", "patching"}
 
 
 def test_rules_front_and_top():
@@ -51,18 +53,21 @@ def test_rules_front_and_top():
         rank_blocks(_evidence(), rule="back")
 
 
+def _task(selectivity: list[float]) -> TaskProbes:
+    rows = [SiteScore(s, 0.5 + v, 0.4, 0.9, 0.5, v, 1.0) for s, v in zip(SITES, selectivity)]
+    return TaskProbes(samples=10, groups=5, chance=0.5, sites=rows, classes=["a", "b"])
+
+
 def test_probe_gains_average_selectivity_rises_over_tasks():
-    probes = {
-        "negated": {"sites": [{"site": s, "selectivity": v} for s, v in zip(SITES, [0, 0.2, 0.5])]},
-        "scope": {"sites": [{"site": s, "selectivity": v} for s, v in reversed(list(zip(SITES, [0, 0.4, 0.4])))]},
-        "divergence": [{"site": "text.embed", "mean_cosine": 1.0}],
-    }
+    scope = _task([0, 0.4, 0.4])
+    scope.sites.reverse()
+    probes = ProbesResult(model="m", data="d", images=1, settings={}, tasks={"negated": _task([0, 0.2, 0.5]), "scope": scope},
+                          divergence=[Divergence("text.embed", 1.0)], seconds=0.0, threads=1)
     np.testing.assert_allclose(probe_gains(probes, 2), [0.3, 0.15])
 
 
-def test_missing_evidence_is_named(tmp_path):
+def test_missing_evidence_is_named():
     with pytest.raises(FileNotFoundError, match="run `negscope attribute`"):
-        load_evidence(tmp_path, tmp_path, tmp_path)
-    write_json(tmp_path / "probes.json", {"negated": {"sites": []}})
-    with pytest.raises(FileNotFoundError):
-        load_evidence(tmp_path, tmp_path, tmp_path)
+        gather_evidence()
+    with pytest.raises(FileNotFoundError, match="run `negscope attribute`"):
+        gather_evidence(probes=ProbesResult("m", "d", 1, {}, {}, [], 0.0, 1))
