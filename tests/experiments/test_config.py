@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from negscope.cli import main
-from negscope.cli import build_parser
+from negscope.cli import build_parser, main
 from negscope.experiments.config import (
     QUICK,
     STAGES,

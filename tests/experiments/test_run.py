@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from negscope.experiments.config import RunConfig, load_config, with_overrides
 from negscope.data import export_coco, world_dataset
 from negscope.experiments.common import MARKER
-from negscope.experiments.config import STAGES
+from negscope.experiments.config import STAGES, RunConfig, load_config, with_overrides
 from negscope.experiments.run import run, stage_keys
 from negscope.experiments.stages import STAGE_LIST, Stage
 from negscope.io import read_json, write_json
