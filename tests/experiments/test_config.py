@@ -149,6 +149,14 @@ def test_every_setting_is_a_flag_of_its_stage_with_help():
     assert study.parse_args(["--out", "x"]).limit == RunConfig().study.limit  # the study's own default, not the trainer's
 
 
+@pytest.mark.parametrize("command", [["similarity"], ["probe"], ["attribute"], ["patch"], ["select"], ["finetune"],
+                                     ["evaluate"], ["study", "layers"], ["run"], ["report"], ["world", "train"]])
+def test_every_help_page_renders(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--help"])
+    assert stop.value.code == 0 and "--" in capsys.readouterr().out
+
+
 def test_flags_are_checked_like_config_keys(tmp_path, capsys):
     assert main(["probe", "--model", "tiny", "--folds", "1", "--out", str(tmp_path)]) == 2
     assert "folds is 1; it must be at least 2" in capsys.readouterr().err
