@@ -55,7 +55,7 @@ _API: dict[str, str] = {
     "run": "negscope.experiments.run",
 }
 
-__all__ = sorted(_API)
+__all__ = list(_API)
 
 
 def __getattr__(name: str) -> Any:

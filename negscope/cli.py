@@ -8,6 +8,7 @@ so `negscope --help` answers without loading torch.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Iterable
 
@@ -23,36 +24,17 @@ def _common(args: argparse.Namespace) -> C.Common:
     return from_args(C.Common, args)
 
 
-def _similarity(args: argparse.Namespace) -> None:
-    from .experiments.similarity import format_table, run_similarity
+def _runs(module: str, runner: str, config: type, wrote: str, several_models: bool = False) -> Callable:
+    """The handler of a stage whose runner takes (common, config, out): run it, print its summary and what it wrote."""
 
-    result = run_similarity(_common(args), from_args(C.SimilarityConfig, args), args.out, models=args.model)
-    print(format_table(result))
-    print(f"wrote {args.out}/similarity.json, similarity.csv and figures")
+    def handler(args: argparse.Namespace) -> None:
+        stage = importlib.import_module(f"negscope.experiments.{module}")
+        models = {"models": args.model} if several_models else {}
+        result = getattr(stage, runner)(_common(args), from_args(config, args), args.out, **models)
+        print(stage.format_summary(result))
+        print(f"wrote {args.out}/{wrote}")
 
-
-def _probe(args: argparse.Namespace) -> None:
-    from .experiments.probe import format_summary, run_probes
-
-    result = run_probes(_common(args), from_args(C.ProbesConfig, args), args.out)
-    print(format_summary(result))
-    print(f"wrote {args.out}/probes.json, probes.csv and figures in {result.seconds:.0f} s")
-
-
-def _attribute(args: argparse.Namespace) -> None:
-    from .experiments.attribute import format_summary, run_attribution
-
-    result = run_attribution(_common(args), from_args(C.AttributionConfig, args), args.out)
-    print(format_summary(result))
-    print(f"wrote {args.out}/attribution.json, figures and token_heatmap.html in {result.seconds} s")
-
-
-def _patch(args: argparse.Namespace) -> None:
-    from .experiments.patch import format_summary, run_patching
-
-    result = run_patching(_common(args), from_args(C.PatchingConfig, args), args.out)
-    print(format_summary(result))
-    print(f"wrote {args.out}/patching.json and patching.png in {result.seconds} s")
+    return handler
 
 
 def _select(args: argparse.Namespace) -> None:
@@ -73,20 +55,12 @@ def _finetune(args: argparse.Namespace) -> None:
           f"final loss {result.final_loss:.3f}; wrote {args.out} and {args.out}/train.json")
 
 
-def _evaluate(args: argparse.Namespace) -> None:
-    from .experiments.evaluate import comparison_markdown, run_evaluate
-
-    result = run_evaluate(_common(args), from_args(C.EvaluateConfig, args), args.out, models=args.model)
-    print(comparison_markdown(result))
-    print(f"wrote {args.out}/evaluation.json, comparison.md and comparison.csv")
-
-
 def _study_layers(args: argparse.Namespace) -> None:
-    from .experiments.study import run_layer_study, study_markdown
+    from .experiments.study import format_summary, run_layer_study
 
     finetune = from_args(C.FinetuneConfig, args)
     result = run_layer_study(_common(args), finetune, from_args(C.StudyConfig, args), args.out, selection=args.selection)
-    print(study_markdown(result))
+    print(format_summary(result))
     print(f"wrote {args.out}/study.json, study.md, study.csv and study.png")
 
 
@@ -137,14 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="negscope", description="Find where CLIP represents negation, and fix it.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    _stage(sub, "similarity", "seed Table 1: positive vs 'This is not ...' similarity", _similarity, C.SimilarityConfig,
-           several_models=True)
-    _stage(sub, "probe", "per-site linear probes for negation, with controls and baselines", _probe, C.ProbesConfig,
+    _stage(sub, "similarity", "seed Table 1: positive vs 'This is not ...' similarity",
+           _runs("similarity", "run_similarity", C.SimilarityConfig, "similarity.json, similarity.csv and figures", True),
+           C.SimilarityConfig, several_models=True)
+    _stage(sub, "probe", "per-site linear probes for negation, with controls and baselines",
+           _runs("probe", "run_probes", C.ProbesConfig, "probes.json, probes.csv and figures"), C.ProbesConfig,
            out="output folder (activation stores are resumed from it)")
-    _stage(sub, "attribute", "token and per-site integrated gradients of the negation effect", _attribute,
+    _stage(sub, "attribute", "token and per-site integrated gradients of the negation effect",
+           _runs("attribute", "run_attribution", C.AttributionConfig, "attribution.json, figures and token_heatmap.html"),
            C.AttributionConfig)
-    _stage(sub, "patch", "activation patching between positive and negated captions, per site", _patch, C.PatchingConfig)
-    _stage(sub, "evaluate", "presence/absence accuracy, MCQ, retrieval and the seed table per model", _evaluate,
+    _stage(sub, "patch", "activation patching between positive and negated captions, per site",
+           _runs("patch", "run_patching", C.PatchingConfig, "patching.json and patching.png"), C.PatchingConfig)
+    _stage(sub, "evaluate", "presence/absence accuracy, MCQ, retrieval and the seed table per model",
+           _runs("evaluate", "run_evaluate", C.EvaluateConfig, "evaluation.json, comparison.md and comparison.csv", True),
            C.EvaluateConfig, several_models=True)
 
     se = sub.add_parser("select", help="rank text blocks from probes, attribution and patching; write the freeze plan")

@@ -18,7 +18,7 @@ TABLE_COLUMNS = (
 )
 
 
-def comparison_markdown(result: EvaluationResult) -> str:
+def format_summary(result: EvaluationResult) -> str:
     """Markdown table of the main metrics, with the change against the first row."""
     rows = result.rows
     lines = ["| model | " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * (len(TABLE_COLUMNS) + 1)]
@@ -43,7 +43,7 @@ def run_evaluate(
         print(f"evaluate: {spec} on {len(dataset)} images of {common.data}")
         result.rows.append(evaluate(load_bundle(spec), dataset, seed=common.seed, progress=progress))
     result.save(out)
-    write_text(out / "comparison.md", comparison_markdown(result))
+    write_text(out / "comparison.md", format_summary(result))
     with atomic_path(out / "comparison.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["model", *TABLE_COLUMNS])

@@ -42,7 +42,7 @@ def run_similarity(
     return result
 
 
-def format_table(result: SimilarityResult) -> str:
+def format_summary(result: SimilarityResult) -> str:
     """The seed Table 1 as Markdown."""
     lines = ["| model | pairs | pos mean ± std | neg mean ± std | flips |", "|---|---|---|---|---|"]
     for r in result.rows:

@@ -94,7 +94,7 @@ def run_layer_study(
                          train_config=dataclasses.asdict(train), baseline={m: base.metric(m) for m in METRICS},
                          rows=rows, rank_correlation=corr)
     result.save(out)
-    write_text(out / "study.md", study_markdown(result))
+    write_text(out / "study.md", format_summary(result))
     with atomic_path(out / "study.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["set", "blocks", *METRICS, *(f"{m}_gain" for m in METRICS), "analysis_coverage"])
@@ -105,7 +105,7 @@ def run_layer_study(
     return result
 
 
-def study_markdown(result: StudyResult) -> str:
+def format_summary(result: StudyResult) -> str:
     """The layer-study table as Markdown, gains against the model before fine-tuning."""
     b = result.baseline
     lines = [

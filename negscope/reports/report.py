@@ -123,6 +123,11 @@ def _inline(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
 
 
+def _ci(x: Any) -> str:
+    """A 95% interval cell from anything with `ci_low` and `ci_high`."""
+    return f"{x.ci_low:.3f}–{x.ci_high:.3f}"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -218,8 +223,8 @@ def probes(doc: Doc, out: StageOutput) -> None:
         )
         doc.table(
             ["site", "accuracy", "95% CI", "control", "selectivity"],
-            [[r.site, r.accuracy, f"{r.ci_low:.3f}–{r.ci_high:.3f}", r.control_accuracy, r.selectivity] for r in t.sites]
-            + [[f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, f"{b.ci_low:.3f}–{b.ci_high:.3f}", None, None]
+            [[r.site, r.accuracy, _ci(r), r.control_accuracy, r.selectivity] for r in t.sites]
+            + [[f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, _ci(b), None, None]
                for name, b in t.baselines.items()],
         )
         doc.figures(folder, f"probe_{task}.png", lambda p, task=task: f"Probe accuracy for `{task}` per site, with its 95% band, the control task and the baselines.")
@@ -243,7 +248,7 @@ def attribution(doc: Doc, out: StageOutput) -> None:
         f"({', '.join(tok.negation_words)}), by template:"
     )
     doc.table(["template", "mean share", "95% CI", "captions"],
-              [[t, v.mean, f"{v.ci_low:.3f}–{v.ci_high:.3f}", v.n] for t, v in tok.negation_share.items()])
+              [[t, v.mean, _ci(v), v.n] for t, v in tok.negation_share.items()])
     doc.figures(folder, "token_negation_share.png", lambda p: "Share of token attribution on negation words, per template.")
     heatmap = folder / "token_heatmap.html"
     if heatmap.is_file():
@@ -256,7 +261,7 @@ def attribution(doc: Doc, out: StageOutput) -> None:
     doc.table(["site", "EOS share", "changed-token share", "total", "mean |delta|"],
               [[r.site, r.eos_share, r.changed_share, r.total, r.mean_abs_delta] for r in lay.states])
     doc.table(["block", "name", "importance", "95% CI"],
-              [[b.block, b.name, b.mean, f"{b.ci_low:.3f}–{b.ci_high:.3f}"] for b in lay.blocks])
+              [[b.block, b.name, b.mean, _ci(b)] for b in lay.blocks])
     doc.figures(folder, "layer_attribution.png", lambda p: "Per-site attribution of the negation gap.")
     doc.figures(folder, "*.png", lambda p: f"Attribution: {_caption_from_name(p)}.")
 
@@ -275,7 +280,7 @@ def patching(doc: Doc, out: StageOutput) -> None:
         )
         fwd, rev = curve.get("forward", []), curve.get("reverse", [])
         doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI"],
-                  [[f.site, f.share, f"{f.ci_low:.3f}–{f.ci_high:.3f}", r.share, f"{r.ci_low:.3f}–{r.ci_high:.3f}"]
+                  [[f.site, f.share, _ci(f), r.share, _ci(r)]
                    for f, r in zip(fwd, rev)])
     doc.figures(out.folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
 
