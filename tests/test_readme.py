@@ -17,7 +17,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def example() -> str:
     """The Python block under the README's 'Use from Python' heading."""
     section = README.read_text().split("## Use from Python", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
 def test_the_example_uses_only_public_names():
@@ -29,7 +29,7 @@ def test_the_example_uses_only_public_names():
 @pytest.mark.slow
 def test_the_example_runs_as_written(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", example()], cwd=tmp_path, env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", example()], check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "text.block.0: accuracy" in proc.stdout and "presence accuracy" in proc.stdout
