@@ -3,6 +3,7 @@ import json
 import pytest
 
 from negscope.cli import main
+from negscope.results import AttributionResult, PatchingResult, SelectionResult
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,8 @@ def test_attribute_patch_select_write_their_files(run_dir):
     assert sel["blocks"] and all(0 <= k < 4 for k in sel["blocks"])
     assert all(r["name"] == f"text.block.{r['block']}" for r in sel["ranking"])
     assert sel["evidence"]["missing"] == ["probes"]
+    for cls in (AttributionResult, PatchingResult, SelectionResult):
+        assert cls.load(run_dir).to_dict() == json.loads(cls.path(run_dir).read_text())
 
 
 def test_select_without_evidence_fails_with_a_hint(tmp_path, capsys):

@@ -5,6 +5,7 @@ import sys
 
 from negscope.cli import main
 from negscope.data import export_coco, world_dataset
+from negscope.results import SimilarityResult
 
 
 def test_similarity_cli_writes_table_csv_and_figures(tmp_path, capsys):
@@ -18,6 +19,7 @@ def test_similarity_cli_writes_table_csv_and_figures(tmp_path, capsys):
     lines = (tmp_path / "similarity.csv").read_text().splitlines()
     assert len(lines) == 61 and lines[0].startswith("model,image_id,caption,s_caption")
     assert "flips" in capsys.readouterr().out
+    assert SimilarityResult.load(tmp_path).to_dict() == data
 
 
 def test_evaluate_cli_rows_and_comparison(tmp_path):

@@ -5,6 +5,7 @@ import torch
 
 from negscope.cli import main
 from negscope.models import load_bundle
+from negscope.results import TrainResult
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +25,7 @@ def test_finetune_cli_auto_blocks_and_resume(tmp_path, capsys, write_selection):
     assert train["blocks"] == [1, 3] and train["blocks_spec"] == "auto" and train["config"]["margin"] == 0.5 and len(train["history"]) == 2
     assert train["model"] == "tiny" and train["data"].startswith("world[0:16]@0")
     load_bundle(str(tmp_path / "ft"))
+    assert TrainResult.load(tmp_path / "ft").to_dict() == train
     assert main(args) == 2  # a checkpoint is there: refuse to overwrite it silently
     assert "--resume" in capsys.readouterr().err
     assert main(args + ["--resume"]) == 0  # already at the last step: nothing left to do
