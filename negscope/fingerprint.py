@@ -44,7 +44,11 @@ def tree_fingerprint(path: str | os.PathLike) -> str:
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """A hash of negscope's version and Python sources, so results made by other code are not reused."""
-    h = hashlib.sha256(metadata.version("negscope").encode())
+    try:
+        version = metadata.version("negscope")
+    except metadata.PackageNotFoundError:  # run from a source tree without installing: the sources still count
+        version = "source"
+    h = hashlib.sha256(version.encode())
     for p in sorted(PACKAGE.rglob("*.py")):
         h.update(p.relative_to(PACKAGE).as_posix().encode())
         h.update(p.read_bytes())
