@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.pairs import PAIR_KINDS
 from ..finetune.config import TrainConfig, WorldTrainConfig
+from ..results.selection import RULES
 from ..settings import ConfigError, from_dict, nearest, setting
 
 __all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "quick", "with_overrides"]
@@ -67,7 +69,7 @@ class PatchingConfig:
     limit: int = setting(200, "images used (one pair each)", low=1)
     all_tokens: bool = setting(False, "also patch every token state (pairs of equal token length only)")
     pairs: str = setting("presence", "presence: 'a X' -> 'no X' (equal length); seed: caption -> 'This is not ' + caption",
-                         choices=("presence", "seed"))
+                         choices=PAIR_KINDS)
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class SelectionConfig:
     """The rule that turns probe, attribution and patching evidence into a freeze plan."""
 
     coverage: float = setting(0.5, "share of the combined negation evidence the trainable blocks must cover", low=0, high=1)
-    rule: str = setting("front", "front: smallest front blocks 0..m; top: fewest top-ranked blocks", choices=("front", "top"))
+    rule: str = setting("front", "front: smallest front blocks 0..m; top: fewest top-ranked blocks", choices=RULES)
     resamples: int = setting(200, "bootstrap resamples for the plan's stability", low=0)
 
 

@@ -10,12 +10,9 @@ from tqdm.auto import tqdm
 from transformers import CLIPImageProcessorPil, CLIPModel
 
 from ..data import world_dataset
-from ..data.negation import build_negations
 from ..data.vocabulary import vocabulary
 from ..data.world import TRAIN_SEED
-from ..evaluation.features import image_features
-from ..evaluation.negation import absence_accuracy, presence_accuracy, swap_accuracy
-from ..evaluation.retrieval import retrieval
+from ..evaluation.suite import evaluate
 from ..models import ClipBundle
 from ..models.configs import clip_config
 from ..models.tokenizer import build_tokenizer
@@ -36,19 +33,10 @@ def new_world_bundle(size: str = "world", seed: int = 0) -> ClipBundle:
 
 
 def world_metrics(bundle: ClipBundle, scenes: int = 1000) -> dict[str, float]:
-    """Held-out retrieval, swap, presence and absence accuracy on `scenes` world scenes."""
-    ds = world_dataset(scenes)
-    negs = build_negations(ds, seed=0)
-    feats = image_features(bundle, ds)
-    r = retrieval(bundle, feats, ds, ks=(1, 5))
-    return {
-        "i2t_r1": r["i2t_r1"],
-        "i2t_r5": r["i2t_r5"],
-        "t2i_r1": r["t2i_r1"],
-        "swap_accuracy": swap_accuracy(bundle, feats, negs),
-        "presence_accuracy": presence_accuracy(bundle, feats, negs),
-        "absence_accuracy": absence_accuracy(bundle, feats, negs),
-    }
+    """The model card's figures from the full evaluation on `scenes` held-out world scenes."""
+    row = evaluate(bundle, world_dataset(scenes))
+    names = ("i2t_r1", "i2t_r5", "t2i_r1", "swap_accuracy", "presence_accuracy", "absence_accuracy")
+    return {name: row.metric(name) for name in names}
 
 
 def pretrain_world(cfg: WorldTrainConfig, progress: bool = True) -> tuple[ClipBundle, dict]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from .base import Result
 
+RULES = ("front", "top")  # front: the smallest front blocks 0..m; top: the fewest top-ranked blocks
+
 
 @dataclass
 class RankedBlock:

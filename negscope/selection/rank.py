@@ -38,8 +38,7 @@ from ..results import (
     SelectionResult,
     Stability,
 )
-
-RULES = ("front", "top")
+from ..results.selection import RULES
 
 
 @dataclass
