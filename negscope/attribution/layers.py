@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models import ClipBundle, block_gains
-from .score import end_positions, similarity_at
+from .score import similarity_at
 
 
 @dataclass
@@ -91,25 +91,25 @@ def layer_attributions(
     sites = [s.name for s in bundle.sites]
     tok = {k: v.to(bundle.device) for k, v in pair_tokens(bundle, positives, negatives).items()}
     mask = tok["attention_mask"]
-    eos = end_positions(mask)
+    pooled = bundle.pool_positions(tok["positive"])
     changed = (tok["positive"] != tok["negative"]).cpu()
     img = image_feats.to(bundle.device)
     with torch.no_grad():
-        gap = similarity_at(bundle, tok["negative"], mask, eos, img) - similarity_at(bundle, tok["positive"], mask, eos, img)
+        gap = similarity_at(bundle, tok["negative"], mask, pooled, img) - similarity_at(bundle, tok["positive"], mask, pooled, img)
     n, width = len(positives), len(sites)
     total, delta, eos_share, changed_share = (np.zeros((n, width)) for _ in range(4))
     bar = tqdm(total=width * ((n + batch_size - 1) // batch_size), desc="site IG", disable=not progress, leave=False)
     for j, site in enumerate(sites):
-        lig = LayerIntegratedGradients(
-            lambda ids, m, e, im: similarity_at(bundle, ids, m, e, im), bundle.site_module(site)
-        )
+        module, is_input = bundle.site_point(site)
+        lig = LayerIntegratedGradients(lambda ids, m, p, im: similarity_at(bundle, ids, m, p, im), module)
         for s in range(0, n, batch_size):
             sl = slice(s, s + batch_size)
             attr, d = lig.attribute(
                 tok["negative"][sl],
                 baselines=tok["positive"][sl],
-                additional_forward_args=(mask[sl], eos[sl], img[sl]),
+                additional_forward_args=(mask[sl], pooled[sl], img[sl]),
                 n_steps=steps,
+                attribute_to_layer_input=is_input,
                 return_convergence_delta=True,
             )
             per_pos = attr.sum(-1).detach().cpu()
@@ -118,7 +118,7 @@ def layer_attributions(
             rows = torch.arange(len(per_pos))
             total[sl, j] = per_pos.sum(1).numpy()
             delta[sl, j] = d.detach().cpu().numpy()
-            eos_share[sl, j] = (absolute[rows, eos[sl].cpu()] / norm).numpy()
+            eos_share[sl, j] = (absolute[rows, pooled[sl].cpu()] / norm).numpy()
             changed_share[sl, j] = ((absolute * changed[sl]).sum(1) / norm).numpy()
             bar.update()
     bar.close()

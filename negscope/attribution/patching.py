@@ -2,11 +2,14 @@
 
 Positions patched (`positions`):
 
-- ``eos``: only the pooled position. The receiver's state at its own EOS position is replaced by the
-  donor's state at the donor's EOS position, so captions of different lengths can be patched.
-- ``context``: every real token except EOS, position by position; pairs must have the same token length.
-- ``all``: every real token including EOS; pairs must have the same token length. Patching a site this way
-  reproduces the donor's output exactly, which makes it the machinery's sanity check.
+- ``eos``: only the pooled position (the end-of-text token for CLIP, the last position for SigLIP). The
+  receiver's state there is replaced by the donor's state at the donor's pooled position, so captions of
+  different lengths can be patched.
+- ``context``: every real token except the pooled one, position by position; pairs must have the same
+  token length.
+- ``all``: every real token and the pooled position; pairs must have the same token length. In a causal text
+  encoder (CLIP) patching a site this way reproduces the donor's output exactly, which makes it the
+  machinery's sanity check.
 
 Pairs of different token lengths are not aligned for ``context``/``all``: they are refused (callers keep the
 equal-length pairs; presence negations swap "a X" for "no X", so they keep their length).
@@ -25,13 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from ..hooks.capture import capture_text_states
 from ..models import ClipBundle, Site
 from ..results import CurvePoint
-from .score import end_positions
 from .stats import bootstrap_ci
 
 POSITIONS = ("eos", "context", "all")
@@ -42,12 +43,12 @@ def patched_site(bundle: ClipBundle, site: Site | str, values: torch.Tensor, whe
     """Within the `with` block, `site` takes `values` (batch, tokens, width) wherever `where` is True."""
     name = bundle.site(site).name
 
-    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-        if output.shape != values.shape:
-            raise ValueError(f"patch values for {name} have shape {tuple(values.shape)}, the site holds {tuple(output.shape)}")
-        return torch.where(where[..., None].to(output.device), values.to(output.device, output.dtype), output)
+    def patch(state: torch.Tensor) -> torch.Tensor:
+        if state.shape != values.shape:
+            raise ValueError(f"patch values for {name} have shape {tuple(values.shape)}, the site holds {tuple(state.shape)}")
+        return torch.where(where[..., None].to(state.device), values.to(state.device, state.dtype), state)
 
-    handle = bundle.site_module(name).register_forward_hook(hook)
+    handle = bundle.hook_site(name, patch)
     try:
         yield
     finally:
@@ -120,34 +121,32 @@ def patch_pairs(
             img = image_feats[sl].to(bundle.device)
             r_tok = bundle.tokenize(receivers[sl])
             d_tok = bundle.tokenize(donors[sl])
-            r_eos, d_eos = end_positions(r_tok["attention_mask"]), end_positions(d_tok["attention_mask"])
-            if positions != "eos" and not torch.equal(r_eos, d_eos):
-                i = s + int(torch.nonzero(r_eos != d_eos)[0, 0])
+            r_len, d_len = r_tok["attention_mask"].sum(1), d_tok["attention_mask"].sum(1)
+            if positions != "eos" and not torch.equal(r_len, d_len):
+                i = s + int(torch.nonzero(r_len != d_len)[0, 0])
                 raise ValueError(
                     f"pair {i} ({receivers[i]!r} / {donors[i]!r}) differs in token length; positions={positions!r} "
                     "needs equal-length pairs: filter them first or use positions='eos'"
                 )
-            with capture_text_states(bundle, names, pools=("tokens",)) as cap:
+            with capture_text_states(bundle, names, pools=("tokens", "eos")) as cap:
                 donor[sl] = _scores(bundle, d_tok, img).cpu().numpy()
             receiver[sl] = _scores(bundle, r_tok, img).cpu().numpy()
-            states = cap.tokens()
+            tokens, pooled_states = cap.tokens(), cap.pooled("eos")
             width = r_tok["input_ids"].shape[1]
             pos = torch.arange(width)[None, :]
-            rows = torch.arange(len(r_eos))
-            if positions == "eos":
-                where = pos == r_eos[:, None]
-            else:
-                where = pos <= r_eos[:, None] if positions == "all" else pos < r_eos[:, None]
+            rows = torch.arange(len(r_len))
+            r_pool = bundle.pool_positions(r_tok["input_ids"])
+            at_pool = pos == r_pool[:, None]
+            real = pos < r_len[:, None]
+            where = {"eos": at_pool, "context": real & ~at_pool, "all": real | at_pool}[positions]
             for j, name in enumerate(names):
-                donor_states = states[name]
-                values = torch.zeros(len(r_eos), width, donor_states[0].shape[-1])
-                if positions == "eos":
-                    values[rows, r_eos] = torch.stack([h[int(e)] for h, e in zip(donor_states, d_eos)])
-                else:
-                    for b, h in enumerate(donor_states):
+                values = torch.zeros(len(r_len), width, pooled_states[name].shape[-1])
+                if positions != "eos":
+                    for b, h in enumerate(tokens[name]):
                         values[b, : len(h)] = h
+                values[rows, r_pool] = pooled_states[name].to(values.dtype)
                 with patched_site(bundle, name, values, where):
                     patched[sl, j] = _scores(bundle, r_tok, img).cpu().numpy()
-            bar.update(len(r_eos))
+            bar.update(len(r_len))
     bar.close()
     return PatchResult(names, positions, receiver, donor, patched)

@@ -1,9 +1,9 @@
 """Token attribution: Captum `LayerIntegratedGradients` on the token-embedding layer of S(I, T).
 
-Baseline: the caption's own start (BOS) and end (EOS) tokens are kept and every token between them is
-replaced by the tokenizer's PAD id (the EOS id for CLIP tokenizers). Position embeddings, the attention mask
-and the pooled position are the caption's own, so the baseline is "a caption of this length with no words",
-and the attributions of BOS and EOS are exactly zero. Each row's convergence delta is
+Baseline: the caption's special tokens (start, end) are kept and every word token is replaced by the
+padding id (the end-of-text id for CLIP tokenizers). Position embeddings, the attention mask and the pooled
+position are the caption's own, so the baseline is "a caption of this length with no words", and the
+attributions of the special tokens are exactly zero. Each row's convergence delta is
 sum(attributions) - (S(I, T) - S(I, baseline)).
 """
 
@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models import ClipBundle
-from .score import end_positions, similarity_at
+from .score import similarity_at
 
 NEGATION_WORDS = frozenset({"not", "no", "absolutely", "never", "none", "nothing", "without", "nor", "neither", "n't"})
 
@@ -49,11 +49,11 @@ class TokenAttribution:
         return {**asdict(self), "negation_share": self.negation_share()}
 
 
-def pad_baseline(input_ids: torch.Tensor, eos: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """Baseline ids: BOS (position 0) and the EOS at `eos` kept, every token between them set to `pad_id`."""
-    pos = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :]
-    inner = (pos > 0) & (pos < eos[:, None])
-    return torch.where(inner, torch.full_like(input_ids, pad_id), input_ids)
+def pad_baseline(bundle: ClipBundle, input_ids: torch.Tensor) -> torch.Tensor:
+    """Baseline ids: the special tokens kept, every word token set to the padding id."""
+    special = torch.tensor(sorted(bundle.special_ids), device=input_ids.device)
+    words = ~torch.isin(input_ids, special)
+    return torch.where(words, torch.full_like(input_ids, bundle.pad_token_id), input_ids)
 
 
 def token_attributions(
@@ -70,34 +70,31 @@ def token_attributions(
     texts = list(texts)
     if len(texts) != len(image_feats):
         raise ValueError(f"got {len(texts)} texts but {len(image_feats)} image feature rows; pass one image per text")
-    pad = bundle.tokenizer.pad_token_id
-    pad = bundle.tokenizer.eos_token_id if pad is None else pad
     lig = LayerIntegratedGradients(
-        lambda ids, mask, eos, img: similarity_at(bundle, ids, mask, eos, img),
-        bundle.text_embeddings.token_embedding,
+        lambda ids, mask, pooled, img: similarity_at(bundle, ids, mask, pooled, img), bundle.token_embedding
     )
     out = []
     for start in tqdm(range(0, len(texts), batch_size), desc="token IG", disable=not progress, leave=False):
         chunk = texts[start : start + batch_size]
         tok = {k: v.to(bundle.device) for k, v in bundle.tokenize(chunk).items()}
         ids, mask = tok["input_ids"], tok["attention_mask"]
-        eos = end_positions(mask)
+        pooled = bundle.pool_positions(ids)
+        lengths = mask.sum(1)
         img = image_feats[start : start + batch_size].to(bundle.device)
-        base = pad_baseline(ids, eos, pad)
+        base = pad_baseline(bundle, ids)
         attr, delta = lig.attribute(
-            ids, baselines=base, additional_forward_args=(mask, eos, img), n_steps=steps, return_convergence_delta=True
+            ids, baselines=base, additional_forward_args=(mask, pooled, img), n_steps=steps, return_convergence_delta=True
         )
         with torch.no_grad():
-            score = similarity_at(bundle, ids, mask, eos, img)
-            base_score = similarity_at(bundle, base, mask, eos, img)
+            score = similarity_at(bundle, ids, mask, pooled, img)
+            base_score = similarity_at(bundle, base, mask, pooled, img)
         per_token = attr.sum(-1).detach().cpu()
         for b, text in enumerate(chunk):
-            n = int(eos[b]) + 1
-            names = bundle.tokenizer.convert_ids_to_tokens(ids[b, :n].tolist())
+            n = int(lengths[b])
             out.append(
                 TokenAttribution(
                     text=text,
-                    tokens=[t.replace("</w>", "") for t in names],
+                    tokens=bundle.token_names(ids[b, :n].tolist()),
                     attributions=per_token[b, :n].tolist(),
                     score=float(score[b]),
                     baseline_score=float(base_score[b]),

@@ -30,7 +30,7 @@ def model_card(card: dict) -> str:
     words = ", ".join(d or "none" for d in DETERMINERS)
     return f"""# negscope world CLIP
 
-A CLIP (`transformers.CLIPModel`) trained from scratch by negscope on its procedural shapes world, with
+A CLIP (Hugging Face CLIP layout) trained from scratch by negscope on its procedural shapes world, with
 positive captions only. It knows its objects but has never seen a negation word in training, so, like
 web-trained CLIP, it is blind to negation. The captions vary their phrasing ("a photo of ...", "there is
 ...", "... next to ...") and the word before each object ({words}), as web captions do, so the model

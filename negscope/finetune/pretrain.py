@@ -7,29 +7,15 @@ import time
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import CLIPImageProcessorPil, CLIPModel
 
 from ..data import world_dataset
-from ..data.vocabulary import vocabulary
 from ..data.world import TRAIN_SEED
 from ..evaluation.suite import evaluate
-from ..models import ClipBundle
-from ..models.configs import clip_config
-from ..models.tokenizer import build_tokenizer
+from ..models import ClipBundle, new_bundle
 from .config import WorldTrainConfig
 from .losses import clip_loss
 from .schedule import warmup_cosine
 from .trainer import LN_100
-
-
-def new_world_bundle(size: str = "world", seed: int = 0) -> ClipBundle:
-    """A freshly initialised CLIP of `size` with the world tokenizer and image processor."""
-    tok = build_tokenizer(vocabulary())
-    torch.manual_seed(seed)
-    model = CLIPModel(clip_config(size, tok))
-    s = model.config.vision_config.image_size
-    proc = CLIPImageProcessorPil(size={"shortest_edge": s}, crop_size={"height": s, "width": s})
-    return ClipBundle(size, model, tok, proc)
 
 
 def world_metrics(bundle: ClipBundle, scenes: int = 1000) -> dict[str, float]:
@@ -42,7 +28,7 @@ def world_metrics(bundle: ClipBundle, scenes: int = 1000) -> dict[str, float]:
 def pretrain_world(cfg: WorldTrainConfig, progress: bool = True) -> tuple[ClipBundle, dict]:
     """A new world CLIP trained with the CLIP loss on `cfg.pool` training scenes; returns it (in eval mode) and its loss record."""
     start = time.time()
-    bundle = new_world_bundle(cfg.size, cfg.seed)
+    bundle = new_bundle(cfg.size, cfg.seed)
     pool = world_dataset(cfg.pool, seed=TRAIN_SEED)
     if cfg.batch_size > len(pool):
         raise ValueError(f"batch size {cfg.batch_size} exceeds the pool of {len(pool)} scenes; raise the pool or lower the batch size")
@@ -59,14 +45,13 @@ def pretrain_world(cfg: WorldTrainConfig, progress: bool = True) -> tuple[ClipBu
         caps = [pool[i].captions[rng.integers(len(pool[i].captions))] for i in idx]
         img = bundle.image_embeds(bundle.preprocess(pixels[idx]))
         txt = bundle.text_embeds(bundle.tokenize(caps))
-        loss = clip_loss(img, txt, model.logit_scale.exp())
+        loss = clip_loss(img, txt, bundle.logits)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, LN_100)
+        bundle.clamp_logit_scale(LN_100)
         losses.append(loss.item())
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     model.eval()

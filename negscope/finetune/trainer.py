@@ -64,10 +64,8 @@ class Trainer:
             raise ValueError("steps must be positive and the batch size at least 2 (contrastive losses need negatives)")
         self.blocks: list[Block] = sorted({bundle.block(b) for b in blocks})
         self.trainable = freeze_except(bundle, self.blocks)
-        model = bundle.model
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        model.text_model.train()
-        model.vision_model.eval()
+        self.params = [p for p in bundle.model.parameters() if p.requires_grad]
+        bundle.train_text()
         tower = TextTower(bundle)
         if self.world > 1:
             ids = [bundle.device.index] if bundle.device.type == "cuda" else None
@@ -115,9 +113,8 @@ class Trainer:
             feats = self.tower(tokens["input_ids"].to(self.bundle.device), tokens["attention_mask"].to(self.bundle.device))
         by_rank = gather(feats).view(self.world, len(kinds), part, -1)
         per_kind = {k: by_rank[:, j].reshape(self.world * part, -1) for j, k in enumerate(kinds)}
-        scale = self.bundle.model.logit_scale.exp()
         loss, terms = omni_negclip_loss(
-            image, per_kind["caption"], scale, self.cfg, per_kind.get("negated"), per_kind.get("absence")
+            image, per_kind["caption"], self.bundle.logits, self.cfg, per_kind.get("negated"), per_kind.get("absence")
         )
         self._stop_unless_finite("loss", loss)
         self.opt.zero_grad(set_to_none=True)
@@ -127,11 +124,10 @@ class Trainer:
         lr = self.sched.get_last_lr()[0]
         self.opt.step()
         self.sched.step()
-        with torch.no_grad():
-            self.bundle.model.logit_scale.clamp_(0, LN_100)
+        self.bundle.clamp_logit_scale(LN_100)
         self.step_index += 1
         record = {"step": self.step_index, **{k: float(v.detach()) for k, v in terms.items()}, "lr": lr,
-                  "grad_norm": float(grad_norm), "logit_scale": float(scale.detach()), "seconds": time.perf_counter() - start}
+                  "grad_norm": float(grad_norm), "logit_scale": float(self.bundle.logit_scale.detach().exp()), "seconds": time.perf_counter() - start}
         self.history.append(record)
         return record
 

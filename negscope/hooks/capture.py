@@ -3,12 +3,13 @@
 Usage::
 
     with capture_text_states(bundle, sites=None, pools=("eos", "mean"), dtype=torch.float16) as cap:
-        bundle.encode_text(captions)          # any text forward pass: encode_text, text_embeds, text_model
+        bundle.encode_text(captions)          # any text forward pass: encode_text, text_embeds, ...
     eos = cap.pooled("eos")                   # {"text.embed": (N, D), "text.block.0": (N, D), ...}
 
 or, in one call, ``text_states(bundle, captions)``. Pools:
 
-- ``eos``: the state at the first end-of-text token, the position CLIP's own pooler reads;
+- ``eos``: the state at the position the model pools (`ClipBundle.pool_positions`: the first end-of-text
+  token for CLIP, the last position for SigLIP);
 - ``mean``: the mean over real tokens (start token through the first end-of-text token);
 - ``tokens``: every real token, one (length, D) tensor per caption.
 
@@ -21,28 +22,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
-from torch import nn
 
 from ..models import ClipBundle, Site
 
 POOLS = ("eos", "mean", "tokens")
 
 
-def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
-    """Per row, the position CLIP pools: the first end-of-text token (the highest id for legacy configs)."""
-    if eos_token_id == 2:
-        return input_ids.to(torch.int).argmax(dim=-1)
-    return (input_ids == eos_token_id).to(torch.int).argmax(dim=-1)
-
-
 class TextStates:
     """What `capture_text_states` recorded: per site and pool, one entry per forward pass."""
 
-    def __init__(self, sites: list[str], pools: tuple[str, ...], dtype: torch.dtype) -> None:
+    def __init__(self, bundle: ClipBundle, sites: list[str], pools: tuple[str, ...], dtype: torch.dtype) -> None:
+        self.bundle = bundle
         self.sites = sites
         self.pools = pools
         self.dtype = dtype
-        self._eos: torch.Tensor | None = None
+        self._pooled: torch.Tensor | None = None
+        self._real: torch.Tensor | None = None
         self._lengths: list[torch.Tensor] = []
         self._parts: dict[tuple[str, str], list[torch.Tensor]] = {(p, n): [] for p in pools for n in sites}
 
@@ -72,17 +67,19 @@ class TextStates:
         for parts in self._parts.values():
             parts.clear()
 
-    def _start(self, input_ids: torch.Tensor, eos_token_id: int) -> None:
-        self._eos = eos_positions(input_ids, eos_token_id)
-        self._lengths.append((self._eos + 1).cpu())
+    def _start(self, input_ids: torch.Tensor) -> None:
+        self._pooled = self.bundle.pool_positions(input_ids)
+        lengths = self.bundle.real_lengths(input_ids)
+        self._real = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :] < lengths[:, None]
+        self._lengths.append(lengths.cpu())
 
     def _record(self, name: str, hidden: torch.Tensor) -> None:
         h = hidden.detach()
-        eos = self._eos.to(h.device)
         if "eos" in self.pools:
-            self._parts[("eos", name)].append(h[torch.arange(h.shape[0], device=h.device), eos].to("cpu", self.dtype))
+            pooled = self._pooled.to(h.device)
+            self._parts[("eos", name)].append(h[torch.arange(h.shape[0], device=h.device), pooled].to("cpu", self.dtype))
         if "mean" in self.pools:
-            real = (torch.arange(h.shape[1], device=h.device)[None, :] <= eos[:, None]).to(h.dtype)
+            real = self._real.to(h.device, h.dtype)
             mean = (h * real[..., None]).sum(1) / real.sum(1, keepdim=True)
             self._parts[("mean", name)].append(mean.to("cpu", self.dtype))
         if "tokens" in self.pools:
@@ -119,22 +116,15 @@ def capture_text_states(
     if dtype not in (torch.float16, torch.float32, torch.bfloat16):
         raise ValueError(f"dtype {dtype} is not a float type for stored states; use torch.float16 or torch.float32")
     names = _select(bundle, sites)
-    states = TextStates(names, pools, dtype)
-    eos_id = int(bundle.model.config.text_config.eos_token_id)
-
-    def start(module: nn.Module, args: tuple, kwargs: dict) -> None:
-        input_ids = kwargs.get("input_ids", args[0] if args else None)
-        if input_ids is None:
-            raise ValueError("capture needs token ids; call the text model with input_ids, not inputs_embeds")
-        states._start(input_ids, eos_id)
+    states = TextStates(bundle, names, pools, dtype)
 
     def recorder(name: str):
-        return lambda module, args, output: states._record(name, output[0] if isinstance(output, tuple) else output)
+        return lambda state: states._record(name, state)
 
-    handles = [bundle.text_embeddings.register_forward_pre_hook(start, with_kwargs=True)]
+    handles = [bundle.hook_token_ids(states._start)]
     try:
         for name in names:
-            handles.append(bundle.site_module(name).register_forward_hook(recorder(name)))
+            handles.append(bundle.hook_site(name, recorder(name)))
         yield states
     finally:
         for h in handles:

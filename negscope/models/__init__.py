@@ -1,11 +1,14 @@
-"""Models: `load_bundle` and the `ClipBundle` it returns; everything model-specific lives here."""
+"""Models: `load_bundle` and the `ClipBundle` interface it returns; everything model-specific lives here."""
 
-from .bundle import ClipBundle, projected
-from .loading import ModelLoadError, load_bundle, model_fingerprint, tiny_bundle
+from .backbones import BACKBONES, random_backbone
+from .bundle import ClipBundle, ModelLoadError
+from .loading import WORLD_DIR, load_bundle, model_fingerprint, new_bundle, tiny_bundle
 from .sites import EMBED, Block, Site, block_gains
 
 __all__ = [
+    "BACKBONES",
     "EMBED",
+    "WORLD_DIR",
     "Block",
     "ClipBundle",
     "ModelLoadError",
@@ -13,6 +16,7 @@ __all__ = [
     "block_gains",
     "load_bundle",
     "model_fingerprint",
-    "projected",
+    "new_bundle",
+    "random_backbone",
     "tiny_bundle",
 ]

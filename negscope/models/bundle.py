@@ -1,55 +1,153 @@
-"""`ClipBundle`: a CLIP model with its tokenizer and image processor, and batched encoders."""
+"""`ClipBundle`: the one interface negscope has to a CLIP-style model; backends fill in the model details.
+
+A backend (`hf.py` for Hugging Face CLIP and SigLIP, `openclip.py` for open_clip) says how to turn
+captions into token ids, where the text blocks and the pooled position are, how to get projected
+features, which parameters always train with the chosen blocks, and how to save itself. Everything else
+in negscope (capture, attribution, patching, training, evaluation) speaks only to this class.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 from tqdm.auto import tqdm
 
 from .sites import Block, Site, all_blocks, all_sites, check_block, check_site
 
-
-def projected(output: Any) -> torch.Tensor:
-    """Projected features from `get_text_features`/`get_image_features`, whatever they return."""
-    return output if isinstance(output, torch.Tensor) else output.pooler_output
+SiteHook = Callable[[torch.Tensor], torch.Tensor | None]
 
 
-@dataclass
-class ClipBundle:
-    """A CLIP model and everything needed to feed it text and images."""
+class ModelLoadError(ValueError):
+    """A model spec or folder that cannot be loaded; the message says what to pass or fix instead."""
 
-    spec: str
-    model: nn.Module
-    tokenizer: Any
-    image_processor: Any
-    truncated: int = 0
+
+class ClipBundle(ABC):
+    """A CLIP-style model and everything needed to feed it text and images."""
+
+    backend: ClassVar[str]
+    pad_to_context: ClassVar[bool] = False  # text models with a fixed sequence width get every caption padded to it
+
+    def __init__(self, spec: str, model: nn.Module) -> None:
+        self.spec = spec
+        self.model = model
+        self.truncated = 0
+
+    # ---- what each backend provides
+
+    @property
+    @abstractmethod
+    def context_length(self) -> int:
+        """The longest token sequence the text encoder accepts."""
+
+    @property
+    @abstractmethod
+    def eos_token_id(self) -> int:
+        """The id that ends every tokenized caption."""
+
+    @property
+    @abstractmethod
+    def pad_token_id(self) -> int:
+        """The id that fills the positions after a caption's end."""
+
+    @property
+    @abstractmethod
+    def special_ids(self) -> frozenset[int]:
+        """Start, end and padding ids: the tokens that are not words."""
+
+    @abstractmethod
+    def _token_ids(self, captions: list[str]) -> list[list[int]]:
+        """Token ids with the special tokens, before truncation and padding."""
+
+    @abstractmethod
+    def token_names(self, ids: Sequence[int]) -> list[str]:
+        """Readable token strings for `ids` (word-boundary markers removed)."""
+
+    @property
+    @abstractmethod
+    def token_embedding(self) -> nn.Module:
+        """The token-embedding table: the module that receives the token ids."""
+
+    @property
+    @abstractmethod
+    def text_layers(self) -> list[nn.Module]:
+        """The text-encoder transformer blocks, input side first."""
+
+    @abstractmethod
+    def _embed_point(self) -> tuple[nn.Module, bool]:
+        """The module whose output (False) or first input (True) is the `text.embed` state."""
+
+    @abstractmethod
+    def pool_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Per row, the position whose final state the model projects into its text feature."""
+
+    @abstractmethod
+    def text_features(self, tokens: dict[str, torch.Tensor], positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Projected, unnormalised text features; `positions` overrides the pooled position per row."""
+
+    @abstractmethod
+    def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Projected, unnormalised image features."""
+
+    @property
+    @abstractmethod
+    def image_size(self) -> int:
+        """The side of the square pixel input the image tower takes."""
+
+    @property
+    @abstractmethod
+    def image_mean_std(self) -> tuple[list[float], list[float]]:
+        """Per-channel mean and standard deviation used to normalise pixels."""
+
+    @abstractmethod
+    def _process_images(self, images: list[np.ndarray]) -> torch.Tensor:
+        """Pixel tensor from images of any size, with the backend's own resize and crop."""
+
+    @property
+    @abstractmethod
+    def logit_scale(self) -> nn.Parameter:
+        """The learned log temperature: similarities are multiplied by its exponential."""
+
+    @property
+    def logit_bias(self) -> torch.Tensor | None:
+        """The learned logit bias (SigLIP), or None."""
+        return None
+
+    @property
+    @abstractmethod
+    def always_trained(self) -> tuple[str, ...]:
+        """Parameter-name prefixes trained with any text blocks: embeddings, final norm, projection, temperature."""
+
+    @abstractmethod
+    def train_text(self) -> None:
+        """Put the text tower in training mode and the image tower in evaluation mode."""
+
+    @abstractmethod
+    def save(self, folder: str | Path) -> Path:
+        """Write the model, tokenizer and image preprocessing in this backend's standard folder layout."""
+
+    @abstractmethod
+    def untrained_copy(self, seed: int = 0) -> ClipBundle:
+        """The same architecture and tokenizer with freshly initialised weights (the control model)."""
+
+    # ---- shared behaviour
 
     @property
     def device(self) -> torch.device:
         """The device the model's weights live on."""
         return next(self.model.parameters()).device
 
-    @property
-    def context_length(self) -> int:
-        """The longest token sequence the text encoder accepts."""
-        return self.model.config.text_config.max_position_embeddings
-
-    @property
-    def text_embeddings(self) -> nn.Module:
-        """The text token-plus-position embedding module."""
-        return self.model.text_model.embeddings
-
-    @property
-    def text_layers(self) -> list[nn.Module]:
-        """The text-encoder transformer blocks, input side first."""
-        return list(self.model.text_model.encoder.layers)
+    def to(self, device: str | torch.device) -> ClipBundle:
+        """Move the model to `device` and return the bundle."""
+        self.model.to(device)
+        return self
 
     @property
     def blocks(self) -> list[Block]:
@@ -69,44 +167,54 @@ class ClipBundle:
         """`block` checked against this model; an error names the valid range."""
         return check_block(block, len(self.text_layers), self.spec)
 
-    def site_module(self, site: Site | str) -> nn.Module:
-        """The module whose output is `site`: the embeddings, or the block it follows."""
+    def site_point(self, site: Site | str) -> tuple[nn.Module, bool]:
+        """The module holding `site` and whether the state is its first input (True) or its output (False)."""
         s = self.site(site)
-        return self.text_embeddings if s.block is None else self.text_layers[s.block.index]
+        return self._embed_point() if s.block is None else (self.text_layers[s.block.index], False)
+
+    def hook_site(self, site: Site | str, fn: SiteHook) -> RemovableHandle:
+        """Call `fn(state)` on every forward pass at `site`; a tensor it returns replaces the state."""
+        module, is_input = self.site_point(site)
+        if is_input:
+            def pre(mod: nn.Module, args: tuple) -> tuple | None:
+                new = fn(args[0])
+                return None if new is None else (new, *args[1:])
+
+            return module.register_forward_pre_hook(pre)
+
+        def post(mod: nn.Module, args: tuple, output: Any) -> Any:
+            hidden = output[0] if isinstance(output, tuple) else output
+            new = fn(hidden)
+            if new is None:
+                return None
+            return (new, *output[1:]) if isinstance(output, tuple) else new
+
+        return module.register_forward_hook(post)
+
+    def hook_token_ids(self, fn: Callable[[torch.Tensor], None]) -> RemovableHandle:
+        """Call `fn(input_ids)` at the start of every text forward pass."""
+        return self.token_embedding.register_forward_pre_hook(lambda mod, args: fn(args[0]))
 
     def block_module(self, block: Block | int) -> nn.Module:
         """The module of text block `block`."""
         return self.text_layers[self.block(block).index]
 
-    def save(self, folder: str | Path) -> Path:
-        """Save model, tokenizer and image processor in the Hugging Face folder layout."""
-        from transformers.utils import logging as hf_logging
-
-        folder = Path(folder)
-        hf_logging.disable_progress_bar()
-        try:
-            self.model.save_pretrained(folder)
-        finally:
-            hf_logging.enable_progress_bar()
-        self.tokenizer.save_pretrained(folder)
-        self.image_processor.save_pretrained(folder)
-        return folder
-
-    def to(self, device: str | torch.device) -> ClipBundle:
-        """Move the model to `device` and return the bundle."""
-        self.model.to(device)
-        return self
+    def real_lengths(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Per row, the number of real tokens: start through the first end-of-text token."""
+        is_eos = input_ids == self.eos_token_id
+        first = is_eos.to(torch.int).argmax(dim=-1)
+        return torch.where(is_eos.any(dim=-1), first + 1, torch.full_like(first, input_ids.shape[1]))
 
     def tokenize(self, captions: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Token ids and attention mask; empty captions are an error, over-long ones are truncated with a warning."""
+        """Token ids and real-token mask; empty captions are an error, over-long ones are truncated with a warning."""
         captions = list(captions)
         if not captions:
             raise ValueError("no captions given; pass at least one caption")
         for i, c in enumerate(captions):
             if not isinstance(c, str) or not c.strip():
                 raise ValueError(f"caption {i} is empty ({c!r}); remove it or give it text")
-        ids = self.tokenizer(captions, add_special_tokens=True)["input_ids"]
-        ctx, eos = self.context_length, self.tokenizer.eos_token_id
+        ids = self._token_ids(captions)
+        ctx, eos = self.context_length, self.eos_token_id
         long = [i for i, t in enumerate(ids) if len(t) > ctx]
         if long:
             self.truncated += len(long)
@@ -116,42 +224,50 @@ class ClipBundle:
                 stacklevel=2,
             )
             ids = [t[: ctx - 1] + [eos] if len(t) > ctx else t for t in ids]
-        width = max(len(t) for t in ids)
-        pad = self.tokenizer.pad_token_id
+        width = ctx if self.pad_to_context else max(len(t) for t in ids)
+        pad = self.pad_token_id
         input_ids = torch.tensor([t + [pad] * (width - len(t)) for t in ids])
         mask = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in ids])
         return {"input_ids": input_ids, "attention_mask": mask}
 
     def preprocess(self, images: Sequence[Any]) -> torch.Tensor:
-        """Pixel tensor for the vision tower; images at the model's input size skip resizing."""
-        size = self.model.config.vision_config.image_size
+        """Pixel tensor for the image tower; uint8 images already at the input size skip resizing."""
+        size = self.image_size
         arrays = [np.asarray(im) for im in images]
         if all(a.shape == (size, size, 3) and a.dtype == np.uint8 for a in arrays):
-            mean = torch.tensor(self.image_processor.image_mean).view(1, 3, 1, 1)
-            std = torch.tensor(self.image_processor.image_std).view(1, 3, 1, 1)
+            mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in self.image_mean_std)
             x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
             return (x - mean) / std
-        return self.image_processor(images=arrays, return_tensors="pt")["pixel_values"]
+        return self._process_images(arrays)
 
-    def text_embeds(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+    def text_embeds(self, tokens: dict[str, torch.Tensor], positions: torch.Tensor | None = None) -> torch.Tensor:
         """L2-normalised projected text features (differentiable)."""
         tokens = {k: v.to(self.device) for k, v in tokens.items()}
-        return nn.functional.normalize(projected(self.model.get_text_features(**tokens)).float(), dim=-1)
+        return nn.functional.normalize(self.text_features(tokens, positions).float(), dim=-1)
 
     def image_embeds(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """L2-normalised projected image features (differentiable)."""
-        out = self.model.get_image_features(pixel_values=pixel_values.to(self.device))
-        return nn.functional.normalize(projected(out).float(), dim=-1)
+        return nn.functional.normalize(self.image_features(pixel_values.to(self.device)).float(), dim=-1)
+
+    def logits(self, similarities: torch.Tensor) -> torch.Tensor:
+        """Similarities as the model's logits: exp(logit scale) * S, plus the logit bias where the model has one."""
+        out = self.logit_scale.exp() * similarities
+        return out if self.logit_bias is None else out + self.logit_bias
+
+    def clamp_logit_scale(self, high: float) -> None:
+        """Keep the log temperature in [0, high] (CLIP's training rule)."""
+        with torch.no_grad():
+            self.logit_scale.clamp_(0, high)
 
     def encode_text(self, captions: Sequence[str], batch_size: int = 256, progress: bool = False) -> torch.Tensor:
         """L2-normalised text features for `captions`, on CPU, computed in batches."""
         captions = list(captions)
+        if not captions:
+            raise ValueError("no captions given; pass at least one caption")
         out = []
         with torch.inference_mode():
             for i in tqdm(range(0, len(captions), batch_size), desc="text", disable=None if progress else True, leave=False):
                 out.append(self.text_embeds(self.tokenize(captions[i : i + batch_size])).cpu())
-        if not out:
-            raise ValueError("no captions given; pass at least one caption")
         return torch.cat(out)
 
     def encode_image(self, images: Sequence[Any], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
@@ -164,3 +280,9 @@ class ClipBundle:
             for i in tqdm(range(0, len(images), batch_size), desc="images", disable=None if progress else True, leave=False):
                 out.append(self.image_embeds(self.preprocess(images[i : i + batch_size])).cpu())
         return torch.cat(out)
+
+    def describe(self) -> dict[str, Any]:
+        """Backend, text depth and width, context length and image size, for listings and result files."""
+        width = self.token_embedding.weight.shape[1]
+        return {"backend": self.backend, "text_blocks": len(self.text_layers), "text_width": int(width),
+                "context_length": self.context_length, "image_size": self.image_size}

@@ -1,4 +1,12 @@
-"""`load_bundle(spec)`: one entry point for hub ids, local folders, the shipped world model and `tiny`."""
+"""`load_bundle(spec)`: one entry point for every model negscope reads.
+
+Specs, tried in this order:
+- `tiny` (random, for tests) and `world` (the shipped shapes-world CLIP);
+- `open_clip:NAME:WEIGHTS` or `open_clip:hf-hub:ORG/REPO` (the optional open_clip backend);
+- a local folder: Hugging Face CLIP or SigLIP (`config.json`), or open_clip (`open_clip_config.json`);
+- a named backbone (`ViT-B/32`, `RN50x16`, ...; `negscope models` lists them), or `NAME:random`;
+- a Hugging Face hub id, from the local cache or, when online, the hub.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +16,38 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-from transformers import AutoTokenizer, CLIPImageProcessorPil, CLIPModel
-from transformers.utils import logging as hf_logging
 
 from ..fingerprint import tree_fingerprint
-from .bundle import ClipBundle
+from .backbones import BACKBONES, RANDOM, random_backbone
+from .bundle import ClipBundle, ModelLoadError
 from .configs import clip_config
+from .hf import TOKENIZER_FILES, HFClipBundle, has_tokenizer, load_hf, model_type
+from .openclip import CONFIG_FILE as OPEN_CLIP_CONFIG
+from .openclip import PREFIX as OPEN_CLIP
+from .openclip import load_openclip
 from .tokenizer import build_tokenizer
 
 WORLD_DIR = Path(__file__).parent / "world"
 FOLDER_FILES = "config.json, model.safetensors, tokenizer files and preprocessor_config.json"
 
 
-class ModelLoadError(ValueError):
-    """A model spec that cannot be loaded; the message says what to pass instead."""
+def new_bundle(size: str = "tiny", seed: int = 0) -> HFClipBundle:
+    """A randomly initialised CLIP of a negscope size (`tiny` for tests, `world`) with the world tokenizer."""
+    from transformers import CLIPImageProcessorPil, CLIPModel
 
-
-def tiny_bundle(seed: int = 0) -> ClipBundle:
-    """A randomly initialised tiny CLIP for tests: 4 text blocks, width 32."""
     from ..data.vocabulary import vocabulary
 
     tok = build_tokenizer(vocabulary())
     torch.manual_seed(seed)
-    model = CLIPModel(clip_config("tiny", tok)).eval()
-    size = model.config.vision_config.image_size
-    proc = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
-    return ClipBundle("tiny", model, tok, proc)
+    model = CLIPModel(clip_config(size, tok)).eval()
+    s = model.config.vision_config.image_size
+    proc = CLIPImageProcessorPil(size={"shortest_edge": s}, crop_size={"height": s, "width": s})
+    return HFClipBundle(size, model, tok, proc)
+
+
+def tiny_bundle(seed: int = 0) -> HFClipBundle:
+    """A randomly initialised tiny CLIP for tests: 4 text blocks, width 32."""
+    return new_bundle("tiny", seed)
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -47,22 +61,53 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _from_pretrained(source: str, spec: str, local_only: bool) -> ClipBundle:
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+def _load_folder(path: Path, spec: str) -> ClipBundle:
+    if (path / OPEN_CLIP_CONFIG).is_file():
+        return load_openclip(str(path))
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"model folder {path} has no config.json; a model folder needs {FOLDER_FILES}")
+    if not has_tokenizer(path):
+        raise ModelLoadError(
+            f"model folder {path} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); copy the tokenizer files "
+            "of the model it was trained from into it"
+        )
     try:
-        model = CLIPModel.from_pretrained(source, local_files_only=local_only).eval()
-        tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-        proc = CLIPImageProcessorPil.from_pretrained(source, local_files_only=local_only)
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        hf_logging.enable_progress_bar()
-    return ClipBundle(spec, model, tok, proc)
+        return load_hf(str(path), spec, True, model_type(path))
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"model folder {path} is incomplete ({err}); it needs {FOLDER_FILES}") from None
+
+
+def _hub_kind(spec: str, local_only: bool) -> str:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(spec, local_files_only=local_only).model_type
+
+
+def _load_hub(spec: str) -> ClipBundle:
+    try:
+        return load_hf(spec, spec, True, _hub_kind(spec, True))
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError):
+        pass
+    hint = f"model {spec!r} is not a local folder, a named backbone, 'world' or 'tiny', and it is not in the Hugging Face cache"
+    if not _hub_reachable():
+        raise ModelLoadError(
+            f"{hint}, and the hub cannot be reached (offline). Download it on a connected machine "
+            f"and pass its folder instead: --model /path/to/folder (holding {FOLDER_FILES})"
+        ) from None
+    try:
+        return load_hf(spec, spec, False, _hub_kind(spec, False))
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{hint}, and the hub could not provide it ({err}); check the id or pass a local folder") from None
 
 
 def load_bundle(spec: str, device: str | torch.device = "cpu") -> ClipBundle:
-    """Load 'tiny', 'world', a local Hugging Face folder, or a hub id such as openai/clip-vit-base-patch32."""
+    """Load the model `spec` names (see the module docstring) onto `device`."""
     if spec == "tiny":
         return tiny_bundle().to(device)
     if spec == "world":
@@ -71,40 +116,32 @@ def load_bundle(spec: str, device: str | torch.device = "cpu") -> ClipBundle:
                 f"the shipped world model is missing from {WORLD_DIR}; reinstall negscope or rebuild it "
                 f"with `negscope world train --out {WORLD_DIR}`"
             )
-        return _from_pretrained(str(WORLD_DIR), spec, True).to(device)
+        bundle = load_hf(str(WORLD_DIR), spec, True, "clip")
+        return bundle.to(device)
+    if spec.startswith(OPEN_CLIP):
+        return load_openclip(spec).to(device)
     path = Path(spec).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(f"model folder {path} has no config.json; a model folder needs {FOLDER_FILES}")
-        try:
-            return _from_pretrained(str(path), spec, True).to(device)
-        except (OSError, ValueError) as err:
-            raise ModelLoadError(f"model folder {path} is incomplete ({err}); it needs {FOLDER_FILES}") from None
-    try:
-        return _from_pretrained(spec, spec, True).to(device)
-    except (OSError, ValueError):
-        pass
-    hint = (
-        f"model {spec!r} is not a local folder, 'world' or 'tiny', and it is not in the Hugging Face cache"
-    )
-    if not _hub_reachable():
-        raise ModelLoadError(
-            f"{hint}, and the hub cannot be reached (offline). Download it on a connected machine "
-            f"and pass its folder instead: --model /path/to/folder (holding {FOLDER_FILES})"
-        ) from None
-    try:
-        return _from_pretrained(spec, spec, False).to(device)
-    except (OSError, ValueError) as err:
-        raise ModelLoadError(f"{hint}, and the hub could not provide it ({err}); check the id or pass a local folder") from None
+        return _load_folder(path, spec).to(device)
+    if spec.endswith(RANDOM) and spec[: -len(RANDOM)] in BACKBONES:
+        return random_backbone(spec[: -len(RANDOM)]).to(device)
+    if spec in BACKBONES:
+        return load_bundle(BACKBONES[spec].weights, device)
+    return _load_hub(spec).to(device)
 
 
 def model_fingerprint(spec: str) -> str:
-    """What `load_bundle(spec)` would load, as a content hash: its folder's files, or the spec for `tiny`."""
-    if spec == "tiny":
-        return "tiny"
+    """What `load_bundle(spec)` would load, as a content hash: its folder or checkpoint file, else the spec itself."""
+    if spec in BACKBONES:
+        return model_fingerprint(BACKBONES[spec].weights)
+    if spec == "tiny" or spec.endswith(RANDOM):
+        return spec
     folder = WORLD_DIR if spec == "world" else Path(spec).expanduser()
     if folder.is_dir():
         return tree_fingerprint(folder)
+    if spec.startswith(OPEN_CLIP):
+        weights = Path(spec.split(":", 2)[-1]).expanduser()
+        return tree_fingerprint(weights) if weights.is_file() else spec
     try:
         from huggingface_hub import snapshot_download
 

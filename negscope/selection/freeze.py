@@ -2,8 +2,10 @@
 
 A plan is a list of text blocks (`negscope.models.Block`; block k is `text.block.k`); the blocks need not be
 contiguous. Besides the planned blocks, fine-tuning always trains the text parts that every block's
-output passes through or that the reference Omni-NegCLIP setup trains: ALWAYS_TRAINED below. Everything
-else (other text blocks, the whole image tower and its projection) is frozen.
+output passes through or that the reference Omni-NegCLIP setup trains: the token and position embeddings,
+the final layer norm, the text projection and the learned temperature (`ClipBundle.always_trained`; the
+trainer clamps the temperature at ln 100). Everything else (other text blocks, the whole image tower and
+its projection) is frozen.
 """
 
 from __future__ import annotations
@@ -17,22 +19,16 @@ from torch import nn
 from ..models import Block, ClipBundle
 from ..results import SelectionResult
 
-ALWAYS_TRAINED = (
-    "text_model.embeddings",  # token and position embeddings
-    "text_model.final_layer_norm",
-    "text_projection",
-    "logit_scale",  # learned temperature, clamped at ln 100 by the trainer
-)
 SHORTHANDS = ("front", "middle", "back", "all")
 
 
-def _always_trained(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    named = dict(model.named_parameters())
-    return [(n, p) for n, p in named.items() if any(n == a or n.startswith(a + ".") for a in ALWAYS_TRAINED)]
+def _always_trained(bundle: ClipBundle) -> list[nn.Parameter]:
+    prefixes = bundle.always_trained
+    return [p for n, p in bundle.model.named_parameters() if any(n == a or n.startswith(a + ".") for a in prefixes)]
 
 
 def freeze_except(bundle: ClipBundle, blocks: Sequence[Block | int]) -> list[str]:
-    """Freeze every parameter except text `blocks` (Blocks or block indices) and ALWAYS_TRAINED; return the trainable names."""
+    """Freeze every parameter except text `blocks` (Blocks or block indices) and the always-trained parts; return the trainable names."""
     if not blocks:
         raise ValueError("the freeze plan names no text blocks; give at least one block")
     chosen = sorted({bundle.block(b) for b in blocks})
@@ -42,7 +38,7 @@ def freeze_except(bundle: ClipBundle, blocks: Sequence[Block | int]) -> list[str
     for b in chosen:
         for p in bundle.block_module(b).parameters():
             p.requires_grad_(True)
-    for _, p in _always_trained(model):
+    for p in _always_trained(bundle):
         p.requires_grad_(True)
     return [n for n, p in model.named_parameters() if p.requires_grad]
 

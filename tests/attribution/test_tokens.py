@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from negscope.attribution import pad_baseline, token_attributions
-from negscope.attribution.score import end_positions, similarity_at
+from negscope.attribution.score import similarity_at
 
 TEXTS = ["This is not a red circle", "There is absolutely no blue square", "a green cross"]
 
@@ -13,21 +13,26 @@ def images():
     return torch.nn.functional.normalize(torch.randn(len(TEXTS), 16, generator=torch.Generator().manual_seed(1)), dim=-1)
 
 
-def test_similarity_at_matches_the_model_pooling(tiny, images):
+def test_similarity_at_reads_the_position_it_is_given(tiny, images):
     tok = tiny.tokenize(TEXTS)
-    ours = similarity_at(tiny, tok["input_ids"], tok["attention_mask"], end_positions(tok["attention_mask"]), images)
-    theirs = (tiny.text_embeds(tok) * images).sum(-1)
-    torch.testing.assert_close(ours, theirs)
+    ids, mask = tok["input_ids"], tok["attention_mask"]
+    ours = similarity_at(tiny, ids, mask, tiny.pool_positions(ids), images)
+    torch.testing.assert_close(ours, (tiny.text_embeds(tok) * images).sum(-1))
+    # the baseline ids are mostly end-of-text ids, so their own pooling would read the wrong position
+    base = pad_baseline(tiny, ids)
+    assert not torch.equal(tiny.pool_positions(base), tiny.pool_positions(ids))
+    at_start = similarity_at(tiny, ids, mask, torch.zeros(len(ids), dtype=torch.long), images)
+    assert not torch.allclose(at_start, ours)
 
 
-def test_baseline_keeps_bos_and_eos_and_pads_the_rest(tiny):
+def test_baseline_keeps_the_special_tokens_and_pads_the_words(tiny):
     tok = tiny.tokenize(TEXTS)
-    eos = end_positions(tok["attention_mask"])
-    base = pad_baseline(tok["input_ids"], eos, pad_id=-1)
-    for row, ids, e in zip(base, tok["input_ids"], eos):
+    base = pad_baseline(tiny, tok["input_ids"])
+    pad = tiny.pad_token_id
+    for row, ids, n in zip(base, tok["input_ids"], tok["attention_mask"].sum(1)):
         assert row[0] == ids[0] == tiny.tokenizer.bos_token_id
-        assert row[e] == ids[e] == tiny.tokenizer.eos_token_id
-        assert (row[1:e] == -1).all() and (row[e + 1 :] == ids[e + 1 :]).all()
+        assert row[n - 1] == ids[n - 1] == tiny.eos_token_id
+        assert (row[1 : n - 1] == pad).all() and (row[n:] == ids[n:]).all()
 
 
 def test_attributions_sum_to_the_output_difference_within_the_delta(tiny, images):

@@ -5,12 +5,13 @@ import pytest
 import torch
 
 from negscope.finetune.config import WorldTrainConfig
-from negscope.finetune.pretrain import new_world_bundle, pretrain_world, world_metrics
+from negscope.finetune.pretrain import pretrain_world, world_metrics
+from negscope.models import new_bundle
 
 
 def test_two_step_pretrain_moves_the_weights_and_reports_its_loss():
     cfg = WorldTrainConfig(size="tiny", steps=2, batch_size=8, warmup=1, pool=16, eval_scenes=8)
-    before = new_world_bundle("tiny", cfg.seed).model.state_dict()
+    before = new_bundle("tiny", cfg.seed).model.state_dict()
     bundle, record = pretrain_world(cfg, progress=False)
     after = bundle.model.state_dict()
     assert not bundle.model.training

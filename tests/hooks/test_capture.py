@@ -54,7 +54,7 @@ def test_dtype_subset_and_order(bundle):
 
 
 def test_hooks_removed_after_exception(bundle):
-    modules = [bundle.site_module(s) for s in bundle.sites]
+    modules = [bundle.site_point(s)[0] for s in bundle.sites] + [bundle.token_embedding]
     before = [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in modules]
     with pytest.raises(RuntimeError, match="boom"), capture_text_states(bundle) as cap:
         bundle.encode_text(CAPTIONS)

@@ -28,8 +28,8 @@ def test_block_output_and_site_block_are_inverse(tiny):
         assert b.output.block == b and b.output.name == b.name
     assert Site(EMBED).block is None
     assert Block(0).input == Site(EMBED) and Block(3).input == Block(2).output
-    assert tiny.site_module(Block(2).output) is tiny.block_module(Block(2))
-    assert tiny.site_module(EMBED) is tiny.text_embeddings
+    assert tiny.site_point(Block(2).output) == (tiny.block_module(Block(2)), False)
+    assert tiny.site_point(EMBED) == (tiny.model.text_model.embeddings, False)
 
 
 def test_integers_are_refused_as_sites(tiny):

@@ -1,0 +1,252 @@
+"""Hugging Face backends: `CLIPModel` and `SiglipModel` folders and hub ids, with tokenizer checks at load."""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import (
+    AutoTokenizer,
+    CLIPImageProcessorPil,
+    CLIPModel,
+    SiglipImageProcessorPil,
+    SiglipModel,
+)
+from transformers.utils import logging as hf_logging
+
+from .bundle import ClipBundle, ModelLoadError
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "tokenizer.model")
+UNSET_MAX_LENGTH = 10**6  # transformers' "no limit" model_max_length is a huge integer
+
+
+def projected(output: Any) -> torch.Tensor:
+    """Projected features from `get_text_features`/`get_image_features`, whatever they return."""
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+class HFBundle(ClipBundle):
+    """What Hugging Face CLIP and SigLIP share: a `text_model` with embeddings, encoder layers and final norm."""
+
+    model_class: type[nn.Module]
+    processor_class: type
+
+    def __init__(self, spec: str, model: nn.Module, tokenizer: Any, image_processor: Any) -> None:
+        super().__init__(spec, model)
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+
+    @property
+    def text_config(self) -> Any:
+        """The text tower's config."""
+        return self.model.config.text_config
+
+    @property
+    def context_length(self) -> int:
+        return self.text_config.max_position_embeddings
+
+    @property
+    def eos_token_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def pad_token_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return self.eos_token_id if pad is None else pad
+
+    @property
+    def special_ids(self) -> frozenset[int]:
+        return frozenset(i for i in (self.tokenizer.bos_token_id, self.eos_token_id, self.pad_token_id) if i is not None)
+
+    def _token_ids(self, captions: list[str]) -> list[list[int]]:
+        return self.tokenizer(captions, add_special_tokens=True)["input_ids"]
+
+    def token_names(self, ids: Sequence[int]) -> list[str]:
+        return [t.replace("</w>", "").replace("\u2581", "") for t in self.tokenizer.convert_ids_to_tokens(list(ids))]
+
+    @property
+    def token_embedding(self) -> nn.Module:
+        return self.model.text_model.embeddings.token_embedding
+
+    @property
+    def text_layers(self) -> list[nn.Module]:
+        return list(self.model.text_model.encoder.layers)
+
+    def _embed_point(self) -> tuple[nn.Module, bool]:
+        return self.model.text_model.embeddings, False
+
+    def _final_states(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The text tower's last hidden states (after its final layer norm)."""
+        return self.model.text_model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).last_hidden_state
+
+    def text_features(self, tokens: dict[str, torch.Tensor], positions: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = self._final_states(tokens)
+        if positions is None:
+            positions = self.pool_positions(tokens["input_ids"])
+        return self._project_text(hidden[torch.arange(len(hidden), device=hidden.device), positions.to(hidden.device)])
+
+    @abstractmethod
+    def _project_text(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The text feature from the pooled final state."""
+
+    def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return projected(self.model.get_image_features(pixel_values=pixel_values))
+
+    @property
+    def image_size(self) -> int:
+        return self.model.config.vision_config.image_size
+
+    @property
+    def image_mean_std(self) -> tuple[list[float], list[float]]:
+        return list(self.image_processor.image_mean), list(self.image_processor.image_std)
+
+    def _process_images(self, images: list[np.ndarray]) -> torch.Tensor:
+        return self.image_processor(images=images, return_tensors="pt")["pixel_values"]
+
+    @property
+    def logit_scale(self) -> nn.Parameter:
+        return self.model.logit_scale
+
+    def train_text(self) -> None:
+        self.model.eval()
+        self.model.text_model.train()
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        hf_logging.disable_progress_bar()
+        try:
+            self.model.save_pretrained(folder)
+        finally:
+            hf_logging.enable_progress_bar()
+        self.tokenizer.save_pretrained(folder)
+        self.image_processor.save_pretrained(folder)
+        return folder
+
+    def untrained_copy(self, seed: int = 0) -> HFBundle:
+        torch.manual_seed(seed)
+        model = type(self.model)(self.model.config).eval()
+        return type(self)(f"{self.spec} (untrained, seed {seed})", model, self.tokenizer, self.image_processor).to(self.device)
+
+    def check_tokenizer(self, source: str) -> None:
+        """Refuse a tokenizer that does not fit the model config: vocabulary, end-of-text id and context length."""
+        cfg, tok = self.text_config, self.tokenizer
+        fix = f"put the tokenizer files of the model that {source} was trained with beside its config.json"
+        if tok.eos_token_id is None:
+            raise ModelLoadError(f"the tokenizer in {source} has no end-of-text token; {fix}")
+        if len(tok) > cfg.vocab_size:
+            raise ModelLoadError(
+                f"the tokenizer in {source} has {len(tok)} tokens but the model's embedding table has {cfg.vocab_size}: "
+                f"it is the tokenizer of another model; {fix}"
+            )
+        limit = tok.model_max_length
+        if limit < UNSET_MAX_LENGTH and limit != self.context_length:
+            raise ModelLoadError(
+                f"the tokenizer in {source} allows {limit} tokens but the model's context is {self.context_length} "
+                f"(config.json max_position_embeddings); the config and tokenizer do not match; {fix}"
+            )
+        self._check_eos(source, fix)
+
+    def _check_eos(self, source: str, fix: str) -> None:
+        """Refuse a tokenizer whose end-of-text id is not the one the model pools at (SigLIP pools by position)."""
+
+
+class HFClipBundle(HFBundle):
+    """A Hugging Face `CLIPModel`: pooled at the first end-of-text token, projected by `text_projection`."""
+
+    backend = "hf-clip"
+    model_class = CLIPModel
+    processor_class = CLIPImageProcessorPil
+
+    def pool_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
+        eos = self.text_config.eos_token_id
+        if eos == 2:  # configs written before the end-of-text id was recorded: the highest id marks the end
+            return input_ids.to(torch.int).argmax(dim=-1)
+        return (input_ids == eos).to(torch.int).argmax(dim=-1)
+
+    def _project_text(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.model.text_projection(pooled)
+
+    @property
+    def always_trained(self) -> tuple[str, ...]:
+        return ("text_model.embeddings", "text_model.final_layer_norm", "text_projection", "logit_scale")
+
+    def _check_eos(self, source: str, fix: str) -> None:
+        cfg, eos = self.text_config, self.tokenizer.eos_token_id
+        expected = cfg.vocab_size - 1 if cfg.eos_token_id == 2 else cfg.eos_token_id
+        if eos != expected:
+            raise ModelLoadError(
+                f"the tokenizer in {source} ends captions with id {eos}, but the model pools at id {expected} "
+                f"(config.json eos_token_id {cfg.eos_token_id}): it is the tokenizer of another model; {fix}"
+            )
+
+
+class HFSiglipBundle(HFBundle):
+    """A Hugging Face `SiglipModel`: captions padded to the full context, pooled at the last position, logit bias."""
+
+    backend = "hf-siglip"
+    pad_to_context = True
+    model_class = SiglipModel
+    processor_class = SiglipImageProcessorPil
+
+    def pool_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return torch.full((len(input_ids),), input_ids.shape[1] - 1, dtype=torch.long, device=input_ids.device)
+
+    def _final_states(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
+        # SigLIP was trained attending to its padding, so the mask of real tokens is not passed
+        return self.model.text_model(input_ids=tokens["input_ids"]).last_hidden_state
+
+    def _project_text(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.model.text_model.head(pooled)
+
+    @property
+    def logit_bias(self) -> torch.Tensor:
+        return self.model.logit_bias
+
+    @property
+    def always_trained(self) -> tuple[str, ...]:
+        return ("text_model.embeddings", "text_model.final_layer_norm", "text_model.head", "logit_scale", "logit_bias")
+
+
+BACKENDS: dict[str, type[HFBundle]] = {"clip": HFClipBundle, "siglip": HFSiglipBundle}
+
+
+def model_type(folder: Path) -> str:
+    """The `model_type` a Hugging Face folder's config.json declares."""
+    try:
+        return json.loads((folder / "config.json").read_text()).get("model_type", "")
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelLoadError(f"{folder / 'config.json'} cannot be read ({err}); restore the model folder") from None
+
+
+def has_tokenizer(folder: Path) -> bool:
+    """Whether a folder holds tokenizer files of any kind transformers reads."""
+    return any((folder / name).is_file() for name in TOKENIZER_FILES)
+
+
+def load_hf(source: str, spec: str, local_only: bool, kind: str) -> HFBundle:
+    """Load a Hugging Face model of `kind` ('clip' or 'siglip') with its tokenizer and image processor, checked."""
+    if kind not in BACKENDS:
+        raise ModelLoadError(
+            f"{spec} is a {kind or 'unknown'!r} model; negscope reads Hugging Face 'clip' and 'siglip' models, "
+            "and open_clip models as open_clip:NAME:WEIGHTS"
+        )
+    cls = BACKENDS[kind]
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        model = cls.model_class.from_pretrained(source, local_files_only=local_only).eval()
+        tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+        proc = cls.processor_class.from_pretrained(source, local_files_only=local_only)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
+    bundle = cls(spec, model, tok, proc)
+    bundle.check_tokenizer(source)
+    return bundle
