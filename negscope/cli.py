@@ -46,6 +46,12 @@ def _select(args: argparse.Namespace) -> None:
     print(f"wrote {out}/selection.json and selection.png")
 
 
+def _models(args: argparse.Namespace) -> None:
+    from .experiments.models import describe_model, format_models
+
+    print(describe_model(args.load) if args.load else format_models())
+
+
 def _finetune(args: argparse.Namespace) -> None:
     from .experiments.finetune import run_finetune
 
@@ -154,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="rebuild report.html and report.md of a run folder")
     rp.add_argument("--from", dest="from_dir", required=True, help="the run folder (the --out of negscope run)")
     rp.set_defaults(func=_report)
+
+    m = sub.add_parser("models", help="list the named backbones (the seed study's five and SigLIP)")
+    m.add_argument("--load", default=None, metavar="SPEC", help="load this --model spec and describe it instead")
+    m.set_defaults(func=_models)
 
     w = sub.add_parser("world", help="the shapes world and its CLIP")
     wsub = w.add_subparsers(dest="world_command", required=True)

@@ -123,7 +123,7 @@ def load_bundle(spec: str, device: str | torch.device = "cpu") -> ClipBundle:
     path = Path(spec).expanduser()
     if path.is_dir():
         return _load_folder(path, spec).to(device)
-    if spec.endswith(RANDOM) and spec[: -len(RANDOM)] in BACKBONES:
+    if spec.endswith(RANDOM):
         return random_backbone(spec[: -len(RANDOM)]).to(device)
     if spec in BACKBONES:
         return load_bundle(BACKBONES[spec].weights, device)

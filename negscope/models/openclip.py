@@ -31,7 +31,7 @@ def open_clip_module() -> Any:
     """The `open_clip` package, or a ModelLoadError that says how to install it."""
     try:
         import open_clip
-    except Exception as err:  # torchvision beside a torch it was not built for fails with RuntimeError
+    except (ImportError, RuntimeError, AttributeError) as err:  # torchvision beside a torch it was not built for: RuntimeError
         raise ModelLoadError(f"{INSTALL} ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
     return open_clip
 
