@@ -86,3 +86,21 @@ def test_runners_never_import_each_other(path):
         if t.startswith("negscope.experiments.") and t != name and not t.startswith(SHARED_RUNNER_MODULES)
     )
     assert not runners, f"{name} imports the runners {runners}; move what they share into the library below"
+
+
+MODEL_DETAILS = ("text_model", "vision_model", "text_projection", "get_text_features", "get_image_features",
+                 "text_config", "vision_config", "resblocks", "positional_embedding", "encode_text(", "ln_final",
+                 "CLIPModel", "SiglipModel", "import open_clip", "from transformers", "import transformers")
+
+
+def test_no_model_attribute_paths_outside_models():
+    """Only `models/` knows how a backend's model is built; everything else speaks to `ClipBundle`."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(PACKAGE / "models"):
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            found += [f"{path.relative_to(PACKAGE)}:{n}: {d}" for d in MODEL_DETAILS if d in code
+                      and not (d == "encode_text(" and "bundle.encode_text(" in code)]
+    assert not found, found

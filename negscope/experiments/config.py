@@ -20,7 +20,7 @@ from ..settings import ConfigError, from_dict, nearest, setting
 
 __all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "quick", "with_overrides"]
 
-MODEL_HELP = "world (shipped), tiny (random, tests), a Hugging Face id or a local model folder"
+MODEL_HELP = "world (shipped), tiny (random, tests), a named backbone (negscope models), open_clip:NAME:WEIGHTS, a Hugging Face id or a local model folder"
 DATA_HELP = "world (1,000 held-out scenes), world[:N], or a COCO-format folder"
 
 
