@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from negscope.data.world import CATEGORIES, captions_for
-from negscope.finetune.pretrain import new_world_bundle
 from negscope.hooks import capture_text_states
-from negscope.models import ModelLoadError, load_bundle
+from negscope.models import ModelLoadError, load_bundle, new_bundle
 
 
 def world_captions(n: int, seed: int = 0) -> list[str]:
@@ -42,7 +41,7 @@ def main() -> None:
     try:
         bundle = load_bundle(args.model)
     except ModelLoadError:
-        bundle = new_world_bundle("world").to("cpu")
+        bundle = new_bundle("world").to("cpu")
         bundle.model.eval()
         print("world model not built yet: using a random-weight model of the world size")
     captions = world_captions(args.captions)

@@ -17,30 +17,16 @@ import statistics
 import time
 
 import torch
-from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
 
-from negscope.data.vocabulary import vocabulary
 from negscope.finetune.data import training_source
 from negscope.finetune.trainer import TrainConfig, Trainer
-from negscope.models import ClipBundle
-from negscope.models.configs import clip_config
-from negscope.models.tokenizer import build_tokenizer
+from negscope.models import ClipBundle, new_bundle, random_backbone
 from negscope.selection import plan_blocks
 
 
 def build(size: str) -> ClipBundle:
     """A random-weight bundle of the world size or the ViT-B/32 size."""
-    tok = build_tokenizer(vocabulary())
-    torch.manual_seed(0)
-    if size == "world":
-        config = clip_config("world", tok)
-    else:
-        ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
-        config = CLIPConfig(text_config=ids)
-    model = CLIPModel(config)
-    s = config.vision_config.image_size
-    proc = CLIPImageProcessorPil(size={"shortest_edge": s}, crop_size={"height": s, "width": s})
-    return ClipBundle(size, model, tok, proc)
+    return new_bundle("world") if size == "world" else random_backbone("ViT-B/32")
 
 
 def measure(size: str, blocks: str, batch: int, steps: int, source, device: torch.device) -> dict:

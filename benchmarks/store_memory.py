@@ -21,14 +21,13 @@ from pathlib import Path
 def child(n: int, shard_size: int, folder: str) -> None:
     """Write a store of `n` captions into `folder` and print peak RSS (MiB) before and after, and seconds."""
     from benchmarks.capture import world_captions
-    from negscope.finetune.pretrain import new_world_bundle
     from negscope.hooks import write_store
-    from negscope.models import ModelLoadError, load_bundle
+    from negscope.models import ModelLoadError, load_bundle, new_bundle
 
     try:
         bundle = load_bundle("world")
     except ModelLoadError:
-        bundle = new_world_bundle("world")
+        bundle = new_bundle("world")
         bundle.model.eval()
     captions = world_captions(n)
     bundle.encode_text(captions[:256])

@@ -128,10 +128,12 @@ def patch_pairs(
                     f"pair {i} ({receivers[i]!r} / {donors[i]!r}) differs in token length; positions={positions!r} "
                     "needs equal-length pairs: filter them first or use positions='eos'"
                 )
-            with capture_text_states(bundle, names, pools=("tokens", "eos")) as cap:
+            pools = ("eos",) if positions == "eos" else ("eos", "tokens")
+            with capture_text_states(bundle, names, pools=pools) as cap:
                 donor[sl] = _scores(bundle, d_tok, img).cpu().numpy()
             receiver[sl] = _scores(bundle, r_tok, img).cpu().numpy()
-            tokens, pooled_states = cap.tokens(), cap.pooled("eos")
+            pooled_states = cap.pooled("eos")
+            tokens = cap.tokens() if positions != "eos" else {}
             width = r_tok["input_ids"].shape[1]
             pos = torch.arange(width)[None, :]
             rows = torch.arange(len(r_len))
@@ -141,9 +143,8 @@ def patch_pairs(
             where = {"eos": at_pool, "context": real & ~at_pool, "all": real | at_pool}[positions]
             for j, name in enumerate(names):
                 values = torch.zeros(len(r_len), width, pooled_states[name].shape[-1])
-                if positions != "eos":
-                    for b, h in enumerate(tokens[name]):
-                        values[b, : len(h)] = h
+                for b, h in enumerate(tokens.get(name, ())):
+                    values[b, : len(h)] = h
                 values[rows, r_pool] = pooled_states[name].to(values.dtype)
                 with patched_site(bundle, name, values, where):
                     patched[sl, j] = _scores(bundle, r_tok, img).cpu().numpy()

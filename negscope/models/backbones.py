@@ -106,33 +106,9 @@ def random_backbone(name: str, width: int | None = None, seed: int = 0) -> ClipB
         bundle = load_openclip(f"open_clip:{b.config['open_clip']}:random")
         bundle.spec = spec
         return bundle
-    from transformers import CLIPConfig, CLIPImageProcessorPil, SiglipConfig, SiglipImageProcessorPil
+    from .hf import KINDS, random_hf
 
-    from ..data.vocabulary import vocabulary
-    from .hf import HFClipBundle, HFSiglipBundle
-    from .tokenizer import build_tokenizer
-
-    config = shrunk(b.config, width) if width else b.config
-    context = config["text_config"]["max_position_embeddings"]
-    tok = build_tokenizer(vocabulary(), model_max_length=context)
-    ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
-    size = config["vision_config"]["image_size"]
-    torch.manual_seed(seed)
-    if b.backend == "hf-siglip":
-        from transformers import SiglipModel
-
-        cfg = SiglipConfig(text_config={**config["text_config"], **ids}, vision_config=config["vision_config"])
-        proc = SiglipImageProcessorPil(size={"height": size, "width": size})
-        bundle: ClipBundle = HFSiglipBundle(spec, SiglipModel(cfg).eval(), tok, proc)
-    else:
-        from transformers import CLIPModel
-
-        cfg = CLIPConfig(text_config={**config["text_config"], **ids}, vision_config=config["vision_config"],
-                         projection_dim=config["projection_dim"])
-        proc = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
-        bundle = HFClipBundle(spec, CLIPModel(cfg).eval(), tok, proc)
-    bundle.check_tokenizer(spec)
-    return bundle
+    return random_hf(KINDS[b.backend], spec, shrunk(b.config, width) if width else b.config, seed)
 
 
 def listing() -> list[dict[str, Any]]:

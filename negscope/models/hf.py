@@ -13,8 +13,10 @@ import torch
 from torch import nn
 from transformers import (
     AutoTokenizer,
+    CLIPConfig,
     CLIPImageProcessorPil,
     CLIPModel,
+    SiglipConfig,
     SiglipImageProcessorPil,
     SiglipModel,
 )
@@ -35,6 +37,7 @@ class HFBundle(ClipBundle):
     """What Hugging Face CLIP and SigLIP share: a `text_model` with embeddings, encoder layers and final norm."""
 
     model_class: type[nn.Module]
+    config_class: type
     processor_class: type
 
     def __init__(self, spec: str, model: nn.Module, tokenizer: Any, image_processor: Any) -> None:
@@ -161,7 +164,13 @@ class HFClipBundle(HFBundle):
 
     backend = "hf-clip"
     model_class = CLIPModel
+    config_class = CLIPConfig
     processor_class = CLIPImageProcessorPil
+
+    @staticmethod
+    def new_processor(size: int) -> CLIPImageProcessorPil:
+        """CLIP's preprocessing for `size`-pixel inputs: resize the short side, centre-crop."""
+        return CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
 
     def pool_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
         eos = self.text_config.eos_token_id
@@ -192,7 +201,13 @@ class HFSiglipBundle(HFBundle):
     backend = "hf-siglip"
     pad_to_context = True
     model_class = SiglipModel
+    config_class = SiglipConfig
     processor_class = SiglipImageProcessorPil
+
+    @staticmethod
+    def new_processor(size: int) -> SiglipImageProcessorPil:
+        """SigLIP's preprocessing for `size`-pixel inputs: resize to the square."""
+        return SiglipImageProcessorPil(size={"height": size, "width": size})
 
     def pool_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
         return torch.full((len(input_ids),), input_ids.shape[1] - 1, dtype=torch.long, device=input_ids.device)
@@ -213,7 +228,8 @@ class HFSiglipBundle(HFBundle):
         return ("text_model.embeddings", "text_model.final_layer_norm", "text_model.head", "logit_scale", "logit_bias")
 
 
-BACKENDS: dict[str, type[HFBundle]] = {"clip": HFClipBundle, "siglip": HFSiglipBundle}
+BACKENDS: dict[str, type[HFBundle]] = {"clip": HFClipBundle, "siglip": HFSiglipBundle}  # by config model_type
+KINDS = {cls.backend: kind for kind, cls in BACKENDS.items()}
 
 
 def model_type(folder: Path) -> str:
@@ -227,6 +243,24 @@ def model_type(folder: Path) -> str:
 def has_tokenizer(folder: Path) -> bool:
     """Whether a folder holds tokenizer files of any kind transformers reads."""
     return any((folder / name).is_file() for name in TOKENIZER_FILES)
+
+
+def random_hf(kind: str, spec: str, config: dict[str, Any], seed: int = 0) -> HFBundle:
+    """A Hugging Face model of `kind` built from `config` (its `text_config`, `vision_config`, ...) with random
+    weights and negscope's world tokenizer; the text vocabulary defaults to the tokenizer's and the context to 77."""
+    from ..data.vocabulary import vocabulary
+    from .tokenizer import build_tokenizer
+
+    cls = BACKENDS[kind]
+    context = config["text_config"].get("max_position_embeddings", 77)
+    tok = build_tokenizer(vocabulary(), model_max_length=context)
+    text = {"vocab_size": len(tok), "max_position_embeddings": context, **config["text_config"],
+            "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
+    torch.manual_seed(seed)
+    model = cls.model_class(cls.config_class(**{**config, "text_config": text})).eval()
+    bundle = cls(spec, model, tok, cls.new_processor(config["vision_config"]["image_size"]))
+    bundle.check_tokenizer(spec)
+    return bundle
 
 
 def load_hf(source: str, spec: str, local_only: bool, kind: str) -> HFBundle:

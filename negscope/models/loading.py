@@ -20,32 +20,24 @@ import torch
 from ..fingerprint import tree_fingerprint
 from .backbones import BACKBONES, RANDOM, random_backbone
 from .bundle import ClipBundle, ModelLoadError
-from .configs import clip_config
-from .hf import TOKENIZER_FILES, HFClipBundle, has_tokenizer, load_hf, model_type
+from .configs import SIZES
+from .hf import TOKENIZER_FILES, HFBundle, has_tokenizer, load_hf, model_type, random_hf
 from .openclip import CONFIG_FILE as OPEN_CLIP_CONFIG
 from .openclip import PREFIX as OPEN_CLIP
 from .openclip import load_openclip
-from .tokenizer import build_tokenizer
 
 WORLD_DIR = Path(__file__).parent / "world"
 FOLDER_FILES = "config.json, model.safetensors, tokenizer files and preprocessor_config.json"
 
 
-def new_bundle(size: str = "tiny", seed: int = 0) -> HFClipBundle:
+def new_bundle(size: str = "tiny", seed: int = 0) -> HFBundle:
     """A randomly initialised CLIP of a negscope size (`tiny` for tests, `world`) with the world tokenizer."""
-    from transformers import CLIPImageProcessorPil, CLIPModel
-
-    from ..data.vocabulary import vocabulary
-
-    tok = build_tokenizer(vocabulary())
-    torch.manual_seed(seed)
-    model = CLIPModel(clip_config(size, tok)).eval()
-    s = model.config.vision_config.image_size
-    proc = CLIPImageProcessorPil(size={"shortest_edge": s}, crop_size={"height": s, "width": s})
-    return HFClipBundle(size, model, tok, proc)
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}; choose from {sorted(SIZES)}")
+    return random_hf("clip", size, SIZES[size], seed)
 
 
-def tiny_bundle(seed: int = 0) -> HFClipBundle:
+def tiny_bundle(seed: int = 0) -> HFBundle:
     """A randomly initialised tiny CLIP for tests: 4 text blocks, width 32."""
     return new_bundle("tiny", seed)
 

@@ -126,11 +126,7 @@ class OpenClipBundle(ClipBundle):
 
     @property
     def image_mean_std(self) -> tuple[list[float], list[float]]:
-        open_clip = open_clip_module()
-        visual = self.model.visual
-        mean = getattr(visual, "image_mean", None) or open_clip.OPENAI_DATASET_MEAN
-        std = getattr(visual, "image_std", None) or open_clip.OPENAI_DATASET_STD
-        return list(mean), list(std)
+        return list(self.model.visual.image_mean), list(self.model.visual.image_std)  # set by open_clip's factory
 
     def _process_images(self, images: list[np.ndarray]) -> torch.Tensor:
         from PIL import Image
