@@ -134,10 +134,37 @@ class ClipBundle(ABC):
         """Write the model, tokenizer and image preprocessing in this backend's standard folder layout."""
 
     @abstractmethod
+    def _tokenizer_fit(self) -> tuple[int, int, int | None, int | None]:
+        """(tokens in the tokenizer, rows of the token embedding, the tokenizer's own context limit or None,
+        the end-of-text id the model pools at or None where it pools by position)."""
+
+    @abstractmethod
     def untrained_copy(self, seed: int = 0) -> ClipBundle:
         """The same architecture and tokenizer with freshly initialised weights (the control model)."""
 
     # ---- shared behaviour
+
+    def check_tokenizer(self, source: str) -> None:
+        """Refuse a tokenizer that does not fit the model: vocabulary, end-of-text id and context length."""
+        tokens, rows, limit, pooled_id = self._tokenizer_fit()
+        fix = f"give {source} the tokenizer of the model it was trained from"
+        if self.eos_token_id is None:
+            raise ModelLoadError(f"the tokenizer in {source} has no end-of-text token; {fix}")
+        if tokens > rows:
+            raise ModelLoadError(
+                f"the tokenizer in {source} has {tokens} tokens but the model's embedding table has {rows}: "
+                f"it is the tokenizer of another model; {fix}"
+            )
+        if pooled_id is not None and pooled_id != self.eos_token_id:
+            raise ModelLoadError(
+                f"the tokenizer in {source} ends captions with id {self.eos_token_id}, but the model pools at id "
+                f"{pooled_id}: it is the tokenizer of another model, or the config does not match it; {fix}"
+            )
+        if limit is not None and limit != self.context_length:
+            raise ModelLoadError(
+                f"the tokenizer in {source} has context {limit}, the model {self.context_length}: the config and "
+                f"tokenizer do not match (the model's context is {self.context_length} tokens); {fix}"
+            )
 
     @property
     def device(self) -> torch.device:

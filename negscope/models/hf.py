@@ -136,27 +136,13 @@ class HFBundle(ClipBundle):
         model = type(self.model)(self.model.config).eval()
         return type(self)(f"{self.spec} (untrained, seed {seed})", model, self.tokenizer, self.image_processor).to(self.device)
 
-    def check_tokenizer(self, source: str) -> None:
-        """Refuse a tokenizer that does not fit the model config: vocabulary, end-of-text id and context length."""
-        cfg, tok = self.text_config, self.tokenizer
-        fix = f"put the tokenizer files of the model that {source} was trained with beside its config.json"
-        if tok.eos_token_id is None:
-            raise ModelLoadError(f"the tokenizer in {source} has no end-of-text token; {fix}")
-        if len(tok) > cfg.vocab_size:
-            raise ModelLoadError(
-                f"the tokenizer in {source} has {len(tok)} tokens but the model's embedding table has {cfg.vocab_size}: "
-                f"it is the tokenizer of another model; {fix}"
-            )
-        limit = tok.model_max_length
-        if limit < UNSET_MAX_LENGTH and limit != self.context_length:
-            raise ModelLoadError(
-                f"the tokenizer in {source} allows {limit} tokens but the model's context is {self.context_length} "
-                f"(config.json max_position_embeddings); the config and tokenizer do not match; {fix}"
-            )
-        self._check_eos(source, fix)
+    def _tokenizer_fit(self) -> tuple[int, int, int | None, int | None]:
+        limit = self.tokenizer.model_max_length
+        return len(self.tokenizer), self.text_config.vocab_size, limit if limit < UNSET_MAX_LENGTH else None, self._pooled_id()
 
-    def _check_eos(self, source: str, fix: str) -> None:
-        """Refuse a tokenizer whose end-of-text id is not the one the model pools at (SigLIP pools by position)."""
+    def _pooled_id(self) -> int | None:
+        """The end-of-text id the model pools at, or None where it pools by position (SigLIP)."""
+        return None
 
 
 class HFClipBundle(HFBundle):
@@ -185,14 +171,9 @@ class HFClipBundle(HFBundle):
     def always_trained(self) -> tuple[str, ...]:
         return ("text_model.embeddings", "text_model.final_layer_norm", "text_projection", "logit_scale")
 
-    def _check_eos(self, source: str, fix: str) -> None:
-        cfg, eos = self.text_config, self.tokenizer.eos_token_id
-        expected = cfg.vocab_size - 1 if cfg.eos_token_id == 2 else cfg.eos_token_id
-        if eos != expected:
-            raise ModelLoadError(
-                f"the tokenizer in {source} ends captions with id {eos}, but the model pools at id {expected} "
-                f"(config.json eos_token_id {cfg.eos_token_id}): it is the tokenizer of another model; {fix}"
-            )
+    def _pooled_id(self) -> int | None:
+        eos = self.text_config.eos_token_id
+        return self.text_config.vocab_size - 1 if eos == 2 else eos  # legacy configs pool at the highest id
 
 
 class HFSiglipBundle(HFBundle):

@@ -169,18 +169,10 @@ class OpenClipBundle(ClipBundle):
                               self.source, self.model_cfg)
         return copy.to(self.device)
 
-    def check_tokenizer(self, source: str) -> None:
-        """Refuse a tokenizer whose vocabulary, end-of-text id or context does not fit the model."""
-        vocab = self.model.token_embedding.num_embeddings
-        fix = f"build {source} with the tokenizer of the model it was trained from"
-        if len(self.tokenizer.encoder) > vocab:
-            raise ModelLoadError(f"the tokenizer of {source} has {len(self.tokenizer.encoder)} tokens but the model has {vocab}; {fix}")
-        if self.model.text_pool_type == "argmax" and self.eos_token_id != len(self.tokenizer.encoder) - 1:
-            raise ModelLoadError(f"{source} pools at the highest token id, which is not the tokenizer's end-of-text id; {fix}")
-        if self.tokenizer.context_length != self.context_length:
-            raise ModelLoadError(
-                f"the tokenizer of {source} has context {self.tokenizer.context_length}, the model {self.context_length}; {fix}"
-            )
+    def _tokenizer_fit(self) -> tuple[int, int, int | None, int | None]:
+        tokens = len(self.tokenizer.encoder)
+        pooled_id = tokens - 1 if self.model.text_pool_type == "argmax" else None  # argmax pools at the highest id
+        return tokens, self.model.token_embedding.num_embeddings, self.tokenizer.context_length, pooled_id
 
 
 def _quick_gelu(model_cfg: dict) -> dict:
