@@ -51,6 +51,7 @@ class ProbesConfig:
     n_boot: int = setting(1000, "bootstrap resamples for the 95% intervals", low=1)
     dtype: str = setting("float32", "dtype of the stored activations", choices=("float32", "float16"))
     batch_size: int = setting(256, "captions per forward pass while capturing", low=1)
+    seeds: int = setting(1, "probe seeds (folds, control labels, untrained copy); curves show mean ± std", low=1)
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,9 @@ class EvaluateConfig:
 class StudyConfig:
     """The layer study: front, middle, back, all and selected blocks, each fine-tuned alike with the finetune settings."""
 
-    steps: int = setting(120, "fine-tuning steps per block set", low=1)
+    steps: int = setting(120, "fine-tuning steps per block set and seed", low=1)
     limit: int = setting(500, "images used to evaluate each set", low=1)
+    seeds: int = setting(3, "training seeds per block set (seed, seed+1, ...); the table shows mean ± std", low=1)
 
 
 def _default_stages() -> list[str]:
