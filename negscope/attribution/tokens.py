@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..data.negation import NEGATORS
 from ..models import ClipBundle
 from .score import similarity_at
 
-NEGATION_WORDS = frozenset({"not", "no", "absolutely", "never", "none", "nothing", "without", "nor", "neither", "n't"})
+NEGATION_WORDS = NEGATORS | {"absolutely"}
 
 
 @dataclass

@@ -20,6 +20,7 @@ TEMPLATE_NAMES = (
     "not_mismatched",
 )
 MCQ_TYPES = ("affirmation", "negation", "hybrid")
+NEGATORS = frozenset({"not", "no", "never", "none", "nothing", "without", "nor", "neither", "n't"})
 
 
 def _body(caption: str) -> str:
@@ -39,6 +40,27 @@ def seed_negation(caption: str) -> str:
 
 def _mention(caption: str, name: str) -> re.Match | None:
     return re.search(rf"\b(?:(a|an|the|one)\s+)?{re.escape(name)}s?\b", caption, flags=re.IGNORECASE)
+
+
+def mention_end(caption: str, name: str) -> int:
+    """The index just past the first mention of `name` in `caption`; a ValueError when it is not mentioned."""
+    m = _mention(caption, name)
+    if m is None:
+        raise ValueError(f"{name!r} is not mentioned in the caption {caption!r}")
+    return m.end()
+
+
+def swap_mentions(caption: str, first: str, second: str) -> str:
+    """`caption` with the first mentions of the names `first` and `second` exchanged, determiners kept in place."""
+    spans = sorted((m.start(1), m.end(1), other) for name, other in ((first, second), (second, first))
+                   if (m := re.search(rf"\b({re.escape(name)})s?\b", caption, flags=re.IGNORECASE)))
+    if len(spans) < 2:
+        raise ValueError(f"the caption {caption!r} does not mention both {first!r} and {second!r}")
+    out, at = [], 0
+    for start, end, name in spans:
+        out += [caption[at:start], name]
+        at = end
+    return "".join(out) + caption[at:]
 
 
 def determiner(caption: str, name: str) -> str | None:
@@ -141,19 +163,35 @@ def mcq_item(present: list[str], absent: list[str], rng: np.random.Generator) ->
     )
 
 
+ABSENT_PER_CAPTION = 4
+
+
+def spread_absent(candidates: list[str], captions: int, per_caption: int = ABSENT_PER_CAPTION) -> list[list[str]]:
+    """Each caption's absent objects: every candidate if at most `per_caption`, else `per_caption` taken in turn."""
+    n = len(candidates)
+    if n <= per_caption:
+        return [list(candidates) for _ in range(captions)]
+    slots = captions * per_caption
+    # captions take turns through the list, spaced evenly when it holds more than they can cover, so no draw is needed
+    picks = [candidates[m * max(n, slots) // slots % n] for m in range(slots)]
+    return [picks[k * per_caption : (k + 1) * per_caption] for k in range(captions)]
+
+
 @dataclass
 class ImageNegations:
-    """Everything the negation metrics need for one image."""
+    """One drawn presence, absence and swap pair per caption, every presence and `spread_absent` pair, and an MCQ."""
 
     record: ImageRecord
     presence: list[tuple[str, str]]
     absence: list[tuple[str, str]]
     swap: list[tuple[str, str]]
     mcq: MCQItem | None
+    presence_all: list[tuple[str, str]]
+    absence_all: list[tuple[str, str]]
 
 
 def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
-    """Presence, absence and swap pairs (true, false) per caption, and an MCQ item, for every image."""
+    """Per image: one drawn presence, absence and swap pair per caption, every presence and absence pair, and an MCQ."""
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
     out = []
@@ -167,5 +205,8 @@ def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
                 presence.append((_body(cap), presence_negation(cap, str(rng.choice(present)))))
                 swap.append((_body(cap), change_subject(cap, present, str(rng.choice(absent)))))
         mcq = mcq_item(present, absent, rng) if present else None
-        out.append(ImageNegations(rec, presence, absence, swap, mcq))
+        presence_all = [(_body(cap), presence_negation(cap, p)) for cap in rec.captions for p in present]
+        spread = spread_absent(absent, len(rec.captions))
+        absence_all = [absence_pair(cap, a) for cap, names in zip(rec.captions, spread) for a in names]
+        out.append(ImageNegations(rec, presence, absence, swap, mcq, presence_all, absence_all))
     return out

@@ -1,6 +1,8 @@
-"""Presence and absence negation accuracy, swap accuracy and NegBench-style MCQ."""
+"""Presence and absence negation accuracy (one draw, by number of objects, every pair), swap accuracy and MCQ."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -9,18 +11,47 @@ from ..data.negation import MCQ_TYPES, ImageNegations
 from ..models import ClipBundle
 from .features import text_lookup
 
+Triple = tuple[int, str, str]
 
-def pair_accuracy(
-    bundle: ClipBundle, image_feats: torch.Tensor, pairs: list[tuple[int, str, str]]
-) -> float:
-    """Share of (image row, true text, false text) triples where S(I, true) > S(I, false)."""
+
+def pair_wins(bundle: ClipBundle, image_feats: torch.Tensor, *groups: list[Triple]) -> list[torch.Tensor]:
+    """Per group of (image row, true, false) triples, whether S(I, true) > S(I, false); each text encoded once."""
+    pairs = [p for g in groups for p in g]
     if not pairs:
-        return float("nan")
+        return [torch.zeros(0, dtype=torch.bool) for _ in groups]
     feats, row = text_lookup(bundle, [t for _, a, b in pairs for t in (a, b)])
     img = image_feats[[i for i, _, _ in pairs]]
     s_true = (img * feats[[row[a] for _, a, _ in pairs]]).sum(-1)
     s_false = (img * feats[[row[b] for _, _, b in pairs]]).sum(-1)
-    return float((s_true > s_false).float().mean())
+    return list((s_true > s_false).split([len(g) for g in groups]))
+
+
+def _share(wins: torch.Tensor) -> float:
+    return float(wins.float().mean()) if len(wins) else float("nan")
+
+
+def pair_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, pairs: list[Triple]) -> float:
+    """Share of (image row, true text, false text) triples where S(I, true) > S(I, false)."""
+    return _share(pair_wins(bundle, image_feats, pairs)[0])
+
+
+def by_key(wins: torch.Tensor, keys: list[str]) -> tuple[dict[str, float], dict[str, int]]:
+    """Share of wins and number of pairs per key (numeric keys in numeric order)."""
+    masks = {k: torch.tensor([x == k for x in keys]) for k in sorted(set(keys), key=int)}
+    return {k: _share(wins[m]) for k, m in masks.items()}, {k: int(m.sum()) for k, m in masks.items()}
+
+
+def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations]) -> dict[str, Any]:
+    """`EvaluationRow`'s presence and absence accuracy by number of object categories (one draw) and over every pair."""
+    kinds = ("presence", "absence", "presence_all", "absence_all")
+    triples = {k: [(i, t, f) for i, n in enumerate(negs) for t, f in getattr(n, k)] for k in kinds}
+    wins = dict(zip(kinds, pair_wins(bundle, image_feats, *triples.values())))
+    out: dict[str, Any] = {}
+    for kind in ("presence", "absence"):
+        keys = [str(len(negs[i].record.present)) for i, _, _ in triples[kind]]
+        out[f"{kind}_by_objects"], out[f"{kind}_pairs_by_objects"] = by_key(wins[kind], keys)
+        out[f"{kind}_all_pairs"] = _share(wins[f"{kind}_all"])
+    return out
 
 
 def presence_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations]) -> float:

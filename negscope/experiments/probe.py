@@ -1,8 +1,10 @@
-"""`negscope probe`: per-site linear probes for negation, with control tasks, baselines and the divergence curve.
+"""`negscope probe`: per-site linear probes for negation, beside an untrained copy, control tasks and surface baselines.
 
-Writes to the output folder:
+Per task and seed, the probe is fitted at every site of the model and, on the same folds, of an untrained copy
+of its architecture (same tokenizer and data, weights drawn with that seed), and on a control task; tasks that
+name an object are probed again at that object's own last token. Writes to the output folder:
 
-- `activations/<task>/`: the activation store of every task (resumable; rerunning reuses finished shards);
+- `activations/<task>/` and `activations/<task>.untrained<seed>/`: the activation stores (resumable);
 - `probes.json`: the `ProbesResult` (per task, a `SiteScore` per site, the baselines; the divergence curve);
 - `probes.csv`: the same numbers, one row per task and site (baselines and divergence included);
 - `probe_<task>.png` per task and `divergence.png`.
@@ -20,25 +22,30 @@ import numpy as np
 import torch
 
 from ..data import load_dataset
-from ..hooks import ActivationStore, write_store
+from ..hooks import ActivationStore, states_at, write_store
 from ..io import atomic_path
 from ..models import EMBED, ClipBundle, load_bundle
 from ..probes import (
+    SURFACE_BASELINES,
     ProbeTask,
     divergence_pairs,
     grouped_splits,
     mean_pair_cosine,
+    merge_seeds,
     negated_task,
+    scope_position_task,
     scope_task,
+    surface_features,
     sweep,
-    token_counts,
 )
 from ..reports.probe_figures import divergence_figure, probe_figure
-from ..results import Divergence, ProbesResult, SiteScore, TaskProbes
+from ..results import Divergence, ProbesResult, ProbeSweep, SiteScore, TaskProbes
 from .config import Common, ProbesConfig
 
-CSV_COLUMNS = ["task", "site", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity", "mean_cosine"]
-BASELINE_FEATURES = {"embedding": f"{EMBED}, mean over real tokens", "bag_of_words": "token counts"}
+CSV_COLUMNS = ["task", "position", "site", "accuracy", "accuracy_std", "ci_low", "ci_high", "control_accuracy",
+               "untrained_accuracy", "untrained_std", "control_selectivity", "untrained_gain", "selectivity", "C",
+               "C_at_edge", "mean_cosine", "untrained_cosine"]
+BASELINE_FEATURES = {"embedding": f"{EMBED}, mean over real tokens", **SURFACE_BASELINES}
 
 
 def capture_task(bundle: ClipBundle, task: ProbeTask, folder: Path, cfg: ProbesConfig, progress: bool = False) -> ActivationStore:
@@ -65,41 +72,82 @@ class StoreStates(Mapping[str, np.ndarray]):
         return len(self.store.sites)
 
 
+def baselines(bundle: ClipBundle, store: ActivationStore) -> dict[str, np.ndarray]:
+    """The mean token-embedding baseline and every surface baseline, as features of the store's rows."""
+    return {"embedding": StoreStates(store, pool="mean")[EMBED], **surface_features(bundle, store.texts)}
+
+
+def _numpy(states: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {k: v.numpy() for k, v in states.items()}
+
+
 def probe_task(
-    bundle: ClipBundle, store: ActivationStore, task: ProbeTask, splits: list, n_boot: int, seed: int, progress: bool = False
+    bundle: ClipBundle,
+    task: ProbeTask,
+    store: ActivationStore,
+    untrained: Mapping[int, tuple[ClipBundle, ActivationStore]],
+    cfg: ProbesConfig,
+    progress: bool = False,
 ) -> TaskProbes:
-    """The probe sweep of one store's EOS states, with the embedding and bag-of-words baselines."""
-    baselines = {"embedding": StoreStates(store, pool="mean")[EMBED], "bag_of_words": token_counts(bundle, store.texts)}
-    res = sweep(StoreStates(store), store.labels("label"), store.groups, store.texts, n_boot=n_boot, seed=seed,
-                baselines=baselines, splits=splits, progress=progress)
-    for name, score in res.baselines.items():
+    """The task's sweep over seeds at the pooled position (and at the object's token), with every control."""
+    y, groups = np.asarray(task.labels), np.asarray(task.groups)
+    splits = {s: grouped_splits(y, groups, cfg.folds, s) for s in untrained}
+    features = baselines(bundle, store)
+
+    def seeds(states, copies, with_baselines: bool) -> ProbeSweep:
+        return merge_seeds([
+            sweep(states, y, groups, task.texts, seed=s, n_boot=cfg.n_boot, splits=splits[s], untrained=copies(s),
+                  baselines=features if with_baselines else None, progress=progress)
+            for s in untrained
+        ])
+
+    pooled = seeds(StoreStates(store), lambda s: StoreStates(untrained[s][1]), True)
+    for name, score in pooled.baselines.items():
         score.features = BASELINE_FEATURES[name]
-    return TaskProbes(**{f.name: getattr(res, f.name) for f in fields(res)}, classes=list(task.classes))
+    at_object = None
+    if task.anchors:
+        at = bundle.prefix_ends(task.anchors)
+        trained = _numpy(states_at(bundle, task.texts, at, batch_size=cfg.batch_size))
+        at_object = seeds(trained, lambda s: _numpy(states_at(untrained[s][0], task.texts, at, batch_size=cfg.batch_size)), False)
+    return TaskProbes(**{f.name: getattr(pooled, f.name) for f in fields(pooled)}, classes=list(task.classes), at_object=at_object)
 
 
-def divergence_curve(store: ActivationStore) -> list[Divergence]:
-    """Per site, the mean cosine between the EOS states of each caption and its negation."""
+def divergence_curve(store: ActivationStore, untrained: ActivationStore | None = None) -> list[Divergence]:
+    """Per site, the mean cosine between the EOS states of each caption and its negation (and on the untrained copy)."""
     variant = store.labels("variant")
     first, second = np.flatnonzero(variant == "caption"), np.flatnonzero(variant == "this_is_not")
-    return [Divergence(site, mean_pair_cosine(X, first, second)) for site, X in StoreStates(store).items()]
+    copy = None if untrained is None else StoreStates(untrained)
+    return [Divergence(site, mean_pair_cosine(X, first, second),
+                       None if copy is None else mean_pair_cosine(copy[site], first, second))
+            for site, X in StoreStates(store).items()]
 
 
 def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: bool = True) -> ProbesResult:
-    """Build the tasks, capture their states, probe every site and write JSON, CSV and figures to `out`."""
+    """Build the tasks, capture their states (trained and untrained), probe every site and write JSON, CSV and figures."""
     start = time.time()
     torch.manual_seed(common.seed)
     out = Path(out)
     bundle = load_bundle(common.model)
     dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
-    tasks = [negated_task(dataset, cfg.captions_per_image, common.seed), scope_task(dataset, cfg.captions_per_image)]
-    # the folds are checked before any capture, so too few groups fail fast
-    splits = {t.name: grouped_splits(np.array(t.labels), np.array(t.groups), cfg.folds, common.seed) for t in tasks}
+    tasks = [negated_task(dataset, cfg.captions_per_image, common.seed), scope_task(dataset, cfg.captions_per_image),
+             scope_position_task(dataset, cfg.captions_per_image)]
+    seeds = [common.seed + k for k in range(cfg.seeds)]
+    for t in tasks:  # the folds are checked before any capture, so too few groups fail fast
+        grouped_splits(np.array(t.labels), np.array(t.groups), cfg.folds, common.seed)
+    copies = {s: bundle.untrained_copy(s) for s in seeds}
+
+    def stores(task: ProbeTask) -> tuple[ActivationStore, dict[int, tuple[ClipBundle, ActivationStore]]]:
+        folder = out / "activations"
+        return capture_task(bundle, task, folder / task.name, cfg, progress), {
+            s: (copy, capture_task(copy, task, folder / f"{task.name}.untrained{s}", cfg, progress)) for s, copy in copies.items()}
+
     results = {}
     for task in tasks:
-        store = capture_task(bundle, task, out / "activations" / task.name, cfg, progress)
-        results[task.name] = probe_task(bundle, store, task, splits[task.name], cfg.n_boot, common.seed, progress)
+        store, untrained = stores(task)
+        results[task.name] = probe_task(bundle, task, store, untrained, cfg, progress)
     pairs = divergence_pairs(dataset, cfg.captions_per_image)
-    divergence = divergence_curve(capture_task(bundle, pairs, out / "activations" / pairs.name, cfg, progress))
+    store, untrained = stores(pairs)
+    divergence = divergence_curve(store, untrained[seeds[0]][1])
     result = ProbesResult(
         model=bundle.spec, data=common.data, images=len(dataset), settings={**asdict(common), **asdict(cfg)},
         tasks=results, divergence=divergence, seconds=round(time.time() - start, 1), threads=torch.get_num_threads(),
@@ -113,11 +161,13 @@ def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: boo
 
 
 def write_csv(result: ProbesResult, path: Path) -> Path:
-    """One row per task and site, per task baseline, and per divergence site."""
+    """One row per task, position and site, per task baseline, and per divergence site."""
     rows = []
     for task, res in result.tasks.items():
-        rows += [{"task": task, **asdict(r)} for r in res.sites]
-        rows += [{"task": task, "site": f"baseline:{b}", **asdict(v)} for b, v in res.baselines.items()]
+        rows += [{"task": task, "position": "pooled", **asdict(r)} for r in res.sites]
+        if res.at_object is not None:
+            rows += [{"task": task, "position": "object", **asdict(r)} for r in res.at_object.sites]
+        rows += [{"task": task, "site": f"baseline:{b}", "accuracy_std": v.std, **asdict(v)} for b, v in res.baselines.items()]
     rows += [{"task": "divergence", **asdict(r)} for r in result.divergence]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, CSV_COLUMNS, extrasaction="ignore")
@@ -127,13 +177,17 @@ def write_csv(result: ProbesResult, path: Path) -> Path:
 
 
 def format_summary(result: ProbesResult) -> str:
-    """A short Markdown table: per task, the best site against the baselines."""
-    lines = ["| task | best site | accuracy [95% CI] | selectivity | embedding | bag of words |", "|---|---|---|---|---|---|"]
+    """A short Markdown table: per task, the most selective site against the untrained copy and the baselines."""
+    names = list(BASELINE_FEATURES)
+    lines = ["| task | most selective site | accuracy [95% CI] | untrained | control | selectivity | "
+             + " | ".join(n.replace("_", " ") for n in names) + " |", "|---" * (6 + len(names)) + "|"]
     for task, res in result.tasks.items():
-        best: SiteScore = max(res.sites, key=lambda r: r.accuracy)
+        best: SiteScore = max(res.sites, key=lambda r: r.selectivity)
         b = res.baselines
+        untrained = "" if best.untrained_accuracy is None else f"{best.untrained_accuracy:.3f}"
         lines.append(
-            f"| {task} | {best.site} | {best.accuracy:.3f} [{best.ci_low:.3f}, {best.ci_high:.3f}] | "
-            f"{best.selectivity:.3f} | {b['embedding'].accuracy:.3f} | {b['bag_of_words'].accuracy:.3f} |"
+            f"| {task} | {best.site} | {best.accuracy:.3f} [{best.ci_low:.3f}, {best.ci_high:.3f}] | {untrained} | "
+            f"{best.control_accuracy:.3f} | {best.selectivity:+.3f} | "
+            + " | ".join(f"{b[n].accuracy:.3f}" if n in b else "" for n in names) + " |"
         )
     return "\n".join(lines)

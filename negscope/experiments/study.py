@@ -1,8 +1,9 @@
 """`negscope study layers`: fine-tune front, middle, back, all and analysis-selected text blocks alike, and compare.
 
-Each set lives in its own folder, keyed by the content of its inputs (model and data fingerprints, the training
-settings, the blocks, the evaluation size and the code); a rerun reuses a finished set only while that key matches,
-and redoes it otherwise, so changed `--steps`, weights or data never reuse old numbers.
+Each set is fine-tuned once per training seed (`seed`, `seed+1`, ...), each run in its own folder `<set>/seed_<s>/`,
+keyed by the content of its inputs (model and data fingerprints, the training settings, the blocks, the seed, the
+evaluation size and the code); a rerun reuses a finished run only while that key matches, and redoes it otherwise,
+so changed `--steps`, weights or data never reuse old numbers, while adding seeds trains only the new ones.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import csv
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from ..data import data_fingerprint, load_dataset
 from ..evaluation.suite import evaluate
@@ -21,6 +24,7 @@ from ..models import load_bundle, model_fingerprint
 from ..reports.figures import study_bars
 from ..results import EvaluationRow, RankCorrelation, SelectionResult, StudyResult, StudyRow
 from ..results.base import build, plain
+from ..results.study import FrontBack, SeedRun
 from ..selection import plan_blocks
 from .common import claim, finished
 from .config import Common, FinetuneConfig, StudyConfig
@@ -28,6 +32,7 @@ from .config import Common, FinetuneConfig, StudyConfig
 SETS = ("front", "middle", "back", "all", "selected")
 METRICS = ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "i2t_r1", "t2i_r1")
 MARKER = "set.json"
+ALPHA = 0.05
 
 
 def _keyed_row(folder: Path, key: str, compute: Callable[[], EvaluationRow]) -> EvaluationRow:
@@ -41,10 +46,50 @@ def _keyed_row(folder: Path, key: str, compute: Callable[[], EvaluationRow]) -> 
     return row
 
 
-def _row(name: str, blocks: list[int], after: EvaluationRow, before: EvaluationRow, coverage: float | None) -> StudyRow:
+def _seed_run(seed: int, after: EvaluationRow, before: EvaluationRow) -> SeedRun:
     values = {m: after.metric(m) for m in METRICS}
     gains = {m: values[m] - before.metric(m) for m in METRICS}
-    return StudyRow(name, blocks, coverage, values, gains, (gains["presence_accuracy"] + gains["absence_accuracy"]) / 2)
+    return SeedRun(seed, values, gains, (gains["presence_accuracy"] + gains["absence_accuracy"]) / 2)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) >= 2 else 0.0
+
+
+def summarise(name: str, blocks: list[int], coverage: float | None, runs: list[SeedRun]) -> StudyRow:
+    """A block set's row: per-metric mean and std over its seed runs, and the mean of their gains."""
+    values, std = {}, {}
+    for m in METRICS:
+        values[m], std[m] = mean_std([r.values[m] for r in runs])
+    gains = {m: mean_std([r.gains[m] for r in runs])[0] for m in METRICS}
+    negation, negation_std = mean_std([r.negation_gain for r in runs])
+    return StudyRow(name, blocks, coverage, values, std, gains, negation, negation_std, runs)
+
+
+def front_back_test(front: StudyRow, back: StudyRow) -> FrontBack:
+    """Paired t-test over the seeds both sets share of the negation gain of front minus back."""
+    from scipy.stats import ttest_rel
+
+    back_gain = {r.seed: r.negation_gain for r in back.runs}
+    shared = [r for r in front.runs if r.seed in back_gain]
+    seeds = [r.seed for r in shared]
+    a, b = np.array([r.negation_gain for r in shared]), np.array([back_gain[s] for s in seeds])
+    diff = a - b
+    mean, std = mean_std(list(diff)) if seeds else (float("nan"), 0.0)
+    t = p = None
+    if len(seeds) < 2:
+        note = (f"no p-value: a paired test needs at least 2 seeds shared by front and back, and there were "
+                f"{len(seeds)}; set the study's seeds to 2 or more")
+    elif np.ptp(diff) < 1e-9:  # scipy gives NaN, or a spurious t from rounding, when every difference is the same
+        note = "no p-value: the front − back difference was the same for every seed, so seed noise cannot be measured"
+    else:
+        res = ttest_rel(a, b)
+        t, p = float(res.statistic), float(res.pvalue)
+        note = (f"front and back differ beyond seed noise (p < {ALPHA}): {'front' if mean > 0 else 'back'} gains more"
+                if p < ALPHA else f"front and back do not differ beyond seed noise (p ≥ {ALPHA})")
+    return FrontBack(seeds, mean, std, len(seeds), t, p, note)
 
 
 def run_layer_study(
@@ -55,12 +100,13 @@ def run_layer_study(
     selection: str | Path | None = None,
     progress: bool = True,
 ) -> StudyResult:
-    """Fine-tune each block set with the same budget and seed, evaluate each, and correlate gains with the analysis."""
+    """Fine-tune each block set with the same budget once per seed, evaluate each run, and compare the sets."""
     from scipy.stats import spearmanr
 
     out = Path(out)
     train = dataclasses.replace(finetune, steps=cfg.steps)
     train_data = finetune.train_data or common.data
+    seeds = list(range(common.seed, common.seed + cfg.seeds))
     dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
     bundle = load_bundle(common.model)
     sel = SelectionResult.load(selection) if selection else None
@@ -72,52 +118,69 @@ def run_layer_study(
         if name == "selected" and sel is None:
             continue
         blocks = [b.index for b in plan_blocks(bundle, "auto" if name == "selected" else name, selection)]
-        folder = out / name
-        key = digest({"base": base_key, "train_data": data_fingerprint(train_data), "train": dataclasses.asdict(train),
-                      "blocks": blocks})
+        set_key = {"base": base_key, "train_data": data_fingerprint(train_data), "train": dataclasses.asdict(train),
+                   "blocks": blocks}
+        runs = []
+        for seed in seeds:
+            folder = out / name / f"seed_{seed}"
 
-        def train_and_evaluate(folder: Path = folder, blocks: list[int] = blocks, name: str = name) -> EvaluationRow:
-            print(f"layer study: fine-tuning {name} blocks {blocks}")
-            fine_tune(common.model, train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=common.seed,
-                      pool=finetune.pool, resume=True, progress=progress)
-            return evaluate(load_bundle(str(folder)), dataset, seed=common.seed, progress=progress)
+            def train_and_evaluate(folder: Path = folder, blocks: list[int] = blocks, name: str = name,
+                                   seed: int = seed) -> EvaluationRow:
+                print(f"layer study: fine-tuning {name} blocks {blocks} with seed {seed}")
+                fine_tune(common.model, train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
+                          pool=finetune.pool, resume=True, progress=progress)
+                return evaluate(load_bundle(str(folder)), dataset, seed=common.seed, progress=progress)
 
-        after = _keyed_row(folder, key, train_and_evaluate)
+            after = _keyed_row(folder, digest({**set_key, "seed": seed}), train_and_evaluate)
+            runs.append(_seed_run(seed, after, base))
         coverage = float(sum(sel.evidence.combined[k] for k in blocks)) if sel else None
-        rows.append(_row(name, blocks, after, base, coverage))
+        rows.append(summarise(name, blocks, coverage, runs))
     corr = None
     if sel and len(rows) >= 3:
         rho, p = spearmanr([r.analysis_coverage for r in rows], [r.negation_gain for r in rows])
         corr = RankCorrelation(float(rho), float(p), len(rows),
                                "share of the analysis score covered by a set's blocks, and its mean presence/absence gain")
+    by_set = {r.set: r for r in rows}
     result = StudyResult(model=common.model, train_data=train_data, eval_data=common.data, images=len(dataset),
-                         train_config=dataclasses.asdict(train), baseline={m: base.metric(m) for m in METRICS},
-                         rows=rows, rank_correlation=corr)
+                         train_config=dataclasses.asdict(train), seeds=seeds,
+                         baseline={m: base.metric(m) for m in METRICS}, rows=rows, rank_correlation=corr,
+                         front_back=front_back_test(by_set["front"], by_set["back"]))
     result.save(out)
     write_text(out / "study.md", format_summary(result))
-    with atomic_path(out / "study.csv") as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["set", "blocks", *METRICS, *(f"{m}_gain" for m in METRICS), "analysis_coverage"])
-        for r in rows:
-            w.writerow([r.set, " ".join(map(str, r.blocks)), *(f"{r.values[m]:.4f}" for m in METRICS),
-                        *(f"{r.gains[m]:+.4f}" for m in METRICS), r.analysis_coverage])
+    _write_csv(result, out / "study.csv")
     study_bars(result, out / "study.png")
     return result
 
 
+def _write_csv(result: StudyResult, path: Path) -> None:
+    """One row per set and seed, then the set's mean row (seed `mean`)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["set", "seed", "blocks", *METRICS, *(f"{m}_gain" for m in METRICS), "negation_gain",
+                    "analysis_coverage"])
+        for r in result.rows:
+            blocks = " ".join(map(str, r.blocks))
+            for seed, run in [*((s.seed, s) for s in r.runs), ("mean", r)]:
+                w.writerow([r.set, seed, blocks, *(f"{run.values[m]:.4f}" for m in METRICS),
+                            *(f"{run.gains[m]:+.4f}" for m in METRICS), f"{run.negation_gain:+.4f}", r.analysis_coverage])
+
+
 def format_summary(result: StudyResult) -> str:
-    """The layer-study table as Markdown, gains against the model before fine-tuning."""
+    """The layer-study table as Markdown (mean ± std over seeds, mean gains against the model before fine-tuning)."""
     b = result.baseline
+    columns = ["presence", "absence", "MCQ", "i2t R@1", "t2i R@1", "negation gain", "analysis coverage"]
     lines = [
-        "| trained blocks | presence | absence | MCQ | i2t R@1 | t2i R@1 | analysis coverage |",
-        "|---|---|---|---|---|---|---|",
-        "| none (before) | " + " | ".join(f"{b[m]:.3f}" for m in METRICS) + " | |",
+        f"| trained blocks (mean ± std over {len(result.seeds)} seeds) | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+        "| none (before) | " + " | ".join(f"{b[m]:.3f}" for m in METRICS) + " | | |",
     ]
     for r in result.rows:
         cov = "" if r.analysis_coverage is None else f"{r.analysis_coverage:.2f}"
-        cells = " | ".join(f"{r.values[m]:.3f} ({r.gains[m]:+.3f})" for m in METRICS)
-        lines.append(f"| {r.set} ({','.join(map(str, r.blocks))}) | {cells} | {cov} |")
+        cells = " | ".join(f"{r.values[m]:.3f} ± {r.std[m]:.3f} ({r.gains[m]:+.3f})" for m in METRICS)
+        lines.append(f"| {r.set} ({','.join(map(str, r.blocks))}) | {cells} | "
+                     f"{r.negation_gain:+.3f} ± {r.negation_gain_std:.3f} | {cov} |")
     c = result.rank_correlation
     if c:
         lines.append(f"\nSpearman rank correlation ({c.between}): ρ = {c.spearman_rho:.2f} (p = {c.p_value:.2f}, n = {c.n}).")
+    lines.append(f"\n{result.front_back.sentence()}")
     return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ Pass a site as its name or as a `negscope.models.Site` (`Block(k).output` is `te
 are refused. `ClipBundle.sites` lists a model's sites and `ClipBundle.site_module` gives the module hooked.
 """
 
-from .capture import POOLS, TextStates, capture_text_states, text_states
+from .capture import POOLS, TextStates, capture_text_states, states_at, text_states
 from .store import ActivationStore, write_store
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ActivationStore",
     "TextStates",
     "capture_text_states",
+    "states_at",
     "text_states",
     "write_store",
 ]

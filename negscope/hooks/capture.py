@@ -144,3 +144,29 @@ def text_states(
     with capture_text_states(bundle, sites, pools=(pool,), dtype=dtype) as cap:
         bundle.encode_text(captions, batch_size=batch_size, progress=progress)
     return cap.pooled(pool)
+
+
+def states_at(
+    bundle: ClipBundle,
+    captions: Sequence[str],
+    positions: Sequence[int] | torch.Tensor,
+    sites: Sequence[Site | str] | None = None,
+    dtype: torch.dtype = torch.float32,
+    batch_size: int = 256,
+) -> dict[str, torch.Tensor]:
+    """{site name: (captions, width)}: each caption's state at its own token position `positions[i]`."""
+    captions, positions = list(captions), torch.as_tensor(positions)
+    if len(positions) != len(captions):
+        raise ValueError(f"got {len(positions)} positions for {len(captions)} captions; give one position per caption")
+    parts: dict[str, list[torch.Tensor]] = {}
+    with capture_text_states(bundle, sites, pools=("tokens",), dtype=dtype) as cap:
+        for start in range(0, len(captions), batch_size):
+            bundle.encode_text(captions[start : start + batch_size], batch_size=batch_size)
+            for name, rows in cap.tokens().items():
+                at = positions[start : start + len(rows)]
+                for i, (row, p) in enumerate(zip(rows, at.tolist())):
+                    if not 0 <= p < len(row):
+                        raise ValueError(f"position {p} is outside caption {start + i} ({captions[start + i]!r}, {len(row)} tokens)")
+                parts.setdefault(name, []).append(torch.stack([row[p] for row, p in zip(rows, at.tolist())]))
+            cap.clear()
+    return {name: torch.cat(p) for name, p in parts.items()}

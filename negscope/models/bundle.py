@@ -232,6 +232,10 @@ class ClipBundle(ABC):
         first = is_eos.to(torch.int).argmax(dim=-1)
         return torch.where(is_eos.any(dim=-1), first + 1, torch.full_like(first, input_ids.shape[1]))
 
+    def prefix_ends(self, prefixes: Sequence[str]) -> torch.Tensor:
+        """Per prefix, the position of its last word token in any caption that starts with it at a word boundary."""
+        return self.real_lengths(self.tokenize(prefixes)["input_ids"]) - 2
+
     def tokenize(self, captions: Sequence[str]) -> dict[str, torch.Tensor]:
         """Token ids and real-token mask; empty captions are an error, over-long ones are truncated with a warning."""
         captions = list(captions)

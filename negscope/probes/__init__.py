@@ -1,6 +1,6 @@
 """Probes: per-site linear probes with grouped folds, control tasks, baselines, the sweep and the divergence curve."""
 
-from .baselines import token_counts
+from .baselines import SURFACE_BASELINES, bigram_counts, negator_position, surface_features, token_counts
 from .divergence import mean_pair_cosine
 from .linear import (
     LinearProbe,
@@ -10,13 +10,15 @@ from .linear import (
     cross_validate,
     grouped_splits,
 )
-from .sweep import sweep
-from .tasks import ProbeTask, divergence_pairs, mention_order, negated_task, scope_task
+from .sweep import merge_seeds, sweep
+from .tasks import ProbeTask, divergence_pairs, mention_order, negated_task, scope_position_task, scope_task
 
 __all__ = [
+    "SURFACE_BASELINES",
     "LinearProbe",
     "ProbeScore",
     "ProbeTask",
+    "bigram_counts",
     "bootstrap_ci",
     "control_labels",
     "cross_validate",
@@ -24,8 +26,12 @@ __all__ = [
     "grouped_splits",
     "mean_pair_cosine",
     "mention_order",
+    "merge_seeds",
     "negated_task",
+    "negator_position",
+    "scope_position_task",
     "scope_task",
+    "surface_features",
     "sweep",
     "token_counts",
 ]

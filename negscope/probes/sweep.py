@@ -1,4 +1,5 @@
-"""A probe sweep over hidden-state sites held in memory: one set of grouped folds for every site, control and baseline."""
+"""A probe sweep over hidden-state sites held in memory: one set of grouped folds for every site, control,
+untrained copy and baseline; and the mean over seeds of several sweeps."""
 
 from __future__ import annotations
 
@@ -8,7 +9,21 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..results.probes import ProbeSweep, Score, SiteScore
-from .linear import control_labels, cross_validate, grouped_splits
+from .linear import ProbeScore, control_labels, cross_validate, grouped_splits
+
+
+def _site_score(site: str, real: ProbeScore, control: ProbeScore, untrained: ProbeScore | None) -> SiteScore:
+    floor = control.accuracy if untrained is None else max(control.accuracy, untrained.accuracy)
+    return SiteScore(
+        site, real.accuracy, real.ci_low, real.ci_high, control.accuracy, real.accuracy - floor,
+        float(np.median(real.chosen_C)),
+        untrained_accuracy=None if untrained is None else untrained.accuracy,
+        untrained_ci_low=None if untrained is None else untrained.ci_low,
+        untrained_ci_high=None if untrained is None else untrained.ci_high,
+        control_selectivity=real.accuracy - control.accuracy,
+        untrained_gain=None if untrained is None else real.accuracy - untrained.accuracy,
+        C_at_edge=real.at_edge,
+    )
 
 
 def sweep(
@@ -21,14 +36,16 @@ def sweep(
     n_boot: int = 1000,
     seed: int = 0,
     baselines: Mapping[str, np.ndarray] | None = None,
+    untrained: Mapping[str, np.ndarray] | None = None,
     splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
     progress: bool = False,
 ) -> ProbeSweep:
-    """Per site: probe accuracy, CI, control accuracy, selectivity and median C; plus each baseline's accuracy and CI.
+    """Per site: probe accuracy and CI, control-task accuracy, the untrained copy's accuracy, selectivity and C.
 
     `states` maps a site name (e.g. 'text.block.0') to its (rows, width) states; it is read one site at a time.
-    The grouped folds are made once from `folds` and `seed` (or taken from `splits`) and serve every site, the
-    control task (`control_labels` of `texts`) and every baseline.
+    `untrained` maps the same sites to the states of an untrained copy of the model. The grouped folds are made
+    once from `folds` and `seed` (or taken from `splits`) and serve every site, the control task
+    (`control_labels` of `texts`), the untrained states and every baseline.
     """
     y, groups = np.asarray(labels), np.asarray(groups)
     if not len(y) == len(groups) == len(texts):
@@ -36,19 +53,46 @@ def sweep(
     splits = grouped_splits(y, groups, folds, seed) if splits is None else splits
     control = control_labels(texts, y, seed)
 
-    def score(name: str, X: np.ndarray, target: np.ndarray):
+    def score(name: str, X: np.ndarray, target: np.ndarray) -> ProbeScore:
         if len(X) != len(y):
             raise ValueError(f"states {name!r} have {len(X)} rows for {len(y)} labels; give one row per label")
         return cross_validate(np.asarray(X), target, groups, splits, n_boot=n_boot, seed=seed)
 
     sites = []
     for site, X in tqdm(states.items(), total=len(states), desc="probe sites", disable=not progress, leave=False):
-        real, ctrl = score(site, X, y), score(site, X, control)
-        sites.append(SiteScore(site, real.accuracy, real.ci_low, real.ci_high, ctrl.accuracy,
-                               real.accuracy - ctrl.accuracy, float(np.median(real.chosen_C))))
+        base = None if untrained is None else score(f"untrained {site}", untrained[site], y)
+        sites.append(_site_score(site, score(site, X, y), score(site, X, control), base))
     baseline_scores = {}
     for name, X in (baselines or {}).items():
         s = score(name, X, y)
         baseline_scores[name] = Score(s.accuracy, s.ci_low, s.ci_high)
     _, counts = np.unique(y, return_counts=True)
-    return ProbeSweep(len(y), len(np.unique(groups)), float(counts.max() / len(y)), sites, baseline_scores)
+    return ProbeSweep(len(y), len(np.unique(groups)), float(counts.max() / len(y)), sites, baseline_scores, [seed])
+
+
+def _mean(values: list) -> tuple[float | None, float | None]:
+    if values[0] is None:
+        return None, None
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def merge_seeds(sweeps: Sequence[ProbeSweep]) -> ProbeSweep:
+    """One sweep whose numbers are the means over `sweeps` (one per seed), with their stds; intervals from the first."""
+    first = sweeps[0]
+    sites = []
+    for k, row in enumerate(first.sites):
+        rows = [s.sites[k] for s in sweeps]
+        acc, acc_std = _mean([r.accuracy for r in rows])
+        unt, unt_std = _mean([r.untrained_accuracy for r in rows])
+        sel, sel_std = _mean([r.selectivity for r in rows])
+        sites.append(SiteScore(
+            row.site, acc, row.ci_low, row.ci_high, _mean([r.control_accuracy for r in rows])[0], sel,
+            float(np.median([r.C for r in rows])), acc_std, unt, row.untrained_ci_low, row.untrained_ci_high, unt_std,
+            _mean([r.control_selectivity for r in rows])[0], _mean([r.untrained_gain for r in rows])[0], sel_std,
+            _mean([r.C_at_edge for r in rows])[0],
+        ))
+    baselines = {}
+    for name, b in first.baselines.items():
+        acc, std = _mean([s.baselines[name].accuracy for s in sweeps])
+        baselines[name] = Score(acc, b.ci_low, b.ci_high, b.features, std)
+    return ProbeSweep(first.samples, first.groups, first.chance, sites, baselines, [s for x in sweeps for s in x.seeds])

@@ -1,4 +1,4 @@
-"""Probing tasks built from the negation builders: `negated`, `scope`, and the caption pairs for `divergence`.
+"""Probing tasks built from the negation builders: `negated`, `scope`, `scope_position`, and the `divergence` pairs.
 
 Every row carries a group id, one per (source image, source caption), so a caption and its rewrites share a
 group and grouped folds keep them on one side of every split.
@@ -6,11 +6,17 @@ group and grouped folds keep them on one side of every split.
 - `negated`: per caption, one positive and one negated form drawn from the seven templates (positive:
   `caption`, `this_is`, `subject_changed`; negated: `not`, `this_is_not`, `absolutely_no`, `not_mismatched`).
   Both classes hold "This is ..." and "There is ..." forms, so a sentence opening alone does not give the label.
-- `scope`: per caption naming two or more objects with the same determiner, the caption with its
-  first-mentioned object negated (label 0) and with its second-mentioned object negated (label 1). Both
-  share one bag of words (captions whose two determiners differ, "the X and a Y", would not, so they are
-  skipped).
+- `scope`: which *object* is negated. Per caption naming two objects A and B (A before B in the dataset's
+  category list) with the same determiner, four rows: the caption and the caption with A and B swapped, each
+  with A negated (label 0) and with B negated (label 1). Each label has "no" once in first and once in second
+  position and all four rows share one bag of words, so neither the words nor the negator's position tells
+  the label; a probe must bind "no" to an object.
+- `scope_position`: which *mention* is negated: the caption with its first-mentioned object negated (label 0)
+  and with its second (label 1). The negator's position alone solves it; it is kept as the contrast.
 - `divergence`: per caption, the caption (label 0) and "This is not " + caption (label 1), for the per-site cosine.
+
+Rows of the two scope tasks also carry an `anchor`: the text up to the end of one object's name (A for `scope`,
+the first mention for `scope_position`), so a probe can read the state at that object's own last token.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ from ..data.negation import (
     absent_candidates,
     change_subject,
     determiner,
+    mention_end,
     presence_negation,
     seed_negation,
     seven_templates,
+    swap_mentions,
 )
 
 POSITIVE_TEMPLATES = ("caption", "this_is", "subject_changed")
@@ -45,25 +53,32 @@ class ProbeTask:
     groups: list[int] = field(default_factory=list)
     variants: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    anchors: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
 
-    def add(self, group: int, source: str, rows: list[tuple[str, int, str]]) -> None:
-        """Append the rewrites of one source caption (`source` = 'image:caption'), all in `group`."""
+    def add(self, group: int, source: str, rows: list[tuple[str, int, str]], anchor: str | None = None) -> None:
+        """Append the rewrites of one source caption (`source` = 'image:caption'), all in `group`.
+
+        With `anchor` (an object name), each row also records its text up to the end of that name's first mention.
+        """
         for text, label, variant in rows:
             self.texts.append(text)
             self.labels.append(label)
             self.groups.append(group)
             self.variants.append(variant)
             self.ids.append(f"{source}:{variant}")
+            if anchor is not None:
+                self.anchors.append(text[: mention_end(text, anchor)])
 
     def checked(self, dataset: Dataset) -> ProbeTask:
         """The task itself, or an error naming the dataset when it produced no rows."""
         if not self.texts:
             raise ValueError(
                 f"task {self.name!r} found no usable captions in {dataset.name} ({len(dataset)} images); "
-                f"it needs {'captions naming two or more objects' if self.name == 'scope' else 'captions'}, so use more images"
+                f"it needs {'captions naming two or more objects' if self.name.startswith('scope') else 'captions'}, "
+                "so use more images"
             )
         return self
 
@@ -89,20 +104,39 @@ def negated_task(dataset: Dataset, captions_per_image: int = 1, seed: int = 0) -
     return task.checked(dataset)
 
 
-def scope_task(dataset: Dataset, captions_per_image: int = 1) -> ProbeTask:
-    """Which mentioned object is negated: the first (0) or the second (1), in captions naming two or more alike."""
-    task = ProbeTask("scope", ("first", "second"))
-    group = 0
+def _two_alike(dataset: Dataset, captions_per_image: int):
+    """(record, caption index, caption, [first, second mention]) for captions naming two objects with one determiner."""
     for rec in dataset:
         used = 0
         for j, cap in enumerate(rec.captions):
             order = mention_order(cap, rec.present)
             if len(order) < 2 or used == captions_per_image or determiner(cap, order[0]) != determiner(cap, order[1]):
                 continue
-            rows = [(presence_negation(cap, order[0]), 0, "first"), (presence_negation(cap, order[1]), 1, "second")]
-            task.add(group, f"{rec.image_id}:{j}", rows)
-            group += 1
             used += 1
+            yield rec, j, cap, order[:2]
+
+
+def scope_task(dataset: Dataset, captions_per_image: int = 1) -> ProbeTask:
+    """Which object is negated, the one earlier (0) or later (1) in the category list, each at either position."""
+    rank = {c: i for i, c in enumerate(dataset.categories)}
+    task = ProbeTask("scope", ("earlier category negated", "later category negated"))
+    for group, (rec, j, cap, pair) in enumerate(_two_alike(dataset, captions_per_image)):
+        a, b = sorted(pair, key=lambda n: rank.get(n, len(rank)))
+        rows = [
+            (presence_negation(text, neg), label, f"{order}:{'ab'[label]}")
+            for order, text in (("kept", cap), ("swapped", swap_mentions(cap, a, b)))
+            for label, neg in enumerate((a, b))
+        ]
+        task.add(group, f"{rec.image_id}:{j}", rows, anchor=a)
+    return task.checked(dataset)
+
+
+def scope_position_task(dataset: Dataset, captions_per_image: int = 1) -> ProbeTask:
+    """Which mention is negated: the first (0) or the second (1), in captions naming two or more alike."""
+    task = ProbeTask("scope_position", ("first", "second"))
+    for group, (rec, j, cap, order) in enumerate(_two_alike(dataset, captions_per_image)):
+        rows = [(presence_negation(cap, order[0]), 0, "first"), (presence_negation(cap, order[1]), 1, "second")]
+        task.add(group, f"{rec.image_id}:{j}", rows, anchor=order[0])
     return task.checked(dataset)
 
 

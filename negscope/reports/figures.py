@@ -83,19 +83,21 @@ def _wrap(text: str, width: int = 34) -> str:
 
 
 def study_bars(result: StudyResult, path: str | Path) -> Figure:
-    """Presence and absence accuracy after fine-tuning each block set, against the model before."""
+    """Presence and absence accuracy after fine-tuning each block set (mean ± std over seeds), against the model before."""
     rows = result.rows
     x = np.arange(len(rows))
     fig = Figure(figsize=(1.3 * len(rows) + 2.5, 3.4))
     ax = fig.subplots()
     for k, (metric, label) in enumerate([("presence_accuracy", "presence"), ("absence_accuracy", "absence")]):
-        ax.bar(x + (k - 0.5) * 0.38, [r.values[metric] for r in rows], width=0.38, label=label, color=TAB10(k))
+        ax.bar(x + (k - 0.5) * 0.38, [r.values[metric] for r in rows], width=0.38, label=label, color=TAB10(k),
+               yerr=[r.std[metric] for r in rows], capsize=3, error_kw={"lw": 1})
         ax.axhline(result.baseline[metric], color=TAB10(k), ls="--", lw=1, label=f"{label} before")
     ax.set_xticks(x, [f"{r.set}\n{','.join(map(str, r.blocks))}" for r in rows], fontsize=8)
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
-    ax.set_title("Fine-tuning different text blocks with the same budget", fontsize=9, pad=22)
+    ax.set_title(f"Fine-tuning different text blocks with the same budget (mean ± std over {len(result.seeds)} seeds)",
+                 fontsize=9, pad=22)
     return save(fig, path)
 
 

@@ -16,24 +16,33 @@ def _ticks(ax, rows: list[SiteScore] | list[Divergence]) -> None:
 
 
 def probe_figure(task: str, result: TaskProbes, path: str | Path, model: str = "") -> Figure:
-    """Probe accuracy with its 95% band, control accuracy, chance and the two baselines, against site."""
+    """Probe accuracy against site, trained and untrained (95% bands), at the pooled position and at the object's
+    token where probed, beside the control task, chance and the baselines."""
     rows = result.sites
     x, _ = site_ticks([r.site for r in rows])
-    fig = Figure(figsize=(7.6, 3.8))
+    fig = Figure(figsize=(8.2, 4.0))
     ax = fig.subplots()
-    ax.fill_between(x, [r.ci_low for r in rows], [r.ci_high for r in rows], alpha=0.25, color="C0", label="95% CI")
-    ax.plot(x, [r.accuracy for r in rows], "o-", color="C0", label="probe (EOS state)")
-    ax.plot(x, [r.control_accuracy for r in rows], "s--", color="C1", label="control task")
-    styles = {"embedding": ("C2", "-."), "bag_of_words": ("C3", ":")}
-    for name, base in result.baselines.items():
-        color, style = styles.get(name, ("C4", "-."))
-        ax.axhline(base.accuracy, color=color, linestyle=style, label=f"{name.replace('_', ' ')} baseline")
-    ax.axhline(result.chance, color="grey", linewidth=0.8, label="majority class")
+    curves = [("pooled position", result, "o", "-")]
+    if result.at_object is not None:
+        curves.append(("object's token", result.at_object, "^", (0, (4, 1))))
+    for k, (where, sweep, marker, style) in enumerate(curves):
+        trained, untrained = f"C{2 * k}", f"C{2 * k + 1}"
+        r = sweep.sites
+        ax.fill_between(x, [s.ci_low for s in r], [s.ci_high for s in r], alpha=0.2, color=trained)
+        ax.plot(x, [s.accuracy for s in r], marker=marker, linestyle=style, color=trained, label=f"trained, {where}")
+        if r[0].untrained_accuracy is not None:
+            ax.fill_between(x, [s.untrained_ci_low for s in r], [s.untrained_ci_high for s in r], alpha=0.15, color=untrained)
+            ax.plot(x, [s.untrained_accuracy for s in r], marker=marker, linestyle=":", color=untrained,
+                    label=f"untrained copy, {where}")
+    ax.plot(x, [r.control_accuracy for r in rows], "s--", color="grey", label="control task (pooled)")
+    for k, (name, base) in enumerate(result.baselines.items()):
+        ax.axhline(base.accuracy, color=f"C{4 + k}", linestyle="-.", linewidth=1, label=f"{name.replace('_', ' ')}")
+    ax.axhline(result.chance, color="black", linewidth=0.6, label="majority class")
     _ticks(ax, rows)
     ax.set_ylabel("held-out accuracy")
-    lowest = min([0.4, result.chance - 0.1] + [r.control_accuracy - 0.05 for r in rows])
-    ax.set_ylim(max(0.0, lowest), 1.01)
-    ax.set_title(f"{model}: probe for '{task}' ({result.samples} captions, {result.groups} groups)", fontsize=9)
+    ax.set_ylim(max(0.0, min([0.4, result.chance - 0.1] + [r.control_accuracy - 0.05 for r in rows])), 1.01)
+    seeds = f", {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
+    ax.set_title(f"{model}: probe for '{task}' ({result.samples} captions, {result.groups} groups{seeds})", fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return save(fig, path)
 
@@ -42,7 +51,11 @@ def divergence_figure(divergence: list[Divergence], path: str | Path, model: str
     """Mean cosine between the EOS states of a caption and 'This is not' + caption, against site."""
     fig = Figure(figsize=(6.4, 3.4))
     ax = fig.subplots()
-    ax.plot(site_ticks([r.site for r in divergence])[0], [r.mean_cosine for r in divergence], "o-", color="C0")
+    x = site_ticks([r.site for r in divergence])[0]
+    ax.plot(x, [r.mean_cosine for r in divergence], "o-", color="C0", label="trained")
+    if divergence[0].untrained_cosine is not None:
+        ax.plot(x, [r.untrained_cosine for r in divergence], "o:", color="C1", label="untrained copy")
+        ax.legend(fontsize=7)
     _ticks(ax, divergence)
     ax.set_ylabel("mean cosine(caption, negation)")
     ax.set_title(f"{model}: how far negation moves the EOS state, per site", fontsize=9)

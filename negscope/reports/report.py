@@ -359,36 +359,58 @@ def evaluation(doc: Doc, out: StageOutput) -> None:
     if types_:
         doc.para("MCQ accuracy by the type of the correct answer:")
         doc.table(["model", *types_], [[label, *(r.mcq_by_type.get(t) for t in types_)] for label, r in zip(labels, rows)])
+
+    def cell(acc: dict[str, float], pairs: dict[str, int], key: str) -> str | None:
+        return f"{acc[key]:.3f} ({pairs[key]})" if key in acc else None
+
+    split = [(label, r) for label, r in zip(labels, rows) if r.absence_by_objects]
+    if split:
+        doc.para("Presence and absence accuracy by the number of object categories in the image (one draw per "
+                 "caption, pairs in brackets) and over every (caption, object) pair (absent ones capped per caption):")
+    for label, r in split:
+        doc.table(
+            [f"{label}: objects", "presence", "absence"],
+            [[k, cell(r.presence_by_objects, r.presence_pairs_by_objects, k),
+              cell(r.absence_by_objects, r.absence_pairs_by_objects, k)]
+             for k in sorted(r.presence_by_objects | r.absence_by_objects, key=int)]
+            + [["all, one draw", f"{r.presence_accuracy:.3f} ({sum(r.presence_pairs_by_objects.values())})",
+                f"{r.absence_accuracy:.3f} ({sum(r.absence_pairs_by_objects.values())})"],
+               ["all, every pair", r.presence_all_pairs, r.absence_all_pairs]],
+        )
     doc.figures(out.folder, "*.png", lambda p: f"Evaluation: {_caption_from_name(p)}.")
 
 
 def layer_study(doc: Doc, out: StageOutput) -> None:
-    """The layer-selection study: equal budgets on different block sets, and the rank correlation with the analysis."""
+    """The layer study: block sets trained alike over seeds, the rank correlation and the front-vs-back test."""
     res = _section(doc, "Layer study: which blocks are worth fine-tuning?", out)
     if res is None:
         return
     c, b = res.train_config, res.baseline
     metrics = list(b)
     doc.para(
-        f"Each block set of `{res.model}` was fine-tuned with the same budget and seed ({c['steps']} steps of batch "
-        f"{c['batch_size']}, lr {fmt(c['lr'])}) on `{res.train_data}` and evaluated on {res.images} images of "
-        f"`{res.eval_data}`. Gains are against the model before fine-tuning; analysis coverage is the share of the "
-        f"selection's combined evidence score that a set's blocks hold."
+        f"Each block set of `{res.model}` was fine-tuned with the same budget ({c['steps']} steps of batch "
+        f"{c['batch_size']}, lr {fmt(c['lr'])}) once per training seed ({len(res.seeds)} seeds: "
+        f"{', '.join(map(str, res.seeds))}) on `{res.train_data}` and evaluated on {res.images} images of "
+        f"`{res.eval_data}`. Cells are mean ± std over seeds, with the mean gain against the model before fine-tuning "
+        f"in parentheses; analysis coverage is the share of the selection's combined evidence score that a set's "
+        f"blocks hold."
     )
     doc.table(
-        ["trained blocks", *(f"{m} (gain)" for m in metrics), "analysis coverage"],
-        [["none (before)", *(b[m] for m in metrics), None]]
+        ["trained blocks", *(f"{m} (gain)" for m in metrics), "negation gain", "analysis coverage"],
+        [["none (before)", *(b[m] for m in metrics), None, None]]
         + [[f"{r.set} ({','.join(map(str, r.blocks))})",
-            *(f"{r.values[m]:.3f} ({r.gains[m]:+.3f})" for m in metrics), r.analysis_coverage] for r in res.rows],
+            *(f"{r.values[m]:.3f} ± {r.std[m]:.3f} ({r.gains[m]:+.3f})" for m in metrics),
+            f"{r.negation_gain:+.3f} ± {r.negation_gain_std:.3f}", r.analysis_coverage] for r in res.rows],
     )
     if res.rows:
         best = max(res.rows, key=lambda r: r.negation_gain)
-        doc.para(f"The largest mean presence/absence gain, {best.negation_gain:+.3f}, came from the `{best.set}` set "
-                 f"(blocks {', '.join(map(str, best.blocks))}).")
+        doc.para(f"The largest mean presence/absence gain, {best.negation_gain:+.3f} ± {best.negation_gain_std:.3f}, "
+                 f"came from the `{best.set}` set (blocks {', '.join(map(str, best.blocks))}).")
     corr = res.rank_correlation
     if corr:
         doc.para(f"Spearman rank correlation ({corr.between}): ρ = {corr.spearman_rho:.2f} (p = {corr.p_value:.2f}, "
                  f"n = {corr.n}).")
+    doc.para(res.front_back.sentence())
     doc.figures(out.folder, "*.png", lambda p: "Layer study: gains per trained block set.")
 
 

@@ -10,11 +10,22 @@ from .similarity import SeedRow
 
 @dataclass
 class EvaluationRow(SeedRow):
-    """One model's metrics: presence, absence and swap accuracy, MCQ, retrieval and the seed Table 1 fields."""
+    """One model's metrics: presence, absence and swap accuracy, MCQ, retrieval and the seed Table 1 fields.
+
+    The `*_by_objects` dicts split the one-draw presence and absence pairs by the number of distinct object categories
+    in the image (the key, as a string), with the pairs behind each share in `*_pairs_by_objects`; the `*_all_pairs`
+    accuracies cover every (caption, present object) and (caption, spread absent object) pair.
+    """
 
     images: int = 0
     presence_accuracy: float = float("nan")
     absence_accuracy: float = float("nan")
+    presence_by_objects: dict[str, float] = field(default_factory=dict)
+    absence_by_objects: dict[str, float] = field(default_factory=dict)
+    presence_pairs_by_objects: dict[str, int] = field(default_factory=dict)
+    absence_pairs_by_objects: dict[str, int] = field(default_factory=dict)
+    presence_all_pairs: float = float("nan")
+    absence_all_pairs: float = float("nan")
     swap_accuracy: float = float("nan")
     mcq_accuracy: float = float("nan")
     mcq_by_type: dict[str, float] = field(default_factory=dict)

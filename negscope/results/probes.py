@@ -10,17 +10,24 @@ from .base import Result
 
 @dataclass
 class Score:
-    """An out-of-fold accuracy with its 95% bootstrap interval; `features` says what a baseline read."""
+    """An out-of-fold accuracy with its 95% bootstrap interval (first seed) and its std over seeds; `features` says what a baseline read."""
 
     accuracy: float
     ci_low: float
     ci_high: float
     features: str = ""
+    std: float = 0.0
 
 
 @dataclass
 class SiteScore:
-    """A probe at one site: accuracy and interval, the control task's accuracy, selectivity and the chosen C."""
+    """A probe at one site beside its controls, each a mean over seeds (intervals: the first seed's bootstrap).
+
+    `control_accuracy` is the control task's (random labels per caption type) and `untrained_accuracy` the same
+    probe's on an untrained copy of the architecture. `selectivity` is accuracy minus the larger of the two
+    (minus the control alone when no untrained copy was probed). `C` is the median regularisation strength the
+    inner search chose, `C_at_edge` the share of fits whose choice was an end of the grid.
+    """
 
     site: str
     accuracy: float
@@ -29,17 +36,27 @@ class SiteScore:
     control_accuracy: float
     selectivity: float
     C: float
+    accuracy_std: float = 0.0
+    untrained_accuracy: float | None = None
+    untrained_ci_low: float | None = None
+    untrained_ci_high: float | None = None
+    untrained_std: float | None = None
+    control_selectivity: float = 0.0
+    untrained_gain: float | None = None
+    selectivity_std: float = 0.0
+    C_at_edge: float = 0.0
 
 
 @dataclass
 class ProbeSweep:
-    """A probe at every site of one task, and the baselines, all on the same grouped folds."""
+    """A probe at every site of one task, and the baselines, all on the same grouped folds per seed."""
 
     samples: int
     groups: int
     chance: float
     sites: list[SiteScore]
     baselines: dict[str, Score] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=lambda: [0])
 
     def site(self, name: str) -> SiteScore:
         """The row of site `name`."""
@@ -51,17 +68,20 @@ class ProbeSweep:
 
 @dataclass
 class TaskProbes(ProbeSweep):
-    """A probing task's sweep, with its two class names."""
+    """A probing task's sweep at the pooled position, with its two class names and, where the task names an
+    object, the sweep at that object's own last token (`at_object`)."""
 
     classes: list[str] = field(default_factory=list)
+    at_object: ProbeSweep | None = None
 
 
 @dataclass
 class Divergence:
-    """The mean cosine between the states of a caption and of its negation at one site."""
+    """The mean cosine between the states of a caption and of its negation at one site, trained and untrained."""
 
     site: str
     mean_cosine: float
+    untrained_cosine: float | None = None
 
 
 @dataclass

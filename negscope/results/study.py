@@ -1,4 +1,4 @@
-"""The layer study's result: front, middle, back, all and selected blocks fine-tuned alike, and their gains."""
+"""The layer study's result: front, middle, back, all and selected blocks fine-tuned alike over several seeds."""
 
 from __future__ import annotations
 
@@ -9,15 +9,31 @@ from .base import Result
 
 
 @dataclass
+class SeedRun:
+    """One block set fine-tuned with one seed: its metrics and their gains over the model before fine-tuning."""
+
+    seed: int
+    values: dict[str, float]
+    gains: dict[str, float]
+    negation_gain: float
+
+
+@dataclass
 class StudyRow:
-    """One trained block set: its metrics, their gains over the model before fine-tuning, and its analysis coverage."""
+    """One trained block set: per-seed runs, their mean metrics and gains, the spread over seeds, its analysis coverage.
+
+    `std` is the spread over seeds of the metrics, and so of their gains too (the baseline is the same for every seed).
+    """
 
     set: str
     blocks: list[int]
     analysis_coverage: float | None
     values: dict[str, float]
+    std: dict[str, float]
     gains: dict[str, float]
     negation_gain: float
+    negation_gain_std: float
+    runs: list[SeedRun]
 
 
 @dataclass
@@ -31,17 +47,40 @@ class RankCorrelation:
 
 
 @dataclass
+class FrontBack:
+    """A paired t-test over shared seeds of the negation gain of front minus back blocks; `note` says it in words."""
+
+    seeds: list[int]
+    mean_difference: float
+    std_difference: float
+    n: int
+    t_statistic: float | None
+    p_value: float | None
+    note: str
+
+    def sentence(self) -> str:
+        """The test in one sentence: the mean difference ± its std, n, t and p, then the note."""
+        stats = f", t = {self.t_statistic:.2f}, p = {self.p_value:.3g}" if self.p_value is not None else ""
+        return (f"Front vs back, paired over seeds {', '.join(map(str, self.seeds))}: negation gain difference "
+                f"(front − back) {self.mean_difference:+.3f} ± {self.std_difference:.3f} (n = {self.n}{stats}); "
+                f"{self.note}.")
+
+
+@dataclass
 class StudyResult(Result):
-    """`study.json`: the block sets compared under one training budget."""
+    """`study.json`: the block sets compared under one training budget, each trained once per seed."""
 
     kind = "study"
     filename = "study.json"
+    schema = 2
 
     model: str
     train_data: str
     eval_data: str
     images: int
     train_config: dict[str, Any]
+    seeds: list[int]
     baseline: dict[str, float]
     rows: list[StudyRow]
     rank_correlation: RankCorrelation | None
+    front_back: FrontBack

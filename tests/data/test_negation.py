@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from negscope.data.negation import (
+    ABSENT_PER_CAPTION,
+    _body,
     absence_pair,
     absent_candidates,
     build_negations,
@@ -11,6 +13,7 @@ from negscope.data.negation import (
     presence_negation,
     seed_negation,
     seven_templates,
+    spread_absent,
 )
 from negscope.data.records import Dataset, ImageRecord, ObjectAnn
 from negscope.data.world import world_dataset
@@ -105,3 +108,35 @@ def test_build_negations_labels_are_exact():
         for true, false in n.absence:
             assert true.rsplit(", with no ", 1)[1] not in present
         assert n.mcq is not None
+
+
+def test_one_draw_pairs_and_mcq_follow_the_seeded_stream():
+    ds = world_dataset(40)
+    cooccur = ds.cooccurrence()
+    rng = np.random.default_rng(5)
+    for rec, n in zip(ds, build_negations(ds, seed=5)):
+        absent = absent_candidates(rec, cooccur, ds.categories)
+        for k, cap in enumerate(rec.captions):
+            assert n.absence[k] == absence_pair(cap, str(rng.choice(absent)))
+            assert n.presence[k] == (_body(cap), presence_negation(cap, str(rng.choice(rec.present))))
+            assert n.swap[k] == (_body(cap), change_subject(cap, rec.present, str(rng.choice(absent))))
+        assert n.mcq == mcq_item(rec.present, absent, rng)
+
+
+def test_exhaustive_pairs_hold_every_caption_and_object():
+    ds = world_dataset(40)
+    cooccur = ds.cooccurrence()
+    for n in build_negations(ds, seed=2):
+        rec = n.record
+        absent = absent_candidates(rec, cooccur, ds.categories)
+        assert n.presence_all == [(_body(c), presence_negation(c, p)) for c in rec.captions for p in rec.present]
+        assert set(n.presence) <= set(n.presence_all)
+        assert len(n.absence_all) == len(rec.captions) * min(len(absent), ABSENT_PER_CAPTION)
+        named = {true.rsplit(", with no ", 1)[1] for true, _ in n.absence_all}
+        assert named <= set(absent) and len(named) == min(len(absent), len(rec.captions) * ABSENT_PER_CAPTION)
+
+
+def test_spread_absent_takes_turns_without_drawing():
+    assert spread_absent(["a", "b"], 3, per_caption=2) == [["a", "b"]] * 3
+    assert spread_absent(list("abcde"), 2, per_caption=3) == [["a", "b", "c"], ["d", "e", "a"]]
+    assert spread_absent(list("abcdefgh"), 2, per_caption=2) == [["a", "c"], ["e", "g"]]

@@ -3,7 +3,13 @@ import torch
 
 from negscope.data.negation import build_negations
 from negscope.evaluation.features import image_features
-from negscope.evaluation.negation import mcq_accuracy, pair_accuracy, presence_accuracy
+from negscope.evaluation.negation import (
+    absence_accuracy,
+    mcq_accuracy,
+    negation_breakdown,
+    pair_accuracy,
+    presence_accuracy,
+)
 from negscope.evaluation.retrieval import retrieval
 
 
@@ -16,6 +22,35 @@ def test_pair_accuracy_matches_direct(tiny, small_world):
     img = feats[[p[0] for p in pairs]]
     expected = float(((img * t).sum(-1) > (img * f).sum(-1)).float().mean())
     assert pair_accuracy(tiny, feats, pairs) == expected == presence_accuracy(tiny, feats, negs)
+
+
+def test_by_objects_split_the_one_draw_accuracy(tiny, small_world):
+    feats = image_features(tiny, small_world)
+    negs = build_negations(small_world)
+    b = negation_breakdown(tiny, feats, negs)
+    objects = [str(len(n.record.present)) for n in negs]
+    for kind, overall in (("presence", presence_accuracy), ("absence", absence_accuracy)):
+        acc, pairs = b[f"{kind}_by_objects"], b[f"{kind}_pairs_by_objects"]
+        assert list(acc) == list(pairs) == sorted(acc, key=int)
+        assert sum(pairs.values()) == sum(len(getattr(n, kind)) for n in negs)
+        weighted = sum(acc[k] * pairs[k] for k in acc) / sum(pairs.values())
+        assert abs(weighted - overall(tiny, feats, negs)) < 1e-6  # float32 means
+        for k in acc:
+            subset = [(i, t, f) for i, n in enumerate(negs) for t, f in getattr(n, kind) if objects[i] == k]
+            assert len(subset) == pairs[k] and acc[k] == pair_accuracy(tiny, feats, subset)
+    assert set(b["presence_by_objects"]) == set(objects)
+
+
+def test_all_pairs_accuracy_matches_direct(tiny, small_world):
+    feats = image_features(tiny, small_world)
+    negs = build_negations(small_world)
+    b = negation_breakdown(tiny, feats, negs)
+    for kind in ("presence_all", "absence_all"):
+        pairs = [(i, t, f) for i, n in enumerate(negs) for t, f in getattr(n, kind)]
+        img = feats[[p[0] for p in pairs]]
+        s_true = (img * tiny.encode_text([p[1] for p in pairs])).sum(-1)
+        wins = s_true > (img * tiny.encode_text([p[2] for p in pairs])).sum(-1)
+        assert len(pairs) > len(negs) and b[f"{kind}_pairs"] == float(wins.float().mean())
 
 
 def test_retrieval_against_brute_force(tiny, small_world):

@@ -8,9 +8,12 @@ from negscope.evaluation.features import image_features
 from negscope.evaluation.suite import evaluate
 from negscope.experiments.config import Common, EvaluateConfig
 from negscope.experiments.evaluate import run_evaluate
+from negscope.experiments.report import write_report
 from negscope.results import EvaluationResult
 
-ACCURACIES = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "mcq_accuracy")
+ACCURACIES = (
+    "presence_accuracy", "absence_accuracy", "swap_accuracy", "mcq_accuracy", "presence_all_pairs", "absence_all_pairs"
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +28,8 @@ def test_row_holds_every_metric_in_range(row, small_world):
     assert all(0.0 <= v <= 1.0 for v in row.retrieval.values())
     assert row.metric("i2t_r1") == row.retrieval["i2t_r1"]
     assert -1.0 <= row.neg_mean <= 1.0 and row.pairs == sum(len(r.captions) for r in small_world)
+    assert row.absence_pairs_by_objects.keys() == row.absence_by_objects.keys() >= row.presence_by_objects.keys()
+    assert all(0.0 <= v <= 1.0 for v in (*row.presence_by_objects.values(), *row.absence_by_objects.values()))
 
 
 def test_given_image_features_give_the_same_row(row, tiny, small_world):
@@ -38,3 +43,12 @@ def test_evaluate_runner_writes_the_suite_rows(row, tmp_path):
     assert result.rows == [row]
     assert json.loads((tmp_path / "evaluation.json").read_text())["rows"][0]["presence_accuracy"] == row.presence_accuracy
     assert EvaluationResult.load(tmp_path) == result
+
+
+def test_report_tables_accuracy_by_number_of_objects(row, tmp_path):
+    EvaluationResult("world[:8]", 0, 0, [row]).save(tmp_path / "evaluate")
+    md = write_report(tmp_path)[1].read_text()
+    for k, n in row.absence_pairs_by_objects.items():
+        presence = f"{row.presence_by_objects[k]:.3f} ({row.presence_pairs_by_objects[k]})"
+        assert f"| {k} | {presence} | {row.absence_by_objects[k]:.3f} ({n}) |" in md
+    assert f"| all, every pair | {row.presence_all_pairs:.3f} | {row.absence_all_pairs:.3f} |" in md

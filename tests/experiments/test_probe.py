@@ -16,27 +16,32 @@ from negscope.results import ProbesResult
 
 
 def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
-    cfg = ProbesConfig(limit=10, folds=2, n_boot=50)
+    cfg = ProbesConfig(limit=12, folds=2, n_boot=50, seeds=2)
     result = run_probes(Common(model="tiny"), cfg, tmp_path, progress=False)
     assert ProbesResult.load(tmp_path) == result
     saved = json.loads((tmp_path / "probes.json").read_text())
-    assert set(saved["tasks"]) == {"negated", "scope"}
-    for task in saved["tasks"].values():
-        assert [r["site"] for r in task["sites"]] == ["text.embed"] + [f"text.block.{k}" for k in range(4)]
-        for r in task["sites"]:
-            assert not {"layer", "index"} & set(r)
-            assert set(r) >= {"site", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity"}
-            assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
-            assert r["selectivity"] == pytest.approx(r["accuracy"] - r["control_accuracy"])
-        assert set(task["baselines"]) == {"embedding", "bag_of_words"}
+    assert set(saved["tasks"]) == {"negated", "scope", "scope_position"}
+    sites = ["text.embed"] + [f"text.block.{k}" for k in range(4)]
+    for name, task in saved["tasks"].items():
+        assert task["seeds"] == [0, 1]
+        assert (task["at_object"] is None) == (name == "negated")
+        for sweep in [task] + ([task["at_object"]] if task["at_object"] else []):
+            assert [r["site"] for r in sweep["sites"]] == sites
+            for r in sweep["sites"]:
+                assert r["ci_low"] <= r["accuracy"] <= r["ci_high"] or r["accuracy_std"] > 0
+                assert r["untrained_gain"] == pytest.approx(r["accuracy"] - r["untrained_accuracy"])
+                assert r["control_selectivity"] == pytest.approx(r["accuracy"] - r["control_accuracy"])
+                assert r["selectivity"] == pytest.approx(r["accuracy"] - max(r["control_accuracy"], r["untrained_accuracy"]))
+        assert set(task["baselines"]) == {"embedding", "bag_of_words", "bigrams", "negator_position"}
     assert saved["tasks"]["scope"]["baselines"]["bag_of_words"]["accuracy"] <= 0.5
-    assert [set(d) for d in saved["divergence"]] == [{"site", "mean_cosine"}] * 5
+    assert saved["tasks"]["scope_position"]["baselines"]["negator_position"]["accuracy"] > 0.9
+    assert all(d["untrained_cosine"] is not None for d in saved["divergence"])
+    assert {p.name for p in (tmp_path / "activations").iterdir()} >= {"scope.untrained0", "scope.untrained1"}
     with open(tmp_path / "probes.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 2 * (5 + 2) + 5
-    assert list(rows[0]) == ["task", "site", "accuracy", "ci_low", "ci_high", "control_accuracy", "selectivity", "mean_cosine"]
-    assert rows[0]["site"] == "text.embed"
-    for name in ("probe_negated.png", "probe_scope.png", "divergence.png"):
+    assert len(rows) == 3 * (5 + 4) + 2 * 5 + 5
+    assert rows[0]["site"] == "text.embed" and rows[0]["position"] == "pooled"
+    for name in ("probe_negated.png", "probe_scope.png", "probe_scope_position.png", "divergence.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
     monkeypatch.setattr(store_module, "_write_shard", lambda *a: pytest.fail("a finished shard was recomputed"))

@@ -16,12 +16,13 @@ from negscope.probes import (
     cross_validate,
     grouped_splits,
     negated_task,
+    scope_position_task,
     scope_task,
 )
 from negscope.probes.linear import DEFAULT_CS
 
 
-@pytest.mark.parametrize("builder", [negated_task, scope_task])
+@pytest.mark.parametrize("builder", [negated_task, scope_task, scope_position_task])
 def test_no_group_on_both_sides_of_any_split(small_world, builder):
     task = builder(small_world, captions_per_image=3)
     y, groups = np.array(task.labels), np.array(task.groups)

@@ -37,7 +37,7 @@ def test_sweep_separates_informative_from_noise_sites(data, monkeypatch):
     assert res.site("text.block.0") is informative
     for r in res.sites:
         assert r.ci_low <= r.accuracy <= r.ci_high
-        assert r.selectivity == pytest.approx(r.accuracy - r.control_accuracy)
+        assert r.selectivity == pytest.approx(r.accuracy - r.control_accuracy) and r.untrained_accuracy is None
     assert res.baselines["label_copy"].accuracy == 1.0
     assert (res.samples, res.groups, res.chance) == (2 * N_GROUPS, N_GROUPS, 0.5)
 
@@ -55,3 +55,20 @@ def test_mismatched_rows_name_the_input(data):
         sweep(states, y, groups[:-1], texts)
     with pytest.raises(ValueError, match="states 'short' have 3 rows"):
         sweep({"short": np.zeros((3, 2))}, y, groups, texts, folds=3)
+
+
+def test_untrained_states_enter_selectivity_and_seeds_average(data):
+    states, y, groups, texts = data
+    # an "untrained copy" that keeps the informative feature: the trained site gains nothing over it
+    untrained = {"text.embed": states["text.embed"], "text.block.0": states["text.block.0"][:, ::-1].copy()}
+    runs = [sweep(states, y, groups, texts, folds=3, n_boot=50, seed=s, untrained=untrained) for s in (0, 1)]
+    for run in runs:
+        row = run.site("text.block.0")
+        assert row.untrained_accuracy > 0.95 and abs(row.untrained_gain) < 0.05
+        assert row.selectivity == pytest.approx(row.accuracy - max(row.control_accuracy, row.untrained_accuracy))
+    merged = sweep_module.merge_seeds(runs)
+    assert merged.seeds == [0, 1]
+    for k, row in enumerate(merged.sites):
+        values = [r.sites[k].accuracy for r in runs]
+        assert row.accuracy == pytest.approx(np.mean(values)) and row.accuracy_std == pytest.approx(np.std(values, ddof=1))
+        assert row.selectivity == pytest.approx(np.mean([r.sites[k].selectivity for r in runs]))

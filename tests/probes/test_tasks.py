@@ -9,9 +9,11 @@ from negscope.probes import (
     mean_pair_cosine,
     mention_order,
     negated_task,
+    scope_position_task,
     scope_task,
     token_counts,
 )
+from negscope.probes.baselines import bigram_counts, negator_position
 from negscope.probes.tasks import NEGATED_TEMPLATES, POSITIVE_TEMPLATES
 
 
@@ -24,8 +26,8 @@ def test_negated_task_pairs_one_positive_and_one_negated_form(small_world):
     assert len(set(task.ids)) == len(task)
 
 
-def test_scope_task_negates_first_or_second_mention_with_one_bag_of_words(tiny, small_world):
-    task = scope_task(small_world, captions_per_image=5)
+def test_scope_position_task_negates_first_or_second_mention_with_one_bag_of_words(tiny, small_world):
+    task = scope_position_task(small_world, captions_per_image=5)
     assert len(task) > 0 and task.labels[:2] == [0, 1]
     counts = token_counts(tiny, task.texts)
     for k in range(0, len(task), 2):
@@ -35,12 +37,56 @@ def test_scope_task_negates_first_or_second_mention_with_one_bag_of_words(tiny, 
         np.testing.assert_array_equal(counts[k], counts[k + 1])
 
 
+def test_scope_task_binds_the_label_to_an_object_not_a_position(tiny, small_world):
+    task = scope_task(small_world, captions_per_image=5)
+    assert len(task) % 4 == 0 and len(task) > 0
+    counts, position = token_counts(tiny, task.texts), negator_position(tiny, task.texts)
+    for k in range(0, len(task), 4):
+        texts, labels = task.texts[k : k + 4], task.labels[k : k + 4]
+        assert len(set(texts)) == 4 and len(set(task.groups[k : k + 4])) == 1 and labels == [0, 1, 0, 1]
+        for row in range(k + 1, k + 4):
+            np.testing.assert_array_equal(counts[k], counts[row])
+        # each label has its negator once early and once late
+        for label in (0, 1):
+            at = sorted(position[k + i, 1] for i in range(4) if labels[i] == label)
+            assert at[0] < at[1]
+        # the anchor is the text up to the earlier category, the same object in all four rows
+        names = {a.split()[-2] + " " + a.split()[-1] for a in task.anchors[k : k + 4]}
+        assert len(names) == 1 and all(t.startswith(a) for t, a in zip(texts, task.anchors[k : k + 4]))
+
+
+def test_position_and_words_do_not_solve_the_scope_task_but_solve_scope_position(tiny):
+    from negscope.data import world_dataset
+    from negscope.probes import cross_validate, grouped_splits
+
+    data = world_dataset(120)
+    accuracy = {}
+    for task in (scope_task(data), scope_position_task(data)):
+        y, groups = np.array(task.labels), np.array(task.groups)
+        splits = grouped_splits(y, groups, 3)
+        for name, X in (("position", negator_position(tiny, task.texts)), ("words", token_counts(tiny, task.texts)),
+                        ("bigrams", bigram_counts(tiny, task.texts))):
+            accuracy[task.name, name] = cross_validate(X, y, groups, splits, n_boot=10).accuracy
+    assert abs(accuracy["scope", "position"] - 0.5) < 0.06 and accuracy["scope", "words"] == 0.5
+    assert accuracy["scope_position", "position"] > 0.95
+    assert accuracy["scope", "bigrams"] > 0.8  # "no circle" names the negated object: surface features can read it
+
+
+def test_surface_features_count_pairs_and_find_the_negator(tiny):
+    bigrams = bigram_counts(tiny, ["a red circle", "a red red"])
+    assert bigrams.shape == (2, 6) and bigrams.sum(1).tolist() == [4.0, 4.0] and bigrams.max() == 1.0
+    position = negator_position(tiny, ["no red circle", "a red circle", "This is not a circle"])
+    assert position[:, 0].tolist() == [1.0, 0.0, 1.0]
+    assert position[0, 1] == pytest.approx(1 / 5) and position[2, 1] == pytest.approx(3 / 7)
+
+
 def test_mention_order_and_empty_scope():
     assert mention_order("a blue square next to a red circle", ["red circle", "blue square", "green cross"]) == [
         "blue square", "red circle"]
     rec = ImageRecord(0, ["a red circle"], [ObjectAnn("red circle", (0, 0, 1, 1))], pixels=np.zeros((2, 2, 3), np.uint8))
-    with pytest.raises(ValueError, match="two or more objects"):
-        scope_task(Dataset("one", [rec], ["red circle"]))
+    for builder in (scope_task, scope_position_task):
+        with pytest.raises(ValueError, match="two or more objects"):
+            builder(Dataset("one", [rec], ["red circle"]))
 
 
 def test_token_counts_count_tokens(tiny):

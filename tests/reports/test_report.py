@@ -21,6 +21,7 @@ from negscope.results import (
     StudyRow,
     TrainResult,
 )
+from negscope.results.study import FrontBack, SeedRun
 
 TEMPLATES = {"caption": 0.31, "this_is": 0.3, "not": 0.29, "this_is_not": 0.305, "absolutely_no": 0.28,
              "subject_changed": 0.2, "not_mismatched": 0.27}
@@ -67,13 +68,17 @@ def run_dir(tmp_path):
     EvaluationResult("world", 0, 0, [eval_row("world", 0.30, 0.20, 0.80, 90),
                                       eval_row(str(root / "finetune"), 0.65, 0.56, 0.78, 20)]).save(root / "evaluate")
     values = {"presence_accuracy": 0.65, "absence_accuracy": 0.56, "mcq_accuracy": 0.5, "i2t_r1": 0.78}
+    std = {"presence_accuracy": 0.02, "absence_accuracy": 0.01, "mcq_accuracy": 0.0, "i2t_r1": 0.005}
     gains = {"presence_accuracy": 0.35, "absence_accuracy": 0.36, "mcq_accuracy": 0.1, "i2t_r1": -0.02}
+    runs = [SeedRun(0, values, gains, 0.355), SeedRun(1, values, gains, 0.355)]
     StudyResult(
         model="world", train_data="world", eval_data="world", images=40,
-        train_config={"steps": 3, "batch_size": 8, "lr": 3e-4},
+        train_config={"steps": 3, "batch_size": 8, "lr": 3e-4}, seeds=[0, 1],
         baseline={"presence_accuracy": 0.3, "absence_accuracy": 0.2, "mcq_accuracy": 0.4, "i2t_r1": 0.8},
-        rows=[StudyRow("front", [0, 1], 0.7, values, gains, 0.355), StudyRow("back", [2, 3], 0.1, values, gains, 0.1)],
+        rows=[StudyRow("front", [0, 1], 0.7, values, std, gains, 0.355, 0.015, runs),
+              StudyRow("back", [2, 3], 0.1, values, std, gains, 0.1, 0.02, runs)],
         rank_correlation=RankCorrelation(0.9, 0.04, 5, "coverage and gain"),
+        front_back=FrontBack([0, 1], 0.255, 0.01, 2, 36.1, 0.0176, "front and back differ beyond seed noise (p < 0.05)"),
     ).save(root / "study")
     return root
 
@@ -90,8 +95,10 @@ def test_report_numbers_come_from_the_json(run_dir):
     assert "| after: `finetune` | 0.650 | 0.560 |" in md
     assert "| after − before | +0.350 | +0.360 | +0.000 | -0.020 |" in md and md.rstrip().count("| -70 |") == 1
     assert "| similarity | complete | abc123 | 4.2 |" in md and "| finetune | not run | – | – |" in md
-    assert "| front (0,1) | 0.650 (+0.350) | 0.560 (+0.360) | 0.500 (+0.100) | 0.780 (-0.020) | 0.700 |" in md
-    assert "+0.355, came from the `front` set" in md and "ρ = 0.90 (p = 0.04, n = 5)" in md
+    assert ("| front (0,1) | 0.650 ± 0.020 (+0.350) | 0.560 ± 0.010 (+0.360) | 0.500 ± 0.000 (+0.100) "
+            "| 0.780 ± 0.005 (-0.020) | +0.355 ± 0.015 | 0.700 |") in md
+    assert "2 seeds: 0, 1" in md and "+0.355 ± 0.015, came from the `front` set" in md and "ρ = 0.90 (p = 0.04, n = 5)" in md
+    assert "(n = 2, t = 36.10, p = 0.0176); front and back differ beyond seed noise (p < 0.05)." in md
     assert "](similarity/templates_world.png)" in md and "](similarity/tsne_world.png)" in md
 
 
