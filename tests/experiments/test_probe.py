@@ -31,7 +31,8 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
                 assert r["ci_low"] <= r["accuracy"] <= r["ci_high"] or r["accuracy_std"] > 0
                 assert r["untrained_gain"] == pytest.approx(r["accuracy"] - r["untrained_accuracy"])
                 assert r["control_selectivity"] == pytest.approx(r["accuracy"] - r["control_accuracy"])
-                assert r["selectivity"] == pytest.approx(r["accuracy"] - max(r["control_accuracy"], r["untrained_accuracy"]))
+                # a mean over seeds of accuracy minus the larger control
+                assert r["selectivity"] <= min(r["control_selectivity"], r["untrained_gain"]) + 1e-9
         assert set(task["baselines"]) == {"embedding", "bag_of_words", "bigrams", "negator_position"}
     assert saved["tasks"]["scope"]["baselines"]["bag_of_words"]["accuracy"] <= 0.5
     assert saved["tasks"]["scope_position"]["baselines"]["negator_position"]["accuracy"] > 0.9
@@ -46,7 +47,7 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store_module, "_write_shard", lambda *a: pytest.fail("a finished shard was recomputed"))
     bundle = load_bundle("tiny")
-    task = scope_task(load_dataset("world", limit=10))
+    task = scope_task(load_dataset("world", limit=12))
     store = capture_task(bundle, task, tmp_path / "activations" / "scope", cfg)
     assert result.tasks["scope"].samples == len(store) == len(task)
 
