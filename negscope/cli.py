@@ -128,12 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
            C.AttributionConfig)
     _stage(sub, "patch", "activation patching between positive and negated captions, per site",
            _runs("patch", "run_patching", C.PatchingConfig, "patching.json and patching.png"), C.PatchingConfig)
+    _stage(sub, "erase", "LEACE erasure of the negated concept per site: what the negation effect loses",
+           _runs("erase", "run_erasure", C.ErasureConfig, "erasure.json and erasure.png"), C.ErasureConfig)
     _stage(sub, "evaluate", "presence/absence accuracy, MCQ, retrieval and the seed table per model",
            _runs("evaluate", "run_evaluate", C.EvaluateConfig, "evaluation.json, comparison.md and comparison.csv", True),
            C.EvaluateConfig, several_models=True)
 
-    se = sub.add_parser("select", help="rank text blocks from probes, attribution and patching; write the freeze plan")
-    se.add_argument("--from", dest="src", required=True, help="folder holding probes.json, attribution.json, patching.json")
+    se = sub.add_parser("select", help="rank text blocks from probes, attribution, patching and erasure; write the freeze plan")
+    se.add_argument("--from", dest="src", required=True,
+                    help="folder holding probes.json, attribution.json, patching.json and erasure.json")
     se.add_argument("--out", default=None, help="output folder (default: the --from folder)")
     se.add_argument("--seed", type=int, default=0, help="seed of the bootstrap stability check")
     add_arguments(se, C.SelectionConfig)

@@ -11,10 +11,11 @@ import torch
 from ..attribution import aligned_pairs, layer_attributions, mean_with_ci, token_attributions
 from ..attribution import layers as layers_module
 from ..attribution import tokens as tokens_module
-from ..data import load_dataset, negation_pairs
+from ..data import Dataset, load_dataset, negation_pairs
 from ..data.negation import TEMPLATE_NAMES
+from ..evaluation.features import image_features
 from ..evaluation.similarity import similarity_study
-from ..models import load_bundle
+from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import (
     layer_attribution_plot,
     negation_share_bars,
@@ -56,13 +57,9 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
     }
 
     rows, pos, neg = aligned_pairs(bundle, *negation_pairs(dataset, "presence", seed))
-    la = layer_attributions(bundle, pos, neg, study.image_feats[rows], steps=cfg.steps, progress=progress)
-    states = [
-        SiteAttribution(n, float(la.eos_share[:, j].mean()), float(la.changed_share[:, j].mean()), float(la.total[:, j].mean()),
-                        float(np.abs(la.delta[:, j]).mean()), float(np.abs(la.delta[:, j]).max()))
-        for j, n in enumerate(la.sites)
-    ]
-    blocks = [BlockImportance(b.index, b.name, **mean_with_ci(la.importance[:, j], seed=seed)) for j, b in enumerate(bundle.blocks)]
+    sites = site_attributions(bundle, dataset, rows, pos, neg, study.image_feats[rows], cfg, seed, progress)
+    copy = bundle.untrained_copy(seed)
+    untrained = site_attributions(copy, dataset, rows, pos, neg, image_features(copy, dataset)[rows], cfg, seed, progress)
     result = AttributionResult(
         model=model,
         data=common.data,
@@ -77,24 +74,34 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
             max_abs_delta=float(np.max([abs(r["delta"]) for r in records])),
             attributions=records,
         ),
-        sites=SiteAttributions(
-            method=layers_module.__doc__.strip(),
-            pairs="presence",
-            n_pairs=len(rows),
-            sites=la.sites,
-            mean_gap=float(la.gap.mean()),
-            states=states,
-            blocks=blocks,
-            captions=[CaptionPair(dataset[i].image_id, a, b) for i, a, b in zip(rows, pos, neg)],
-            per_pair=PerPair(la.gap.tolist(), la.eos_share.tolist(), la.changed_share.tolist(), la.delta.tolist()),
-        ),
+        sites=sites,
+        untrained=untrained,
         seconds=round(time.time() - start, 1),
     )
     result.save(out)
     negation_share_bars(shares, out / "token_negation_share.png", f"{model}: token IG, share on negation words ({len(dataset)} captions per template)")
-    layer_attribution_plot(states, blocks, out / "layer_attribution.png", f"{model}: per-site IG of S(neg) - S(pos), {len(rows)} presence pairs")
+    layer_attribution_plot(sites, untrained, out / "layer_attribution.png", f"{model}: per-site IG of S(neg) - S(pos), {len(rows)} presence pairs")
     token_heatmap_html(records[: cfg.examples * len(TEMPLATE_NAMES)], out / "token_heatmap.html", f"{model}: token attributions")
     return result
+
+
+def site_attributions(
+    bundle: ClipBundle, dataset: Dataset, rows: list[int], pos: list[str], neg: list[str], image_feats: torch.Tensor,
+    cfg: AttributionConfig, seed: int, progress: bool = False,
+) -> SiteAttributions:
+    """Per-site integrated gradients of S(I, negated) - S(I, positive) on the aligned presence pairs."""
+    la = layer_attributions(bundle, pos, neg, image_feats, steps=cfg.steps, progress=progress)
+    states = [
+        SiteAttribution(n, float(la.eos_share[:, j].mean()), float(la.changed_share[:, j].mean()), float(la.total[:, j].mean()),
+                        float(np.abs(la.delta[:, j]).mean()), float(np.abs(la.delta[:, j]).max()))
+        for j, n in enumerate(la.sites)
+    ]
+    blocks = [BlockImportance(b.index, b.name, **mean_with_ci(la.importance[:, j], seed=seed)) for j, b in enumerate(bundle.blocks)]
+    return SiteAttributions(
+        method=layers_module.__doc__.strip(), pairs="presence", n_pairs=len(rows), sites=la.sites, mean_gap=float(la.gap.mean()),
+        states=states, blocks=blocks, captions=[CaptionPair(dataset[i].image_id, a, b) for i, a, b in zip(rows, pos, neg)],
+        per_pair=PerPair(la.gap.tolist(), la.eos_share.tolist(), la.changed_share.tolist(), la.delta.tolist()),
+    )
 
 
 def format_summary(result: AttributionResult) -> str:

@@ -74,6 +74,16 @@ class PatchingConfig:
 
 
 @dataclass(frozen=True)
+class ErasureConfig:
+    """LEACE erasure of the "negated" concept per site: erasers fitted on half the images, measured on the rest."""
+
+    limit: int = setting(200, "images used (half fit the erasers, half are measured)", low=2)
+    captions_per_image: int = setting(2, "captions per image, each giving a presence and an absence pair", low=1)
+    n_boot: int = setting(1000, "bootstrap resamples for the 95% intervals", low=1)
+    batch_size: int = setting(256, "captions per forward pass", low=1)
+
+
+@dataclass(frozen=True)
 class SelectionConfig:
     """The rule that turns probe, attribution and patching evidence into a freeze plan."""
 
@@ -121,6 +131,7 @@ class RunConfig(Common):
     probes: ProbesConfig = dataclasses.field(default_factory=ProbesConfig)
     attribution: AttributionConfig = dataclasses.field(default_factory=AttributionConfig)
     patching: PatchingConfig = dataclasses.field(default_factory=PatchingConfig)
+    erasure: ErasureConfig = dataclasses.field(default_factory=ErasureConfig)
     selection: SelectionConfig = dataclasses.field(default_factory=SelectionConfig)
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
@@ -145,6 +156,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "probes": {"limit": 200, "folds": 3, "n_boot": 200},
     "attribution": {"limit": 8, "steps": 8, "examples": 4},
     "patching": {"limit": 48},
+    "erasure": {"limit": 60, "n_boot": 200},
     "finetune": {"steps": 40, "batch_size": 32, "pool": 1000, "warmup": 5, "save_every": 20},
     "evaluate": {"limit": 150},
 }

@@ -39,6 +39,13 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
             res = patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
             runs[positions][direction] = PatchRun(res.receiver.tolist(), res.donor.tolist(), res.patched.tolist())
             curves[positions][direction] = res.curve(seed=seed)
+    copy = bundle.untrained_copy(seed)
+    copy_img = image_features(copy, dataset)[rows]
+    untrained_runs, untrained_curves = {}, {}
+    for direction, (receivers, donors) in (("forward", (pos, neg)), ("reverse", (neg, pos))):
+        res = patch_pairs(copy, receivers, donors, copy_img, progress=progress)
+        untrained_runs[direction] = PatchRun(res.receiver.tolist(), res.donor.tolist(), res.patched.tolist())
+        untrained_curves[direction] = res.curve(seed=seed)
     result = PatchingResult(
         model=common.model,
         data=common.data,
@@ -52,9 +59,12 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
         captions=[CaptionPair(dataset[i].image_id, a, b) for i, a, b in zip(rows, pos, neg)],
         runs=runs,
         seconds=round(time.time() - start, 1),
+        untrained_curves=untrained_curves,
+        untrained_runs=untrained_runs,
     )
     result.save(out)
-    patching_plot(curves, out / "patching.png", f"{common.model}: activation patching on {cfg.pairs} pairs ({counts['eos']} pairs)")
+    patching_plot(curves, out / "patching.png", f"{common.model}: activation patching on {cfg.pairs} pairs ({counts['eos']} pairs)",
+                  untrained=untrained_curves)
     return result
 
 

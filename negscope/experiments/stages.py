@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..results import (
     AttributionResult,
+    ErasureResult,
     EvaluationResult,
     PatchingResult,
     ProbesResult,
@@ -73,6 +74,12 @@ def _patching(cfg: RunConfig, root: Path) -> Result:
     return run_patching(cfg.common, cfg.patching, STAGE["patching"].folder(root))
 
 
+def _erasure(cfg: RunConfig, root: Path) -> Result:
+    from .erase import run_erasure
+
+    return run_erasure(cfg.common, cfg.erasure, STAGE["erasure"].folder(root))
+
+
 def _selection(cfg: RunConfig, root: Path) -> Result:
     from .select import run_selection
 
@@ -116,7 +123,8 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(ProbesResult, (), _probes),
     Stage(AttributionResult, (), _attribution),
     Stage(PatchingResult, (), _patching),
-    Stage(SelectionResult, ("probes", "attribution", "patching"), _selection),
+    Stage(ErasureResult, (), _erasure),
+    Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection),
     Stage(TrainResult, ("selection",), _finetune, trains=True),
     Stage(EvaluationResult, ("finetune",), _evaluate),
     Stage(StudyResult, ("selection", "finetune"), _study, trains=True),

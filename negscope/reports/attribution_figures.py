@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..io import write_text
-from ..results import BlockImportance, CurvePoint, MeanCI, SelectionResult, SiteAttribution
+from ..results import CurvePoint, ErasureResult, MeanCI, SelectionResult, SiteAttributions
 from .figures import BLOCK_AXIS, SITE_AXIS, save, site_ticks
 
 
@@ -32,19 +32,28 @@ def negation_share_bars(shares: dict[str, MeanCI], path: str | Path, title: str)
     return save(fig, path)
 
 
-def layer_attribution_plot(states: list[SiteAttribution], blocks: list[BlockImportance], path: str | Path, title: str) -> Figure:
-    """Where the negation gap's attribution sits per site, and each block's importance."""
+def layer_attribution_plot(trained: SiteAttributions, untrained: SiteAttributions | None, path: str | Path, title: str) -> Figure:
+    """Where the negation gap's attribution sits per site, and each block's importance, beside an untrained copy."""
     fig = Figure(figsize=(10, 3.6))
     a, b = fig.subplots(1, 2)
-    idx, labels = site_ticks([s.site for s in states])
-    a.plot(idx, [s.eos_share for s in states], "o-", label="on the EOS state")
-    a.plot(idx, [s.changed_share for s in states], "s-", label="on the changed (negation) token")
+    idx, labels = site_ticks(trained.sites)
+    a.plot(idx, [s.eos_share for s in trained.states], "o-", color="C0", label="on the EOS state")
+    a.plot(idx, [s.changed_share for s in trained.states], "s-", color="C1", label="on the changed (negation) token")
+    width = 0.8 if untrained is None else 0.4
+    blocks = trained.blocks
+    b.bar([r.block - (0 if untrained is None else 0.2) for r in blocks], [r.mean for r in blocks], width,
+          yerr=_errors(blocks, "mean"), capsize=3, color="C0", label="trained")
+    if untrained is not None:
+        a.plot(idx, [s.eos_share for s in untrained.states], "o:", color="C0", alpha=0.6, label="EOS, untrained copy")
+        a.plot(idx, [s.changed_share for s in untrained.states], "s:", color="C1", alpha=0.6, label="changed token, untrained copy")
+        b.bar([r.block + 0.2 for r in untrained.blocks], [r.mean for r in untrained.blocks], width,
+              yerr=_errors(untrained.blocks, "mean"), capsize=3, color="C7", label="untrained copy")
+        b.legend(fontsize=8)
     a.set_xlabel(SITE_AXIS)
     a.set_ylabel("share of |attribution| of the gap")
     a.set_ylim(-0.02, 1.02)
     a.set_xticks(idx, labels)
-    a.legend(fontsize=8)
-    b.bar([r.block for r in blocks], [r.mean for r in blocks], yerr=_errors(blocks, "mean"), capsize=3, color="tab:blue")
+    a.legend(fontsize=7)
     b.axhline(0, color="black", lw=0.6)
     b.set_xticks([r.block for r in blocks])
     b.set_xlabel(BLOCK_AXIS)
@@ -53,16 +62,38 @@ def layer_attribution_plot(states: list[SiteAttribution], blocks: list[BlockImpo
     return save(fig, path)
 
 
-def patching_plot(curves: dict[str, dict[str, list[CurvePoint]]], path: str | Path, title: str) -> Figure:
-    """Share of the negation effect recreated by patching each site, per position set and direction."""
+def erasure_plot(result: ErasureResult, path: str | Path, title: str) -> Figure:
+    """Share of the negation effect removed by LEACE erasure at each site, trained and untrained, with 95% bands."""
     fig = Figure(figsize=(7, 3.8))
     ax = fig.subplots()
-    for positions, directions in curves.items():
-        for direction, rows in directions.items():
-            idx, labels = site_ticks([r.site for r in rows])
-            line, = ax.plot(idx, [r.share for r in rows], "o-" if direction == "forward" else "s--",
-                            label=f"{positions}, {direction}")
-            ax.fill_between(idx, [r.ci_low for r in rows], [r.ci_high for r in rows], color=line.get_color(), alpha=0.15)
+    idx, labels = site_ticks(result.sites)
+    for curve, color, style, name in ((result.trained, "C0", "o-", "trained"), (result.untrained, "C7", "o:", "untrained copy")):
+        p = curve.points
+        ax.fill_between(idx, [x.ci_low for x in p], [x.ci_high for x in p], color=color, alpha=0.2)
+        ax.plot(idx, [x.removed_share for x in p], style, color=color, label=name)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.axhline(1, color="grey", lw=0.6, ls="--")
+    ax.set_xticks(idx, labels)
+    ax.set_xlabel(SITE_AXIS)
+    ax.set_ylabel("share of the negation effect removed")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def patching_plot(curves: dict[str, dict[str, list[CurvePoint]]], path: str | Path, title: str,
+                  untrained: dict[str, list[CurvePoint]] | None = None) -> Figure:
+    """Share of the negation effect recreated by patching each site, per position set and direction (and untrained)."""
+    fig = Figure(figsize=(7, 3.8))
+    ax = fig.subplots()
+    lines = [(f"{positions}, {direction}", rows, "o-" if direction == "forward" else "s--")
+             for positions, directions in curves.items() for direction, rows in directions.items()]
+    lines += [(f"eos, {direction}, untrained copy", rows, "o:" if direction == "forward" else "s:")
+              for direction, rows in (untrained or {}).items()]
+    for label, rows, style in lines:
+        idx, labels = site_ticks([r.site for r in rows])
+        line, = ax.plot(idx, [r.share for r in rows], style, label=label)
+        ax.fill_between(idx, [r.ci_low for r in rows], [r.ci_high for r in rows], color=line.get_color(), alpha=0.15)
     ax.axhline(0, color="black", lw=0.6)
     ax.axhline(1, color="grey", lw=0.6, ls=":")
     ax.set_xticks(idx, labels)

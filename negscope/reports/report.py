@@ -208,29 +208,38 @@ def probes(doc: Doc, out: StageOutput) -> None:
         return
     folder = out.folder
     doc.para(
-        f"Linear probes (L2 logistic regression, grouped cross-validation so that a caption and its negation never "
-        f"fall on both sides of a split) read the EOS state at each site of `{res.model}` on {res.images} images. "
-        f"Selectivity is accuracy minus the accuracy of a control task with random labels per caption type."
+        f"Linear probes (L2 logistic regression, its strength chosen by an inner grouped search over C = 1e-4 … 1e4, "
+        f"grouped cross-validation so that a caption and its rewrites never fall on both sides of a split) read the "
+        f"pooled state at each site of `{res.model}` on {res.images} images. Each is repeated on an untrained copy of "
+        f"the architecture (same tokenizer and data) and on a control task with random labels per caption type. "
+        f"Selectivity is accuracy minus the larger of the two; a site's finding is its gain over the untrained copy. "
+        f"The surface baselines read only the tokens: any text-labelled task is solvable from them, so they show how "
+        f"much a linear read-out could get, not what the model does."
     )
     for task, t in res.tasks.items():
         best = max(t.sites, key=lambda r: r.selectivity)
-        bases = "; ".join(f"{name.replace('_', ' ')} baseline {b.accuracy:.3f}" for name, b in t.baselines.items())
+        bases = "; ".join(f"{name.replace('_', ' ')} {b.accuracy:.3f}" for name, b in t.baselines.items())
+        seeds = f" Means over seeds {t.seeds}." if len(t.seeds) > 1 else ""
         doc.para(
             f"Task `{task}` ({' vs '.join(t.classes)}; {t.samples} captions in {t.groups} groups, "
-            f"chance {fmt(t.chance)}): selectivity peaks at `{best.site}` with accuracy {best.accuracy:.3f} "
-            f"(95% CI {best.ci_low:.3f}–{best.ci_high:.3f}) against control {best.control_accuracy:.3f}"
-            + (f"; {bases}." if bases else ".")
+            f"chance {fmt(t.chance)}): selectivity peaks at `{best.site}` ({best.selectivity:+.3f}): accuracy "
+            f"{best.accuracy:.3f} (95% CI {best.ci_low:.3f}–{best.ci_high:.3f}), untrained copy "
+            f"{fmt(best.untrained_accuracy)}, control {best.control_accuracy:.3f}. Baselines: {bases}.{seeds}"
         )
+        sweeps = [("pooled", t)] + ([("object token", t.at_object)] if t.at_object is not None else [])
         doc.table(
-            ["site", "accuracy", "95% CI", "control", "selectivity"],
-            [[r.site, r.accuracy, _ci(r), r.control_accuracy, r.selectivity] for r in t.sites]
-            + [[f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, _ci(b), None, None]
-               for name, b in t.baselines.items()],
+            ["position", "site", "accuracy", "± std", "95% CI", "untrained", "control", "gain over untrained",
+             "selectivity", "C", "C at grid edge"],
+            [[where, r.site, r.accuracy, r.accuracy_std, _ci(r), r.untrained_accuracy, r.control_accuracy,
+              r.untrained_gain, r.selectivity, r.C, r.C_at_edge] for where, sw in sweeps for r in sw.sites]
+            + [["", f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, b.std, _ci(b), None, None, None,
+                None, None, None] for name, b in t.baselines.items()],
         )
-        doc.figures(folder, f"probe_{task}.png", lambda p, task=task: f"Probe accuracy for `{task}` per site, with its 95% band, the control task and the baselines.")
+        doc.figures(folder, f"probe_{task}.png", lambda p, task=task: (
+            f"Probe accuracy for `{task}` per site, trained and untrained, with 95% bands, the control task and the baselines."))
     if res.divergence:
         doc.para("Mean cosine between the EOS states of a caption and its \"This is not\" negation, per site (lower means the site separates them more):")
-        doc.table(["site", "mean cosine"], [[r.site, r.mean_cosine] for r in res.divergence])
+        doc.table(["site", "mean cosine", "untrained copy"], [[r.site, r.mean_cosine, r.untrained_cosine] for r in res.divergence])
     doc.figures(folder, "divergence.png", lambda p: "Caption–negation cosine per site.")
     doc.figures(folder, "*.png", lambda p: f"Probes: {_caption_from_name(p)}.")
 
@@ -279,10 +288,35 @@ def patching(doc: Doc, out: StageOutput) -> None:
             f"(forward: {dirs['forward']}; reverse: {dirs['reverse']}), with bootstrap 95% intervals."
         )
         fwd, rev = curve.get("forward", []), curve.get("reverse", [])
-        doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI"],
-                  [[f.site, f.share, _ci(f), r.share, _ci(r)]
-                   for f, r in zip(fwd, rev)])
+        untrained = res.untrained_curves if positions == "eos" and res.untrained_curves else {}
+        uf, ur = untrained.get("forward", [None] * len(fwd)), untrained.get("reverse", [None] * len(rev))
+        doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI", "untrained forward", "untrained reverse"],
+                  [[f.site, f.share, _ci(f), r.share, _ci(r), u and u.share, v and v.share]
+                   for f, r, u, v in zip(fwd, rev, uf, ur)])
     doc.figures(out.folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
+
+
+def erasure(doc: Doc, out: StageOutput) -> None:
+    """LEACE erasure per site: the share of the negation effect removed, trained against untrained."""
+    res = _section(doc, "Does the model use it? (LEACE erasure)", out)
+    if res is None:
+        return
+    t, u = res.trained, res.untrained
+    best = max(zip(t.points, u.points), key=lambda p: p[0].removed_share - p[1].removed_share)
+    doc.para(
+        f"At each site the linear \"negated\" concept was erased with LEACE (fitted on {res.fit_texts} captions of "
+        f"{res.fit_images} images) and the forward pass finished; {res.pairs['presence']} presence and "
+        f"{res.pairs['absence']} absence pairs of {res.eval_images} other images were scored. Before erasure the model's "
+        f"presence accuracy is {t.presence_accuracy:.3f} and absence accuracy {t.absence_accuracy:.3f} (untrained copy: "
+        f"{u.presence_accuracy:.3f}, {u.absence_accuracy:.3f}). The largest removal beyond the untrained copy is at "
+        f"`{best[0].site}`: {best[0].removed_share:.2f} (95% CI {best[0].ci_low:.2f}–{best[0].ci_high:.2f}) against "
+        f"{best[1].removed_share:.2f}."
+    )
+    doc.table(["site", "removed share", "95% CI", "untrained copy", "presence after", "presence drop", "absence after",
+               "absence drop"],
+              [[a.site, a.removed_share, _ci(a), b.removed_share, a.presence_accuracy, a.presence_drop,
+                a.absence_accuracy, a.absence_drop] for a, b in zip(t.points, u.points)])
+    doc.figures(out.folder, "*.png", lambda p: "Share of the negation effect removed by erasure at each site, trained and untrained.")
 
 
 def selection(doc: Doc, out: StageOutput) -> None:
@@ -293,7 +327,8 @@ def selection(doc: Doc, out: StageOutput) -> None:
     ev = res.evidence
     doc.para(
         f"Selected text blocks: {', '.join(map(str, res.blocks))}, covering {ev.coverage_of_plan:.3f} of the combined "
-        f"evidence. Rule: {res.rule}. Evidence used: {', '.join(ev.kinds)}"
+        f"evidence. Rule: {res.rule}. Evidence used (each as its gain over an untrained copy"
+        f"{'' if res.over_untrained else ', of which none was positive'}): {', '.join(ev.kinds)}"
         + (f"; missing: {', '.join(ev.missing)}." if ev.missing else ".")
     )
     inclusion = ev.stability.inclusion
@@ -415,7 +450,7 @@ def layer_study(doc: Doc, out: StageOutput) -> None:
 
 
 SECTIONS: dict[str, Callable[[Doc, StageOutput], None]] = {
-    "similarity": seed_study, "probes": probes, "attribution": attribution, "patching": patching,
+    "similarity": seed_study, "probes": probes, "attribution": attribution, "patching": patching, "erasure": erasure,
     "selection": selection, "finetune": training, "evaluate": evaluation, "study": layer_study,
 }
 

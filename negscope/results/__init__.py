@@ -14,6 +14,7 @@ from .attribution import (
     TokenAttributions,
 )
 from .base import Result, ResultError
+from .erasure import ErasureCurve, ErasurePoint, ErasureResult
 from .evaluation import EvaluationResult, EvaluationRow
 from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
 from .selection import EvidenceSummary, RankedBlock, SelectionResult, Stability
@@ -27,6 +28,9 @@ __all__ = [
     "CaptionPair",
     "CurvePoint",
     "Divergence",
+    "ErasureCurve",
+    "ErasurePoint",
+    "ErasureResult",
     "EvaluationResult",
     "EvaluationRow",
     "EvidenceSummary",

@@ -91,7 +91,7 @@ class SiteAttributions:
 
 @dataclass
 class AttributionResult(Result):
-    """`attribution.json`: token attributions and per-site attributions of the negation gap."""
+    """`attribution.json`: token attributions and per-site attributions of the negation gap (and on an untrained copy)."""
 
     kind = "attribution"
     filename = "attribution.json"
@@ -103,6 +103,7 @@ class AttributionResult(Result):
     tokens: TokenAttributions
     sites: SiteAttributions
     seconds: float
+    untrained: SiteAttributions | None = None
 
 
 @dataclass
@@ -126,7 +127,8 @@ class PatchRun:
 
 @dataclass
 class PatchingResult(Result):
-    """`patching.json`: patching curves per position set and direction, and the runs behind them."""
+    """`patching.json`: patching curves per position set and direction, the runs behind them, and the EOS curves of an
+    untrained copy of the architecture (by direction)."""
 
     kind = "patching"
     filename = "patching.json"
@@ -143,3 +145,5 @@ class PatchingResult(Result):
     captions: list[CaptionPair]
     runs: dict[str, dict[str, PatchRun]]
     seconds: float
+    untrained_curves: dict[str, list[CurvePoint]] | None = None
+    untrained_runs: dict[str, PatchRun] | None = None

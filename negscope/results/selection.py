@@ -54,3 +54,4 @@ class SelectionResult(Result):
     rule: str
     coverage: float
     seed: int
+    over_untrained: bool = True

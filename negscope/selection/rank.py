@@ -7,11 +7,15 @@ block k adds between its input site and its output site `text.block.k` (`negscop
   (`AttributionResult.sites`, `LayerAttribution.importance`), mean over pairs.
 - ``patching``: the rise across block k of the EOS-patching curve, the share of the negation effect that
   patching the EOS state recreates (`attribution.patching`); forward and reverse directions averaged.
-- ``probes``: the rise across block k of probe selectivity (accuracy minus control accuracy), averaged over
-  the probing tasks of the probes result.
+- ``probes``: the rise across block k of probe selectivity (accuracy minus the larger of the control task's
+  and the untrained copy's accuracy), averaged over the probing tasks of the probes result.
+- ``erasure``: the rise across block k of the share of the negation effect that LEACE erasure of the
+  "negated" concept removes (`ErasureResult`).
 
-Each gain vector is clipped at zero and scaled to sum to one, and the available kinds are averaged into a
-combined score per block. The ranking sorts blocks by that score (ties: the earlier block first).
+Every kind is measured on an untrained copy of the architecture too, and a block's evidence is its gain over
+that copy: the untrained copy's per-block gain (mean over pairs) is subtracted from the model's. Each such
+vector is clipped at zero and scaled to sum to one, and the available kinds are averaged into a combined
+score per block. The ranking sorts blocks by that score (ties: the earlier block first).
 
 Rules for the freeze plan (the blocks left trainable), with coverage c:
 - ``front``: the smallest front block 0..m whose combined score sums to at least c;
@@ -31,6 +35,7 @@ from ..attribution.patching import recreated_share
 from ..models.sites import Block, Site, all_sites, block_gains
 from ..results import (
     AttributionResult,
+    ErasureResult,
     EvidenceSummary,
     PatchingResult,
     ProbesResult,
@@ -49,18 +54,33 @@ class Evidence:
     attribution: np.ndarray | None = None  # per pair and block
     patching: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (effect per pair and site, gap per pair)
     probes: np.ndarray | None = None
+    erasure: np.ndarray | None = None  # per block, gain over the untrained copy
+    untrained: dict[str, np.ndarray] = field(default_factory=dict)  # per kind, the untrained copy's per-block gain
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def kinds(self) -> list[str]:
         """The kinds of evidence present."""
-        return [k for k, v in (("probes", self.probes), ("attribution", self.attribution), ("patching", self.patching or None)) if v is not None]
+        return [k for k, v in (("probes", self.probes), ("attribution", self.attribution), ("patching", self.patching or None),
+                               ("erasure", self.erasure)) if v is not None]
+
+
+def _patch_gains(sites: list[str], runs: dict) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Per direction (effect per pair and site, gap per pair), and their mean per-block gain of the recreated share."""
+    pairs = []
+    for direction in ("forward", "reverse"):
+        if direction in runs:
+            r = runs[direction]
+            receiver, donor = np.asarray(r.receiver), np.asarray(r.donor)
+            pairs.append((np.asarray(r.patched) - receiver[:, None], donor - receiver))
+    return pairs, np.mean([block_gains(sites, recreated_share(e, g)) for e, g in pairs], axis=0)
 
 
 def gather_evidence(
     probes: ProbesResult | None = None,
     attribution: AttributionResult | None = None,
     patching: PatchingResult | None = None,
+    erasure: ErasureResult | None = None,
     sources: dict[str, str] | None = None,
 ) -> Evidence:
     """The per-pair evidence in whichever results are given; attribution or patching is required."""
@@ -77,15 +97,19 @@ def gather_evidence(
     ev = Evidence(n_blocks=sum(Site(n).block is not None for n in names), sources=dict(sources or {}))
     if attribution is not None:
         ev.attribution = block_gains(names, attribution.sites.per_pair.eos_share)
+        if attribution.untrained is not None:
+            ev.untrained["attribution"] = block_gains(names, attribution.untrained.per_pair.eos_share).mean(0)
     if patching is not None:
-        runs = patching.runs.get("eos", {})
-        for direction in ("forward", "reverse"):
-            if direction in runs:
-                r = runs[direction]
-                receiver, donor = np.asarray(r.receiver), np.asarray(r.donor)
-                ev.patching.append((np.asarray(r.patched) - receiver[:, None], donor - receiver))
+        ev.patching, _ = _patch_gains(names, patching.runs.get("eos", {}))
+        if patching.untrained_runs:
+            ev.untrained["patching"] = _patch_gains(names, patching.untrained_runs)[1]
     if probes is not None:
         ev.probes = probe_gains(probes, ev.n_blocks)
+    if erasure is not None:
+        if erasure.sites != names:
+            raise ValueError(f"the erasure result has sites {erasure.sites}, the other evidence {names}; rerun it on one model")
+        ev.erasure = (block_gains(names, [p.removed_share for p in erasure.trained.points])
+                      - block_gains(names, [p.removed_share for p in erasure.untrained.points]))
     return ev
 
 
@@ -105,8 +129,8 @@ def _unit(gain: np.ndarray) -> np.ndarray | None:
     return pos / pos.sum() if pos.sum() > 0 else None
 
 
-def block_scores(ev: Evidence, rows: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Each kind's normalised per-block gain, on all pairs or on the resampled `rows` of each kind."""
+def block_scores(ev: Evidence, rows: dict[str, np.ndarray] | None = None, over_untrained: bool = True) -> dict[str, np.ndarray]:
+    """Each kind's normalised per-block gain (over the untrained copy), on all pairs or on the resampled `rows` of each kind."""
     rows = rows or {}
     sites = all_sites(ev.n_blocks)
     gains: dict[str, np.ndarray] = {}
@@ -121,7 +145,10 @@ def block_scores(ev: Evidence, rows: dict[str, np.ndarray] | None = None) -> dic
             idx = rows.get("patching", np.arange(len(gap)))
             curves.append(block_gains(sites, recreated_share(effect[idx], gap[idx])))
         gains["patching"] = np.mean(curves, axis=0)
-    return {k: u for k, g in gains.items() if (u := _unit(g)) is not None}
+    if ev.erasure is not None:
+        gains["erasure"] = ev.erasure
+    control = ev.untrained if over_untrained else {}
+    return {k: u for k, g in gains.items() if (u := _unit(g - control.get(k, 0.0))) is not None}
 
 
 def choose(combined: np.ndarray, coverage: float, rule: str) -> list[int]:
@@ -145,7 +172,8 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
         raise ValueError(f"rule {rule!r} is unknown; choose one of {RULES}")
     if not 0 < coverage <= 1:
         raise ValueError(f"coverage {coverage} must be in (0, 1]; e.g. 0.5 for half of the negation effect")
-    scores = block_scores(ev)
+    over_untrained = bool(block_scores(ev))
+    scores = block_scores(ev, over_untrained=over_untrained)
     if not scores:
         raise ValueError("no evidence shows any block adding to the negation effect; rerun attribution or patching on more pairs")
     combined = np.mean(list(scores.values()), axis=0)
@@ -155,7 +183,7 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
     sizes = {k: len(a) for k, a in (("attribution", ev.attribution), ("patching", ev.patching[0][1] if ev.patching else None)) if a is not None}
     for _ in range(resamples):
         rows = {k: rng.integers(0, n, n) for k, n in sizes.items()}
-        boot = block_scores(ev, rows)
+        boot = block_scores(ev, rows, over_untrained)
         if boot:
             counts[choose(np.mean(list(boot.values()), axis=0), coverage, rule)] += 1
     return SelectionResult(
@@ -166,7 +194,7 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
         ],
         evidence=EvidenceSummary(
             kinds=list(scores),
-            missing=[k for k in ("probes", "attribution", "patching") if k not in scores],
+            missing=[k for k in ("probes", "attribution", "patching", "erasure") if k not in scores],
             sources=ev.sources,
             scores={k: s.tolist() for k, s in scores.items()},
             combined=combined.tolist(),
@@ -176,7 +204,11 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
         rule=f"{rule} (coverage {coverage:g}): " + (
             f"smallest front block 0..m of text blocks whose combined score reaches {coverage:g}"
             if rule == "front" else f"fewest top-ranked text blocks whose combined score reaches {coverage:g}"
-        ) + "; combined score = mean over evidence kinds of each kind's per-block gain, clipped at 0 and scaled to sum 1",
+        ) + ("; combined score = mean over evidence kinds of each kind's per-block gain over the untrained copy, "
+             "clipped at 0 and scaled to sum 1" if over_untrained else
+             "; NO block gains over the untrained copy in any kind of evidence, so the blocks are ranked on the model's "
+             "own per-block gains (clipped at 0, scaled to sum 1): the selection is not evidence of learned negation"),
+        over_untrained=over_untrained,
         coverage=coverage,
         seed=seed,
     )

@@ -36,7 +36,10 @@ def test_attribute_patch_select_write_their_files(run_dir):
     assert set(sel) >= {"blocks", "ranking", "evidence", "rule"} and "layers" not in sel
     assert sel["blocks"] and all(0 <= k < 4 for k in sel["blocks"])
     assert all(r["name"] == f"text.block.{r['block']}" for r in sel["ranking"])
-    assert sel["evidence"]["missing"] == ["probes"]
+    assert sel["evidence"]["missing"] == ["probes", "erasure"]
+    # the tiny model is random: its evidence is no larger than an untrained copy's, and the selection says so
+    assert att["untrained"]["sites"] == att["sites"]["sites"] and set(pat["untrained_curves"]) == {"forward", "reverse"}
+    assert sel["over_untrained"] is False and "not evidence of learned negation" in sel["rule"]
     for cls in (AttributionResult, PatchingResult, SelectionResult):
         assert cls.load(run_dir).to_dict() == json.loads(cls.path(run_dir).read_text())
 

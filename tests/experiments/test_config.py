@@ -136,7 +136,7 @@ def _flags(parser) -> set[str]:
 
 def test_every_setting_is_a_flag_of_its_stage_with_help():
     subparsers = build_parser()._subparsers._group_actions[0].choices
-    commands = {"similarity": "similarity", "probes": "probe", "attribution": "attribute", "patching": "patch",
+    commands = {"similarity": "similarity", "probes": "probe", "attribution": "attribute", "patching": "patch", "erasure": "erase",
                 "selection": "select", "finetune": "finetune", "evaluate": "evaluate"}
     assert set(commands) | {"study"} == set(STAGES)
     for section, command in commands.items():
@@ -149,7 +149,7 @@ def test_every_setting_is_a_flag_of_its_stage_with_help():
     assert study.parse_args(["--out", "x"]).limit == RunConfig().study.limit  # the study's own default, not the trainer's
 
 
-@pytest.mark.parametrize("command", [["similarity"], ["probe"], ["attribute"], ["patch"], ["select"], ["finetune"],
+@pytest.mark.parametrize("command", [["similarity"], ["probe"], ["attribute"], ["patch"], ["erase"], ["select"], ["finetune"],
                                      ["evaluate"], ["study", "layers"], ["run"], ["report"], ["world", "train"]])
 def test_every_help_page_renders(command, capsys):
     with pytest.raises(SystemExit) as stop:
