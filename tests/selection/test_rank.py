@@ -71,3 +71,25 @@ def test_missing_evidence_is_named():
         gather_evidence()
     with pytest.raises(FileNotFoundError, match="run `negscope attribute`"):
         gather_evidence(probes=ProbesResult("m", "d", 1, {}, {}, [], 0.0, 1))
+
+
+def test_evidence_counts_only_its_gain_over_the_untrained_copy():
+    ev = _evidence()
+    plain = rank_blocks(ev, resamples=0)
+    assert plain.over_untrained
+    # an untrained copy whose attribution shows the same block-1 bump: only the other kinds still point there
+    ev.untrained["attribution"] = ev.attribution.mean(0)
+    ev.erasure = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.4])
+    sel = rank_blocks(ev, resamples=0)
+    assert "attribution" not in sel.evidence.kinds and "erasure" in sel.evidence.kinds
+    assert sel.ranking[0].by_kind["erasure"] == 0 or sel.ranking[0].block == 5
+    assert sel.evidence.scores["erasure"][5] == pytest.approx(1.0)
+
+
+def test_without_any_gain_over_the_untrained_copy_the_selection_says_so():
+    ev = _evidence()
+    ev.probes = None
+    ev.untrained = {"attribution": ev.attribution.mean(0) + 1.0, "patching": np.ones(6)}
+    sel = rank_blocks(ev, resamples=0)
+    assert not sel.over_untrained and "not evidence of learned negation" in sel.rule
+    assert sel.blocks  # still a plan, ranked on the model's own gains
