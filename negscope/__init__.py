@@ -30,6 +30,8 @@ _API: dict[str, str] = {
     # probe
     "negated_task": "negscope.probes",
     "scope_task": "negscope.probes",
+    "scope_position_task": "negscope.probes",
+    "surface_features": "negscope.probes",
     "sweep": "negscope.probes",
     "LinearProbe": "negscope.probes",
     # attribute and patch

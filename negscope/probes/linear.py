@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 # Wide enough that the inner search rarely settles on an end; `ProbeScore.at_edge` reports how often it does.
-DEFAULT_CS = tuple(10.0**k for k in range(-4, 5))
+DEFAULT_CS = tuple(10.0**k for k in range(-4, 7))
 
 
 class LinearProbe(ClassifierMixin, BaseEstimator):

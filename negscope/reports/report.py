@@ -208,7 +208,7 @@ def probes(doc: Doc, out: StageOutput) -> None:
         return
     folder = out.folder
     doc.para(
-        f"Linear probes (L2 logistic regression, its strength chosen by an inner grouped search over C = 1e-4 … 1e4, "
+        f"Linear probes (L2 logistic regression, its strength chosen by an inner grouped search over C = 1e-4 … 1e6, "
         f"grouped cross-validation so that a caption and its rewrites never fall on both sides of a split) read the "
         f"pooled state at each site of `{res.model}` on {res.images} images. Each is repeated on an untrained copy of "
         f"the architecture (same tokenizer and data) and on a control task with random labels per caption type. "
