@@ -89,3 +89,21 @@ def test_clear_errors_name_the_fix(bundle):
         pass
     with pytest.raises(ValueError, match="nothing was captured"):
         cap.pooled()
+
+
+def test_states_at_reads_each_captions_own_position(tiny):
+    from negscope.hooks import states_at
+
+    captions = ["a red circle and no blue square", "no blue square"]
+    at = tiny.prefix_ends(["a red circle", "no blue square"])
+    tokens = tiny.tokenize(captions)["input_ids"]
+    assert tiny.token_names([int(tokens[0, at[0]]), int(tokens[1, at[1]])]) == ["circle", "square"]
+    got = states_at(tiny, captions, at, sites=["text.block.1"], batch_size=1)["text.block.1"]
+    with capture_text_states(tiny, ["text.block.1"], pools=("tokens",)) as cap:
+        tiny.encode_text(captions)
+    rows = cap.tokens()["text.block.1"]
+    torch.testing.assert_close(got, torch.stack([rows[0][at[0]], rows[1][at[1]]]))
+    with pytest.raises(ValueError, match="outside caption 1"):
+        states_at(tiny, captions, [1, 40])
+    with pytest.raises(ValueError, match="one position per caption"):
+        states_at(tiny, captions, [1])
