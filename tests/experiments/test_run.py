@@ -35,6 +35,9 @@ steps = 4
 examples = 2
 [patching]
 limit = 8
+[erasure]
+limit = 8
+n_boot = 20
 [selection]
 resamples = 10
 [finetune]
@@ -49,8 +52,9 @@ limit = 8
 [study]
 steps = 2
 limit = 8
+seeds = 2
 """
-ANALYSIS = ["similarity", "probes", "attribution", "patching", "selection", "finetune", "evaluate"]
+ANALYSIS = ["similarity", "probes", "attribution", "patching", "erasure", "selection", "finetune", "evaluate"]
 
 
 def tiny_config(path: Path, stages=("similarity", "finetune", "evaluate"), blocks="front", steps=4) -> Path:
