@@ -15,12 +15,12 @@ reported beside it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.hooks import RemovableHandle
 from tqdm.auto import tqdm
 
 from ..hooks.capture import capture_text_states
@@ -50,14 +50,9 @@ def fit_erasers(
     return {name: f.eraser for name, f in fitters.items()}
 
 
-@contextmanager
-def erased_site(bundle: ClipBundle, site: str, eraser) -> Iterator[None]:
-    """Within the `with` block, every token state at `site` passes through `eraser`."""
-    handle = bundle.hook_site(site, lambda state: eraser(state.double()).to(state.dtype))
-    try:
-        yield
-    finally:
-        handle.remove()
+def erased_site(bundle: ClipBundle, site: str, eraser) -> RemovableHandle:
+    """A hook passing every token state at `site` through `eraser`; use it as `with erased_site(...):` to remove it after."""
+    return bundle.hook_site(site, lambda state: eraser(state.double()).to(state.dtype))
 
 
 @dataclass

@@ -42,13 +42,15 @@ def by_key(wins: torch.Tensor, keys: list[str]) -> tuple[dict[str, float], dict[
 
 
 def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations]) -> dict[str, Any]:
-    """`EvaluationRow`'s presence and absence accuracy by number of object categories (one draw) and over every pair."""
-    kinds = ("presence", "absence", "presence_all", "absence_all")
+    """`EvaluationRow`'s pair metrics from one encoding pass: presence, absence and swap accuracy (one draw), presence
+    and absence by number of object categories, and over every pair."""
+    kinds = ("presence", "absence", "swap", "presence_all", "absence_all")
     triples = {k: [(i, t, f) for i, n in enumerate(negs) for t, f in getattr(n, k)] for k in kinds}
     wins = dict(zip(kinds, pair_wins(bundle, image_feats, *triples.values())))
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"swap_accuracy": _share(wins["swap"])}
     for kind in ("presence", "absence"):
         keys = [str(len(negs[i].record.present)) for i, _, _ in triples[kind]]
+        out[f"{kind}_accuracy"] = _share(wins[kind])
         out[f"{kind}_by_objects"], out[f"{kind}_pairs_by_objects"] = by_key(wins[kind], keys)
         out[f"{kind}_all_pairs"] = _share(wins[f"{kind}_all"])
     return out

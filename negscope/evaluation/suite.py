@@ -11,7 +11,7 @@ from ..data.negation import build_negations
 from ..models import ClipBundle
 from ..results.evaluation import EvaluationRow
 from .features import image_features
-from .negation import absence_accuracy, mcq_accuracy, negation_breakdown, presence_accuracy, swap_accuracy
+from .negation import mcq_accuracy, negation_breakdown
 from .retrieval import retrieval
 from .similarity import similarity_study
 
@@ -32,10 +32,7 @@ def evaluate(
     return EvaluationRow(
         **asdict(seed_row) | {"truncated_captions": bundle.truncated},
         images=len(dataset),
-        presence_accuracy=presence_accuracy(bundle, feats, negs),
-        absence_accuracy=absence_accuracy(bundle, feats, negs),
         **negation_breakdown(bundle, feats, negs),
-        swap_accuracy=swap_accuracy(bundle, feats, negs),
         mcq_accuracy=mcq,
         mcq_by_type=by_type,
         retrieval=retrieval(bundle, feats, dataset),

@@ -11,10 +11,21 @@ from ..attribution import aligned_pairs, patch_pairs
 from ..attribution import patching as patching_module
 from ..data import load_dataset, negation_pairs
 from ..evaluation.features import image_features
-from ..models import load_bundle
+from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import patching_plot
-from ..results import CaptionPair, PatchingResult, PatchRun
+from ..results import CaptionPair, CurvePoint, PatchingResult, PatchRun
 from .config import Common, PatchingConfig
+
+
+def both_ways(bundle: ClipBundle, pos: list[str], neg: list[str], feats: torch.Tensor, positions: str, seed: int,
+              progress: bool = False) -> tuple[dict[str, PatchRun], dict[str, list[CurvePoint]], list[str]]:
+    """Patch positive into negated captions and back: the runs and curves by direction, and the sites."""
+    runs, curves = {}, {}
+    for direction, (receivers, donors) in (("forward", (pos, neg)), ("reverse", (neg, pos))):
+        res = patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
+        runs[direction] = PatchRun(res.receiver.tolist(), res.donor.tolist(), res.patched.tolist())
+        curves[direction] = res.curve(seed=seed)
+    return runs, curves, res.sites
 
 
 def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress: bool = True) -> PatchingResult:
@@ -33,26 +44,16 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
     for positions in position_sets:
         r, p, n = (rows, pos, neg) if positions == "eos" else aligned
         counts[positions] = len(r)
-        feats = img[r]
-        runs[positions], curves[positions] = {}, {}
-        for direction, (receivers, donors) in (("forward", (p, n)), ("reverse", (n, p))):
-            res = patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
-            runs[positions][direction] = PatchRun(res.receiver.tolist(), res.donor.tolist(), res.patched.tolist())
-            curves[positions][direction] = res.curve(seed=seed)
+        runs[positions], curves[positions], sites = both_ways(bundle, p, n, img[r], positions, seed, progress)
     copy = bundle.untrained_copy(seed)
-    copy_img = image_features(copy, dataset)[rows]
-    untrained_runs, untrained_curves = {}, {}
-    for direction, (receivers, donors) in (("forward", (pos, neg)), ("reverse", (neg, pos))):
-        res = patch_pairs(copy, receivers, donors, copy_img, progress=progress)
-        untrained_runs[direction] = PatchRun(res.receiver.tolist(), res.donor.tolist(), res.patched.tolist())
-        untrained_curves[direction] = res.curve(seed=seed)
+    untrained_runs, untrained_curves, _ = both_ways(copy, pos, neg, image_features(copy, dataset)[rows], "eos", seed, progress)
     result = PatchingResult(
         model=common.model,
         data=common.data,
         pairs=cfg.pairs,
         seed=seed,
         n_pairs=counts,
-        sites=res.sites,
+        sites=sites,
         method=patching_module.__doc__.strip(),
         directions={"forward": "receiver = positive caption, donor = negated", "reverse": "receiver = negated, donor = positive"},
         curves=curves,

@@ -38,6 +38,7 @@ from ..probes import (
     surface_features,
     sweep,
 )
+from ..probes.linear import DEFAULT_CS
 from ..reports.probe_figures import divergence_figure, probe_figure
 from ..results import Divergence, ProbesResult, ProbeSweep, SiteScore, TaskProbes
 from .config import Common, ProbesConfig
@@ -86,12 +87,12 @@ def probe_task(
     task: ProbeTask,
     store: ActivationStore,
     untrained: Mapping[int, tuple[ClipBundle, ActivationStore]],
+    splits: Mapping[int, list],
     cfg: ProbesConfig,
     progress: bool = False,
 ) -> TaskProbes:
-    """The task's sweep over seeds at the pooled position (and at the object's token), with every control."""
+    """The task's sweep per seed (its folds in `splits`) at the pooled position and the object's token, with every control."""
     y, groups = np.asarray(task.labels), np.asarray(task.groups)
-    splits = {s: grouped_splits(y, groups, cfg.folds, s) for s in untrained}
     features = baselines(bundle, store)
 
     def seeds(states, copies, with_baselines: bool) -> ProbeSweep:
@@ -132,24 +133,23 @@ def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: boo
     tasks = [negated_task(dataset, cfg.captions_per_image, common.seed), scope_task(dataset, cfg.captions_per_image),
              scope_position_task(dataset, cfg.captions_per_image)]
     seeds = [common.seed + k for k in range(cfg.seeds)]
-    for t in tasks:  # the folds are checked before any capture, so too few groups fail fast
-        grouped_splits(np.array(t.labels), np.array(t.groups), cfg.folds, common.seed)
+    # every seed's folds are made before any capture, so too few groups fail fast
+    splits = {t.name: {s: grouped_splits(np.array(t.labels), np.array(t.groups), cfg.folds, s) for s in seeds} for t in tasks}
     copies = {s: bundle.untrained_copy(s) for s in seeds}
 
-    def stores(task: ProbeTask) -> tuple[ActivationStore, dict[int, tuple[ClipBundle, ActivationStore]]]:
+    def stores(task: ProbeTask, seeds: list[int]) -> tuple[ActivationStore, dict[int, tuple[ClipBundle, ActivationStore]]]:
         folder = out / "activations"
         return capture_task(bundle, task, folder / task.name, cfg, progress), {
-            s: (copy, capture_task(copy, task, folder / f"{task.name}.untrained{s}", cfg, progress)) for s, copy in copies.items()}
+            s: (copies[s], capture_task(copies[s], task, folder / f"{task.name}.untrained{s}", cfg, progress)) for s in seeds}
 
     results = {}
     for task in tasks:
-        store, untrained = stores(task)
-        results[task.name] = probe_task(bundle, task, store, untrained, cfg, progress)
-    pairs = divergence_pairs(dataset, cfg.captions_per_image)
-    store, untrained = stores(pairs)
+        store, untrained = stores(task, seeds)
+        results[task.name] = probe_task(bundle, task, store, untrained, splits[task.name], cfg, progress)
+    store, untrained = stores(divergence_pairs(dataset, cfg.captions_per_image), seeds[:1])
     divergence = divergence_curve(store, untrained[seeds[0]][1])
     result = ProbesResult(
-        model=bundle.spec, data=common.data, images=len(dataset), settings={**asdict(common), **asdict(cfg)},
+        model=bundle.spec, data=common.data, images=len(dataset), settings={**asdict(common), **asdict(cfg), "C_grid": list(DEFAULT_CS)},
         tasks=results, divergence=divergence, seconds=round(time.time() - start, 1), threads=torch.get_num_threads(),
     )
     result.save(out)

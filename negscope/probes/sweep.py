@@ -3,6 +3,7 @@ untrained copy and baseline; and the mean over seeds of several sweeps."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -70,10 +71,16 @@ def sweep(
     return ProbeSweep(len(y), len(np.unique(groups)), float(counts.max() / len(y)), sites, baseline_scores, [seed])
 
 
-def _mean(values: list) -> tuple[float | None, float | None]:
-    if values[0] is None:
-        return None, None
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+def _mean(values: list) -> float | None:
+    return None if values[0] is None else float(np.mean(values))
+
+
+def _std(values: list) -> float | None:
+    return None if values[0] is None else float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+MEANS = ("accuracy", "control_accuracy", "selectivity", "untrained_accuracy", "control_selectivity", "untrained_gain", "C_at_edge")
+STDS = {"accuracy_std": "accuracy", "untrained_std": "untrained_accuracy", "selectivity_std": "selectivity"}
 
 
 def merge_seeds(sweeps: Sequence[ProbeSweep]) -> ProbeSweep:
@@ -81,18 +88,11 @@ def merge_seeds(sweeps: Sequence[ProbeSweep]) -> ProbeSweep:
     first = sweeps[0]
     sites = []
     for k, row in enumerate(first.sites):
-        rows = [s.sites[k] for s in sweeps]
-        acc, acc_std = _mean([r.accuracy for r in rows])
-        unt, unt_std = _mean([r.untrained_accuracy for r in rows])
-        sel, sel_std = _mean([r.selectivity for r in rows])
-        sites.append(SiteScore(
-            row.site, acc, row.ci_low, row.ci_high, _mean([r.control_accuracy for r in rows])[0], sel,
-            float(np.median([r.C for r in rows])), acc_std, unt, row.untrained_ci_low, row.untrained_ci_high, unt_std,
-            _mean([r.control_selectivity for r in rows])[0], _mean([r.untrained_gain for r in rows])[0], sel_std,
-            _mean([r.C_at_edge for r in rows])[0],
+        values = {f: [getattr(s.sites[k], f) for s in sweeps] for f in MEANS}
+        sites.append(dataclasses.replace(
+            row, **{f: _mean(v) for f, v in values.items()}, **{f: _std(values[of]) for f, of in STDS.items()},
+            C=float(np.median([s.sites[k].C for s in sweeps])),
         ))
-    baselines = {}
-    for name, b in first.baselines.items():
-        acc, std = _mean([s.baselines[name].accuracy for s in sweeps])
-        baselines[name] = Score(acc, b.ci_low, b.ci_high, b.features, std)
+    baselines = {name: dataclasses.replace(b, accuracy=_mean(v := [s.baselines[name].accuracy for s in sweeps]), std=_std(v))
+                 for name, b in first.baselines.items()}
     return ProbeSweep(first.samples, first.groups, first.chance, sites, baselines, [s for x in sweeps for s in x.seeds])

@@ -201,6 +201,10 @@ def seed_study(doc: Doc, out: StageOutput) -> None:
     doc.figures(folder, "*.png", _caption_from_name)
 
 
+def _grid(grid: list[float] | None) -> str:
+    return f"C = {min(grid):g} … {max(grid):g}, " if grid else "a grid of C, "
+
+
 def probes(doc: Doc, out: StageOutput) -> None:
     """Per-site probe accuracy with confidence intervals, controls, baselines and the divergence curve."""
     res = _section(doc, "Where is negation decodable? (linear probes)", out)
@@ -208,7 +212,8 @@ def probes(doc: Doc, out: StageOutput) -> None:
         return
     folder = out.folder
     doc.para(
-        f"Linear probes (L2 logistic regression, its strength chosen by an inner grouped search over C = 1e-4 … 1e6, "
+        f"Linear probes (L2 logistic regression, its strength chosen by an inner grouped search over "
+        f"{_grid(res.settings.get('C_grid'))}"
         f"grouped cross-validation so that a caption and its rewrites never fall on both sides of a split) read the "
         f"pooled state at each site of `{res.model}` on {res.images} images. Each is repeated on an untrained copy of "
         f"the architecture (same tokenizer and data) and on a control task with random labels per caption type. "

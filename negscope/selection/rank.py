@@ -54,7 +54,7 @@ class Evidence:
     attribution: np.ndarray | None = None  # per pair and block
     patching: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (effect per pair and site, gap per pair)
     probes: np.ndarray | None = None
-    erasure: np.ndarray | None = None  # per block, gain over the untrained copy
+    erasure: np.ndarray | None = None
     untrained: dict[str, np.ndarray] = field(default_factory=dict)  # per kind, the untrained copy's per-block gain
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -65,15 +65,21 @@ class Evidence:
                                ("erasure", self.erasure)) if v is not None]
 
 
-def _patch_gains(sites: list[str], runs: dict) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-    """Per direction (effect per pair and site, gap per pair), and their mean per-block gain of the recreated share."""
+def _patch_effects(runs: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per direction present: (effect per pair and site, gap per pair)."""
     pairs = []
     for direction in ("forward", "reverse"):
         if direction in runs:
             r = runs[direction]
             receiver, donor = np.asarray(r.receiver), np.asarray(r.donor)
             pairs.append((np.asarray(r.patched) - receiver[:, None], donor - receiver))
-    return pairs, np.mean([block_gains(sites, recreated_share(e, g)) for e, g in pairs], axis=0)
+    return pairs
+
+
+def _patch_gain(sites: list[str], effects: list[tuple[np.ndarray, np.ndarray]], rows: np.ndarray | None = None) -> np.ndarray:
+    """Per block, the rise of the recreated share across it, averaged over directions (on `rows` of the pairs)."""
+    return np.mean([block_gains(sites, recreated_share(e if rows is None else e[rows], g if rows is None else g[rows]))
+                    for e, g in effects], axis=0)
 
 
 def gather_evidence(
@@ -100,16 +106,16 @@ def gather_evidence(
         if attribution.untrained is not None:
             ev.untrained["attribution"] = block_gains(names, attribution.untrained.per_pair.eos_share).mean(0)
     if patching is not None:
-        ev.patching, _ = _patch_gains(names, patching.runs.get("eos", {}))
+        ev.patching = _patch_effects(patching.runs.get("eos", {}))
         if patching.untrained_runs:
-            ev.untrained["patching"] = _patch_gains(names, patching.untrained_runs)[1]
+            ev.untrained["patching"] = _patch_gain(names, _patch_effects(patching.untrained_runs))
     if probes is not None:
         ev.probes = probe_gains(probes, ev.n_blocks)
     if erasure is not None:
         if erasure.sites != names:
             raise ValueError(f"the erasure result has sites {erasure.sites}, the other evidence {names}; rerun it on one model")
-        ev.erasure = (block_gains(names, [p.removed_share for p in erasure.trained.points])
-                      - block_gains(names, [p.removed_share for p in erasure.untrained.points]))
+        ev.erasure = block_gains(names, [p.removed_share for p in erasure.trained.points])
+        ev.untrained["erasure"] = block_gains(names, [p.removed_share for p in erasure.untrained.points])
     return ev
 
 
@@ -140,11 +146,7 @@ def block_scores(ev: Evidence, rows: dict[str, np.ndarray] | None = None, over_u
         idx = rows.get("attribution", np.arange(len(ev.attribution)))
         gains["attribution"] = ev.attribution[idx].mean(0)
     if ev.patching:
-        curves = []
-        for effect, gap in ev.patching:
-            idx = rows.get("patching", np.arange(len(gap)))
-            curves.append(block_gains(sites, recreated_share(effect[idx], gap[idx])))
-        gains["patching"] = np.mean(curves, axis=0)
+        gains["patching"] = _patch_gain(sites, ev.patching, rows.get("patching"))
     if ev.erasure is not None:
         gains["erasure"] = ev.erasure
     control = ev.untrained if over_untrained else {}
@@ -172,8 +174,10 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
         raise ValueError(f"rule {rule!r} is unknown; choose one of {RULES}")
     if not 0 < coverage <= 1:
         raise ValueError(f"coverage {coverage} must be in (0, 1]; e.g. 0.5 for half of the negation effect")
-    over_untrained = bool(block_scores(ev))
-    scores = block_scores(ev, over_untrained=over_untrained)
+    scores = block_scores(ev)
+    over_untrained = bool(scores)
+    if not over_untrained:
+        scores = block_scores(ev, over_untrained=False)
     if not scores:
         raise ValueError("no evidence shows any block adding to the negation effect; rerun attribution or patching on more pairs")
     combined = np.mean(list(scores.values()), axis=0)

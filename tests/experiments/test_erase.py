@@ -27,7 +27,7 @@ def test_erase_writes_both_curves_and_feeds_the_selection(tmp_path, capsys):
     ev = gather_evidence(patching=_patching_stub(res.sites), erasure=res)
     trained = block_gains(res.sites, [p.removed_share for p in res.trained.points])
     untrained = block_gains(res.sites, [p.removed_share for p in res.untrained.points])
-    np.testing.assert_allclose(ev.erasure, trained - untrained)
+    np.testing.assert_allclose(ev.erasure - ev.untrained["erasure"], trained - untrained)
 
 
 def _patching_stub(sites):
