@@ -70,6 +70,15 @@ def _study_layers(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}/study.json, study.md, study.csv and study.png")
 
 
+def _study_recipes(args: argparse.Namespace) -> None:
+    from .experiments.recipes import format_summary, run_recipes
+
+    finetune = from_args(C.FinetuneConfig, args)
+    result = run_recipes(_common(args), finetune, from_args(C.RecipesConfig, args), args.out, selection=args.selection)
+    print(format_summary(result))
+    print(f"wrote {args.out}/recipes.json, recipes.md and forms.png")
+
+
 def _world_train(args: argparse.Namespace) -> None:
     from .experiments.world import run_world_training
 
@@ -153,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                 C.StudyConfig, C.FinetuneConfig, out="output folder; finished sets are reused while their inputs match",
                 skip=("blocks",))
     sl.add_argument("--selection", default=None, help="selection.json of the analysis, to add the selected set")
+    sr = _stage(stsub, "recipes", "fine-tune recipes ('lr=1e-4', 'forms=no', 'lora_rank=8') alike; trained × tested forms",
+                _study_recipes, C.RecipesConfig, C.FinetuneConfig,
+                out="output folder; finished recipes are reused while their inputs match")
+    sr.add_argument("--selection", default=None, help="selection.json for --blocks auto")
 
     r = sub.add_parser("run", help="every stage from data to report; complete stages are skipped on rerun")
     r.add_argument("--config", default=None, help="TOML config (see configs/default.toml); default: built-in defaults")

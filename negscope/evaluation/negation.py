@@ -56,6 +56,18 @@ def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list
     return out
 
 
+def form_accuracy(
+    bundle: ClipBundle, image_feats: torch.Tensor, pairs: dict[str, dict[str, list[Triple]]]
+) -> dict[str, dict[str, float]]:
+    """Per negation form (`data.forms.form_pairs`), its presence and absence accuracy, every text encoded once."""
+    cells = [(form, kind) for form, kinds in pairs.items() for kind in ("presence", "absence")]
+    wins = pair_wins(bundle, image_feats, *(pairs[f][k] for f, k in cells))
+    out: dict[str, dict[str, float]] = {f: {} for f in pairs}
+    for (form, kind), w in zip(cells, wins):
+        out[form][kind] = _share(w)
+    return out
+
+
 def presence_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations]) -> float:
     """P[S(I, caption) > S(I, caption with a present object negated)]."""
     return pair_accuracy(bundle, image_feats, [(i, t, f) for i, n in enumerate(negs) for t, f in n.presence])

@@ -1,4 +1,4 @@
-"""Image-to-text and text-to-image recall at k."""
+"""Image-to-text and text-to-image recall at k, with bootstrap intervals over images."""
 
 from __future__ import annotations
 
@@ -6,23 +6,30 @@ import torch
 
 from ..data import Dataset
 from ..models import ClipBundle
+from ..probes.linear import bootstrap_ci
 from .features import text_lookup
 
 
 def retrieval(
-    bundle: ClipBundle, image_feats: torch.Tensor, dataset: Dataset, ks: tuple[int, ...] = (1, 5, 10)
-) -> dict[str, float]:
-    """R@k both ways; image-to-text counts a hit if any of the image's captions is in the top k."""
+    bundle: ClipBundle, image_feats: torch.Tensor, dataset: Dataset, ks: tuple[int, ...] = (1, 5, 10),
+    n_boot: int = 1000, seed: int = 0,
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """R@k both ways, and each one's 95% interval from resampling whole images (an image with its captions);
+    image-to-text counts a hit if any of the image's captions is in the top k."""
     captions = [c for r in dataset for c in r.captions]
     owner = torch.tensor([i for i, r in enumerate(dataset) for _ in r.captions])
     feats, row = text_lookup(bundle, captions)
-    text_feats = feats[[row[c] for c in captions]]
-    sims = image_feats @ text_feats.T
-    out: dict[str, float] = {}
+    sims = image_feats @ feats[[row[c] for c in captions]].T
+    images = torch.arange(len(dataset))
     i2t_rank = sims.argsort(dim=1, descending=True)
     t2i_rank = sims.T.argsort(dim=1, descending=True)
+    values: dict[str, float] = {}
+    ci: dict[str, list[float]] = {}
     for k in ks:
-        top = owner[i2t_rank[:, :k]] == torch.arange(len(dataset)).unsqueeze(1)
-        out[f"i2t_r{k}"] = float(top.any(dim=1).float().mean())
-        out[f"t2i_r{k}"] = float((t2i_rank[:, :k] == owner.unsqueeze(1)).any(dim=1).float().mean())
-    return out
+        for name, hits, groups in (
+            (f"i2t_r{k}", (owner[i2t_rank[:, :k]] == images.unsqueeze(1)).any(dim=1), images),
+            (f"t2i_r{k}", (t2i_rank[:, :k] == owner.unsqueeze(1)).any(dim=1), owner),
+        ):
+            values[name] = float(hits.float().mean())
+            ci[name] = list(bootstrap_ci(hits.numpy(), groups.numpy(), n_boot, seed))
+    return values, ci

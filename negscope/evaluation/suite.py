@@ -7,11 +7,12 @@ from dataclasses import asdict
 import torch
 
 from ..data import Dataset
+from ..data.forms import FORMS, form_pairs
 from ..data.negation import build_negations
 from ..models import ClipBundle
 from ..results.evaluation import EvaluationRow
 from .features import image_features
-from .negation import mcq_accuracy, negation_breakdown
+from .negation import form_accuracy, mcq_accuracy, negation_breakdown
 from .retrieval import retrieval
 from .similarity import similarity_study
 
@@ -29,11 +30,14 @@ def evaluate(
     feats = image_features(bundle, dataset, progress=progress) if image_feats is None else image_feats
     mcq, by_type = mcq_accuracy(bundle, feats, negs, seed=seed)
     seed_row = similarity_study(bundle, dataset, seed=seed, image_feats=feats).summary()
+    recall, recall_ci = retrieval(bundle, feats, dataset, seed=seed)
     return EvaluationRow(
         **asdict(seed_row) | {"truncated_captions": bundle.truncated},
         images=len(dataset),
         **negation_breakdown(bundle, feats, negs),
         mcq_accuracy=mcq,
         mcq_by_type=by_type,
-        retrieval=retrieval(bundle, feats, dataset),
+        retrieval=recall,
+        retrieval_ci=recall_ci,
+        form_accuracy=form_accuracy(bundle, feats, form_pairs(dataset, list(FORMS.values()), seed=seed)),
     )

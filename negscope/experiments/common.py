@@ -1,16 +1,23 @@
-"""Helpers shared by the stage runners: file-name slugs and folders whose results are keyed by their inputs."""
+"""Helpers shared by the stage runners: file-name slugs, folders whose results are keyed by their inputs, and the
+evaluation rows of the studies' fine-tuning runs with their mean and spread over seeds."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..io import read_json, write_text
+import numpy as np
+
+from ..io import read_json, write_json, write_text
+from ..results import EvaluationRow
+from ..results.base import build, plain
 
 STARTED = ".started"
 MARKER = "stage.json"
+RUN_MARKER = "set.json"
 
 
 def slug(spec: str) -> str:
@@ -38,3 +45,20 @@ def claim(folder: Path, key: str, marker: str) -> None:
         print(f"clearing {folder}: it holds results made from other inputs")
         shutil.rmtree(folder)
     write_text(started, key)
+
+
+def keyed_row(folder: Path, key: str, compute: Callable[[], EvaluationRow]) -> EvaluationRow:
+    """The evaluation row stored in `folder` under `key`, computed (and stored) when missing or made from other inputs."""
+    done = finished(folder, key, RUN_MARKER)
+    if done:
+        return build(EvaluationRow, done["row"])
+    claim(folder, key, RUN_MARKER)
+    row = compute()
+    write_json(folder / RUN_MARKER, {"key": key, "row": plain(row)})
+    return row
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) >= 2 else 0.0

@@ -117,6 +117,48 @@ class StudyConfig:
     seeds: int = setting(3, "training seeds per block set (seed, seed+1, ...); the table shows mean ± std", low=1)
 
 
+DEFAULT_ARMS = ("default", "forms=no", "forms=not_true", "forms=without", "forms=this_is_not", "lambda_anchor=50",
+                "lora_rank=8 lr=1e-3")
+
+
+def _default_arms() -> list[str]:
+    return list(DEFAULT_ARMS)
+
+
+def parse_arm(spec: str, base: FinetuneConfig) -> tuple[dict[str, Any], FinetuneConfig]:
+    """A recipe 'key=value key=value' (lists joined by '+'; 'default' changes nothing): its changes and the finetune
+    settings it gives, checked like a config file."""
+    changes: dict[str, Any] = {}
+    hints = typing.get_type_hints(FinetuneConfig)
+    for item in [] if spec.strip() == "default" else spec.split():
+        key, sep, text = item.partition("=")
+        if not sep or key not in hints:
+            raise ConfigError(f"recipe {spec!r}: {item!r} is not key=value with a [finetune] key"
+                              f"{nearest(key, hints)}; write e.g. 'lr=1e-4 forms=no+not_true'")
+        kind = typing.get_origin(hints[key]) or hints[key]
+        try:
+            changes[key] = (text.split("+") if kind is list else text.lower() == "true" if hints[key] is bool
+                            else int(text) if hints[key] is int else float(text) if hints[key] is float else text)
+        except ValueError:
+            raise ConfigError(f"recipe {spec!r}: {key}={text!r} is not a {hints[key].__name__}") from None
+    return changes, from_dict(FinetuneConfig, {**dataclasses.asdict(base), **changes}, f"recipe {spec!r}")
+
+
+@dataclass(frozen=True)
+class RecipesConfig:
+    """The recipe study: fine-tuning recipes (changes to [finetune]) trained alike, and the trained × tested forms."""
+
+    arms: list[str] = setting(None, "recipes, each 'key=value ...' over [finetune] ('default': unchanged)",
+                              factory=_default_arms)
+    steps: int = setting(120, "fine-tuning steps per recipe and seed", low=1)
+    limit: int = setting(500, "images used to evaluate each recipe", low=1)
+    seeds: int = setting(2, "training seeds per recipe (seed, seed+1, ...); the table shows mean ± std", low=1)
+
+    def __post_init__(self) -> None:
+        for arm in self.arms:
+            parse_arm(arm, FinetuneConfig())
+
+
 def _default_stages() -> list[str]:
     return list(STAGES)
 
@@ -135,6 +177,7 @@ class RunConfig(Common):
     selection: SelectionConfig = dataclasses.field(default_factory=SelectionConfig)
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
+    recipes: RecipesConfig = dataclasses.field(default_factory=RecipesConfig)
     study: StudyConfig = dataclasses.field(default_factory=StudyConfig)
 
     def __post_init__(self) -> None:

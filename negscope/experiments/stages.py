@@ -17,6 +17,7 @@ from ..results import (
     EvaluationResult,
     PatchingResult,
     ProbesResult,
+    RecipesResult,
     Result,
     SelectionResult,
     SimilarityResult,
@@ -100,6 +101,13 @@ def _evaluate(cfg: RunConfig, root: Path) -> Result:
     return run_evaluate(cfg.common, cfg.evaluate, STAGE["evaluate"].folder(root), models=[cfg.model, str(finetuned_model(root))])
 
 
+def _recipes(cfg: RunConfig, root: Path) -> Result:
+    from .recipes import run_recipes
+
+    selection = selection_file(root) if cfg.finetune.blocks == "auto" else None
+    return run_recipes(cfg.common, cfg.finetune, cfg.recipes, STAGE["recipes"].folder(root), selection=selection)
+
+
 def _study(cfg: RunConfig, root: Path) -> Result:
     from .study import run_layer_study
 
@@ -127,6 +135,7 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection),
     Stage(TrainResult, ("selection",), _finetune, trains=True),
     Stage(EvaluationResult, ("finetune",), _evaluate),
+    Stage(RecipesResult, ("selection",), _recipes, trains=True),
     Stage(StudyResult, ("selection", "finetune"), _study, trains=True),
 )
 STAGE: dict[str, Stage] = {s.name: s for s in STAGE_LIST}

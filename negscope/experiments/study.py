@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,43 +18,24 @@ from ..data import data_fingerprint, load_dataset
 from ..evaluation.suite import evaluate
 from ..finetune.run import fine_tune
 from ..fingerprint import code_fingerprint, digest
-from ..io import atomic_path, write_json, write_text
+from ..io import atomic_path, write_text
 from ..models import load_bundle, model_fingerprint
 from ..reports.figures import study_bars
 from ..results import EvaluationRow, RankCorrelation, SelectionResult, StudyResult, StudyRow
-from ..results.base import build, plain
 from ..results.study import FrontBack, SeedRun
 from ..selection import plan_blocks
-from .common import claim, finished
+from .common import keyed_row, mean_std
 from .config import Common, FinetuneConfig, StudyConfig
 
 SETS = ("front", "middle", "back", "all", "selected")
 METRICS = ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "i2t_r1", "t2i_r1")
-MARKER = "set.json"
 ALPHA = 0.05
-
-
-def _keyed_row(folder: Path, key: str, compute: Callable[[], EvaluationRow]) -> EvaluationRow:
-    """The evaluation row stored in `folder` under `key`, computed (and stored) when missing or made from other inputs."""
-    done = finished(folder, key, MARKER)
-    if done:
-        return build(EvaluationRow, done["row"])
-    claim(folder, key, MARKER)
-    row = compute()
-    write_json(folder / MARKER, {"key": key, "row": plain(row)})
-    return row
 
 
 def _seed_run(seed: int, after: EvaluationRow, before: EvaluationRow) -> SeedRun:
     values = {m: after.metric(m) for m in METRICS}
     gains = {m: values[m] - before.metric(m) for m in METRICS}
     return SeedRun(seed, values, gains, (gains["presence_accuracy"] + gains["absence_accuracy"]) / 2)
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
-    a = np.asarray(values, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1)) if len(a) >= 2 else 0.0
 
 
 def summarise(name: str, blocks: list[int], coverage: float | None, runs: list[SeedRun]) -> StudyRow:
@@ -112,7 +92,7 @@ def run_layer_study(
     sel = SelectionResult.load(selection) if selection else None
     base_key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data),
                        "limit": cfg.limit, "seed": common.seed, "code": code_fingerprint()})
-    base = _keyed_row(out / "baseline", base_key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
+    base = keyed_row(out / "baseline", base_key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
     rows = []
     for name in SETS:
         if name == "selected" and sel is None:
@@ -131,7 +111,7 @@ def run_layer_study(
                           pool=finetune.pool, resume=True, progress=progress)
                 return evaluate(load_bundle(str(folder)), dataset, seed=common.seed, progress=progress)
 
-            after = _keyed_row(folder, digest({**set_key, "seed": seed}), train_and_evaluate)
+            after = keyed_row(folder, digest({**set_key, "seed": seed}), train_and_evaluate)
             runs.append(_seed_run(seed, after, base))
         coverage = float(sum(sel.evidence.combined[k] for k in blocks)) if sel else None
         rows.append(summarise(name, blocks, coverage, runs))

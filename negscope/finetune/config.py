@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..data.forms import FORMS, TRAIN_FORMS
 from ..settings import setting
+
+
+def _train_forms() -> list[str]:
+    return list(TRAIN_FORMS)
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,8 @@ class LossWeights:
     lambda_orig: float = setting(1.0, "weight of InfoNCE on the original captions inside L_abs", low=0)
     lambda_text: float = setting(1.0, "weight of the caption-vs-absence-caption margin term inside L_abs", low=0)
     margin: float = setting(0.9, "margin m of that term: mean(ReLU(cos(T_i, A_i) + m))")
+    lambda_anchor: float = setting(0.0, "weight of the anchor mean(1 - cos(T_i, T0_i)) that keeps positive captions "
+                                   "where the model before fine-tuning put them (0: off, the reference objective)", low=0)
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,16 @@ class TrainConfig(LossWeights):
     warmup: int = setting(10, "linear warm-up steps before the cosine decay", low=0)
     grad_clip: float = setting(1.0, "clip the gradient norm at this value", low=0)
     save_every: int = setting(40, "write a resumable checkpoint every N steps", low=1)
+    lora_rank: int = setting(0, "train LoRA adapters of this rank on the chosen blocks instead of their weights, and "
+                             "nothing else (0: off; needs peft)", low=0)
+    validation: int = setting(300, "training images held out to choose the checkpoint (0: none, keep the last step)",
+                              low=0)
+    validate_every: int = setting(20, "score the validation split every N steps", low=1)
+    retrieval_tolerance: float = setting(0.0, "how far either R@1 may fall below the model's before fine-tuning on the "
+                                         "validation split for a checkpoint to be chosen", low=0, high=1)
+    patience: int = setting(0, "stop after N validations without a better admissible checkpoint (0: never)", low=0)
+    forms: list[str] = setting(None, "negation forms training draws from; the others stay held out for evaluation",
+                               choices=FORMS, factory=_train_forms)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DataError, Dataset, load_dataset, world_dataset
-from ..data.negation import absence_pair, absent_candidates, presence_negation
+from ..data.forms import TRAIN_FORMS, get_forms
+from ..data.negation import absent_candidates
 from ..data.records import ImageRecord
 from ..data.world import TRAIN_SEED
 
@@ -45,7 +46,8 @@ class WorldSource:
     has_negated = True
     has_absence = True
 
-    def __init__(self, dataset: Dataset):
+    def __init__(self, dataset: Dataset, forms: list[str] | tuple[str, ...] = TRAIN_FORMS):
+        self.forms = get_forms(forms)
         self.records = [r for r in dataset if r.present]
         self.skipped = len(dataset) - len(self.records)
         if not self.records:
@@ -57,13 +59,24 @@ class WorldSource:
     def __len__(self) -> int:
         return len(self.records)
 
+    def hold_out(self, n: int) -> Dataset:
+        """Take the last `n` images out of training and return them as a validation split."""
+        if not 0 < n < len(self.records) - 1:
+            raise DataError(f"{self.name} has {len(self.records)} images with objects, too few to hold {n} out for "
+                            "validation and train on the rest; lower validation (0 turns it off) or give more images")
+        held, self.records = self.records[-n:], self.records[:-n]
+        self.cooccur = Dataset(self.name, self.records, self.categories).cooccurrence()
+        return Dataset(f"{self.name} (validation)", held, self.categories)
+
     def example(self, index: int, rng: np.random.Generator) -> Example:
-        """A random caption of image `index`, a present object negated (false) and an absent one negated (true)."""
+        """A random caption of image `index`, and in a random form of `forms` a present object negated (false) and an
+        absent one negated (true)."""
         rec = self.records[index]
         cap = rec.captions[int(rng.integers(len(rec.captions)))]
         present = str(rng.choice(rec.present))
         absent = str(rng.choice(absent_candidates(rec, self.cooccur, self.categories)))
-        return Example(cap, presence_negation(cap, present), absence_pair(cap, absent)[0])
+        form = self.forms[int(rng.integers(len(self.forms)))]
+        return Example(cap, form.presence(cap, present, rec.present)[1], form.absence(cap, absent, rec.present)[0])
 
     def pixels(self, index: int) -> np.ndarray:
         """Image `index` as an HxWx3 uint8 array."""
@@ -119,14 +132,15 @@ Source = WorldSource | CsvSource
 _WORLD = re.compile(r"^world(?:\[:(\d+)\])?$")
 
 
-def training_source(spec: str, pool: int = 10000) -> Source:
-    """`world` / `world[:N]` (training split), a COCO-format folder, or a CSV file, as a training source."""
+def training_source(spec: str, pool: int = 10000, forms: list[str] | tuple[str, ...] = TRAIN_FORMS) -> Source:
+    """`world` / `world[:N]` (training split), a COCO-format folder, or a CSV file, as a training source; `forms` are
+    the negation forms drawn for world and COCO data (a CSV file brings its own negations)."""
     m = _WORLD.match(spec)
     if m:
         n = int(m.group(1) or pool)
         if n <= 0:
             raise DataError(f"data spec {spec!r} asks for no scenes; use world[:N] with N > 0")
-        return WorldSource(world_dataset(n, seed=TRAIN_SEED))
+        return WorldSource(world_dataset(n, seed=TRAIN_SEED), forms)
     if spec.lower().endswith(".csv"):
         return CsvSource(spec)
-    return WorldSource(load_dataset(spec))
+    return WorldSource(load_dataset(spec), forms)

@@ -2,7 +2,7 @@
 
 Notation (DESIGN.md, "Omni-NegCLIP objectives"): a batch of B images `I`, their captions `T`,
 presence-negated captions `N` (a present object negated: false) and absence-negated captions `A` (an
-absent object negated: true). Every row is an L2-normalised feature. `logits` turns similarities into the
+absent object negated: true), and optionally `T0`, the captions' features under the weights before fine-tuning. Every row is an L2-normalised feature. `logits` turns similarities into the
 model's logits (`ClipBundle.logits`: s * S, plus SigLIP's bias); every objective is a softmax cross-entropy,
 in which a bias shared by all logits cancels.
 """
@@ -49,6 +49,11 @@ def absence_terms(
     }
 
 
+def anchor_term(text: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """mean(1 - cos(T_i, T0_i)): how far the captions' features moved from the model's before fine-tuning."""
+    return (1 - (text * reference).sum(-1)).mean()
+
+
 def omni_negclip_loss(
     image: torch.Tensor,
     text: torch.Tensor,
@@ -56,8 +61,10 @@ def omni_negclip_loss(
     weights: LossWeights,
     negated: torch.Tensor | None = None,
     absence: torch.Tensor | None = None,
+    reference: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """L = L_pres + lambda_abs * L_abs and every term; a missing N or A drops its objective."""
+    """L = L_pres + lambda_abs * L_abs (+ lambda_anchor * anchor, given the captions' `reference` features before
+    fine-tuning) and every term; a missing N or A drops its objective."""
     if negated is None and absence is None:
         raise ValueError("the Omni-NegCLIP loss needs presence-negated captions, absence-negated ones, or both")
     terms: dict[str, torch.Tensor] = {}
@@ -72,5 +79,8 @@ def omni_negclip_loss(
             terms["absence_nce"] + weights.lambda_orig * terms["original_nce"] + weights.lambda_text * terms["text_margin"]
         )
         total = total + weights.lambda_abs * terms["absence"]
+    if reference is not None:
+        terms["anchor"] = anchor_term(text, reference)
+        total = total + weights.lambda_anchor * terms["anchor"]
     terms["loss"] = total
     return total, terms

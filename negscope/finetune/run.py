@@ -10,9 +10,11 @@ from ..models import load_bundle
 from ..results.training import TrainResult
 from ..selection import plan_blocks
 from .config import TrainConfig
-from .data import training_source
+from .data import WorldSource, training_source
 from .ddp import init_distributed, local_device
 from .trainer import Trainer
+
+VALIDATION_SHARE = 5
 
 
 def fine_tune(
@@ -33,6 +35,17 @@ def fine_tune(
     torch.manual_seed(seed)
     bundle = load_bundle(model_spec, device=local_device())
     blocks = plan_blocks(bundle, blocks_spec, selection)
-    trainer = Trainer(bundle, training_source(data, pool=pool), blocks, cfg, seed=seed)
+    source = training_source(data, pool=pool, forms=cfg.forms)
+    validation = None
+    if cfg.validation and isinstance(source, WorldSource):
+        size = min(cfg.validation, len(source) // VALIDATION_SHARE)
+        if size < cfg.validation:
+            print(f"fine-tuning: {source.name} has {len(source)} images with objects, so {size} (not {cfg.validation}) "
+                  f"are held out for validation, at most 1 in {VALIDATION_SHARE}")
+        validation = source.hold_out(size) if size >= 2 else None
+    elif cfg.validation:
+        print(f"fine-tuning: {source.name} lists no objects to negate, so no validation split is held out; "
+              "the last step is kept")
+    trainer = Trainer(bundle, source, blocks, cfg, seed=seed, validation=validation)
     return trainer.fit(out, resume=resume, progress=progress, model=model_spec, blocks_spec=blocks_spec,
                        selection=str(selection) if selection else None)

@@ -10,6 +10,7 @@ and the averaged gradient equals the single-process one.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import shutil
 import time
@@ -22,17 +23,21 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..data import Dataset
 from ..models import Block, ClipBundle, load_bundle
 from ..results.training import TrainResult
 from ..selection import freeze_except
 from .config import TrainConfig
 from .data import Source
 from .ddp import barrier, gather, init_distributed
+from .lora import add_lora, merge_lora
 from .losses import omni_negclip_loss
 from .schedule import warmup_cosine
+from .validation import Validator, choose
 
 LN_100 = math.log(100.0)
 STATE_FILE = "trainer_state.pt"
+BEST = "best"
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -53,9 +58,11 @@ class TextTower(nn.Module):
 
 
 class Trainer:
-    """Fine-tunes text `blocks` of `bundle` on `source` with the Omni-NegCLIP loss."""
+    """Fine-tunes text `blocks` of `bundle` on `source` with the Omni-NegCLIP loss, choosing the checkpoint on
+    `validation` when given (`finetune.validation`)."""
 
-    def __init__(self, bundle: ClipBundle, source: Source, blocks: Sequence[Block | int], cfg: TrainConfig, seed: int = 0):
+    def __init__(self, bundle: ClipBundle, source: Source, blocks: Sequence[Block | int], cfg: TrainConfig, seed: int = 0,
+                 validation: Dataset | None = None):
         self.bundle, self.source, self.cfg, self.seed = bundle, source, cfg, seed
         self.rank, self.world = init_distributed()
         if cfg.batch_size % self.world:
@@ -63,7 +70,8 @@ class Trainer:
         if cfg.steps <= 0 or cfg.batch_size < 2:
             raise ValueError("steps must be positive and the batch size at least 2 (contrastive losses need negatives)")
         self.blocks: list[Block] = sorted({bundle.block(b) for b in blocks})
-        self.trainable = freeze_except(bundle, self.blocks)
+        self.reference = bundle.frozen_copy() if cfg.lambda_anchor > 0 else None
+        self.trainable = add_lora(bundle, self.blocks, cfg.lora_rank) if cfg.lora_rank else freeze_except(bundle, self.blocks)
         self.params = [p for p in bundle.model.parameters() if p.requires_grad]
         bundle.train_text()
         tower = TextTower(bundle)
@@ -75,6 +83,9 @@ class Trainer:
         self.sched = warmup_cosine(self.opt, cfg.warmup, cfg.steps)
         self.step_index = 0
         self.history: list[dict] = []
+        self.validator = Validator(bundle, validation, cfg.forms, seed) if validation is not None else None
+        self.validation: list[dict] = []
+        self.stopped = False
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         dev = self.bundle.device
@@ -111,10 +122,15 @@ class Trainer:
                 image = gather(self.bundle.image_embeds(self.bundle.preprocess(pixels)))
             tokens = self.bundle.tokenize(texts)
             feats = self.tower(tokens["input_ids"].to(self.bundle.device), tokens["attention_mask"].to(self.bundle.device))
+            reference = None
+            if self.reference is not None:
+                with torch.no_grad():
+                    reference = gather(self.reference.text_embeds({k: v[:part] for k, v in tokens.items()}))
         by_rank = gather(feats).view(self.world, len(kinds), part, -1)
         per_kind = {k: by_rank[:, j].reshape(self.world * part, -1) for j, k in enumerate(kinds)}
         loss, terms = omni_negclip_loss(
-            image, per_kind["caption"], self.bundle.logits, self.cfg, per_kind.get("negated"), per_kind.get("absence")
+            image, per_kind["caption"], self.bundle.logits, self.cfg, per_kind.get("negated"), per_kind.get("absence"),
+            reference,
         )
         self._stop_unless_finite("loss", loss)
         self.opt.zero_grad(set_to_none=True)
@@ -131,6 +147,16 @@ class Trainer:
         self.history.append(record)
         return record
 
+    def _validate(self) -> bool:
+        """Score the validation split; whether this step is now the chosen one. Sets `stopped` once `patience`
+        validations in a row have not bettered the choice."""
+        record = self.validator.score(self.step_index)
+        self.validation.append(record)
+        chosen = choose(self.validation, self.cfg.retrieval_tolerance).record["step"]
+        since = sum(r["step"] > chosen for r in self.validation)
+        self.stopped = bool(self.cfg.patience) and since >= self.cfg.patience
+        return chosen == self.step_index
+
     def _block_indices(self) -> list[int]:
         return [b.index for b in self.blocks]
 
@@ -142,19 +168,37 @@ class Trainer:
             "scheduler": self.sched.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "history": self.history,
+            "validation": self.validation,
+            "stopped": self.stopped,
             "config": asdict(self.cfg),
             "seed": self.seed,
             "blocks": self._block_indices(),
+            "adapters": {n: p.detach().clone() for n, p in self.bundle.model.named_parameters() if p.requires_grad}
+            if self.cfg.lora_rank else {},
         }
 
-    def save_checkpoint(self, folder: str | Path) -> Path:
-        """Write weights (Hugging Face layout) and trainer state to `folder`, replacing it only when complete."""
+    def _plain(self) -> ClipBundle:
+        """The bundle as it would be saved: with LoRA, a copy whose adapters are merged into the weights."""
+        if not self.cfg.lora_rank:
+            return self.bundle
+        twin = copy.deepcopy(self.bundle)
+        merge_lora(twin)
+        return twin
+
+    def save_checkpoint(self, folder: str | Path, best: bool = False) -> Path:
+        """Write weights (Hugging Face layout) and trainer state to `folder`, replacing it only when complete; the
+        chosen checkpoint's weights travel with it in `folder/best`, written anew when `best`."""
         folder = Path(folder)
         if self.rank == 0:
             tmp, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
             shutil.rmtree(tmp, ignore_errors=True)
-            self.bundle.save(tmp)
+            plain = self._plain()
+            plain.save(tmp)
             torch.save(self.state(), tmp / STATE_FILE)
+            if best:
+                plain.save(tmp / BEST)
+            elif (folder / BEST).is_dir():
+                shutil.copytree(folder / BEST, tmp / BEST)
             if folder.exists():
                 folder.rename(old)
             tmp.rename(folder)
@@ -180,12 +224,16 @@ class Trainer:
                 f"checkpoint {folder} was made with different settings {changed}; resume with the same settings "
                 "or choose a new --out"
             )
-        weights = load_bundle(str(folder)).model.state_dict()
-        self.bundle.model.load_state_dict(weights)
+        if self.cfg.lora_rank:  # the base weights are frozen: only the adapters moved
+            self.bundle.model.load_state_dict(state["adapters"], strict=False)
+        else:
+            self.bundle.model.load_state_dict(load_bundle(str(folder)).model.state_dict())
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         self.history = state["history"]
+        self.validation = state.get("validation", [])
+        self.stopped = state.get("stopped", False)
         self.step_index = state["step"]
 
     def fit(
@@ -205,16 +253,24 @@ class Trainer:
             if not resume:
                 raise ValueError(f"{out} already holds a training checkpoint; pass --resume to continue it or choose another --out")
             self.load_checkpoint(ckpt)
+        if self.validator is not None and not self.validation:
+            self.validation.append(self.validator.score(0))
         bar = tqdm(total=self.cfg.steps, initial=self.step_index, desc="fine-tuning", disable=not progress or self.rank != 0)
-        while self.step_index < self.cfg.steps:
+        while self.step_index < self.cfg.steps and not self.stopped:
             record = self.step()
-            if self.step_index % self.cfg.save_every == 0 or self.step_index == self.cfg.steps:
-                self.save_checkpoint(ckpt)
+            last = self.step_index == self.cfg.steps
+            best = self.validator is not None and (self.step_index % self.cfg.validate_every == 0 or last) and self._validate()
+            if best or self.stopped or last or self.step_index % self.cfg.save_every == 0:
+                self.save_checkpoint(ckpt, best=best)
             bar.update(1)
             bar.set_postfix(loss=f"{record['loss']:.3f}")
             if callback is not None:
                 callback(self.step_index, record)
         bar.close()
+        merge_lora(self.bundle)
+        chosen = choose(self.validation, self.cfg.retrieval_tolerance) if self.validation else None
+        if chosen is not None and chosen.record["step"] != self.step_index:
+            self.bundle.model.load_state_dict(load_bundle(str(ckpt / BEST)).model.state_dict())
         result = TrainResult(
             model=model or self.bundle.spec,
             blocks_spec=blocks_spec or ",".join(map(str, self._block_indices())),
@@ -229,6 +285,8 @@ class Trainer:
             threads=torch.get_num_threads(),
             final_loss=float(np.mean([h["loss"] for h in self.history[-20:]])),
             history=self.history,
+            validation=self.validation,
+            chosen=None if chosen is None else asdict(chosen),
         )
         if self.rank == 0:
             self.bundle.save(out)

@@ -8,6 +8,7 @@ in negscope (capture, attribution, patching, training, evaluation) speaks only t
 
 from __future__ import annotations
 
+import copy
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -143,6 +144,12 @@ class ClipBundle(ABC):
         """The same architecture and tokenizer with freshly initialised weights (the control model)."""
 
     # ---- shared behaviour
+
+    def frozen_copy(self) -> ClipBundle:
+        """A copy of this bundle with its current weights, in eval mode, with gradients off (a fixed reference)."""
+        twin = copy.deepcopy(self)
+        twin.model.eval().requires_grad_(False)
+        return twin
 
     def check_tokenizer(self, source: str) -> None:
         """Refuse a tokenizer that does not fit the model: vocabulary, end-of-text id and context length."""

@@ -7,10 +7,11 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from ..data.negation import TEMPLATE_NAMES
 from ..io import atomic_path
-from ..results import StudyResult
+from ..results import RecipesResult, StudyResult
 
 TAB10 = matplotlib.colormaps["tab10"]
 SITE_AXIS = "site (output of text block k)"
@@ -118,4 +119,45 @@ def training_curve(history: list[dict], path: str | Path, title: str = "fine-tun
     ax.set_ylabel("loss")
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(title, fontsize=9)
+    return save(fig, path)
+
+
+def form_matrix(result: RecipesResult, path: str | Path) -> Figure:
+    """Heatmap of trained recipe (rows, the model before first) × tested negation form: mean of presence and absence
+    accuracy; a box marks each form the recipe trained on."""
+    forms = list(result.baseline_forms)
+    rows = [("before", [], result.baseline_forms)] + [(r.arm, r.trained_forms, r.forms) for r in result.rows]
+    grid = np.array([[scores[f] for f in forms] for _, _, scores in rows])
+    fig = Figure(figsize=(1.0 * len(forms) + 3, 0.45 * len(rows) + 1.6))
+    ax = fig.subplots()
+    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    for i, (_, trained, _) in enumerate(rows):
+        for j, f in enumerate(forms):
+            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="k" if grid[i, j] > 0.6 else "w")
+            if f in trained:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="r", lw=1.5))
+    ax.set_xticks(range(len(forms)), forms, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
+    ax.set_xlabel("tested negation form")
+    fig.colorbar(im, ax=ax, label="mean of presence and absence accuracy")
+    ax.set_title(f"Trained × tested negation forms (mean over {len(result.seeds)} seeds; red box: trained on)", fontsize=9)
+    return save(fig, path)
+
+
+def validation_curve(validation: list[dict], chosen: int | None, path: str | Path) -> Figure:
+    """Validation negation accuracy and R@1 both ways per step (step 0: before fine-tuning); the chosen step marked."""
+    steps = [v["step"] for v in validation]
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
+    for k, (key, label) in enumerate([("negation", "negation accuracy (training forms)"), ("i2t_r1", "i2t R@1"),
+                                      ("t2i_r1", "t2i R@1")]):
+        ax.plot(steps, [v[key] for v in validation], marker="o", ms=3, color=TAB10(k), label=label)
+        ax.axhline(validation[0][key], color=TAB10(k), ls=":", lw=0.8)
+    if chosen is not None:
+        ax.axvline(chosen, color="k", ls="--", lw=1, label=f"chosen: step {chosen}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation score")
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title("Checkpoint choice on the validation split (dotted: before fine-tuning)", fontsize=9)
     return save(fig, path)

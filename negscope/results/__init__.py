@@ -17,6 +17,7 @@ from .base import Result, ResultError
 from .erasure import ErasureCurve, ErasurePoint, ErasureResult
 from .evaluation import EvaluationResult, EvaluationRow
 from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
+from .recipes import RecipeRow, RecipesResult
 from .selection import EvidenceSummary, RankedBlock, SelectionResult, Stability
 from .similarity import SeedRow, SimilarityResult
 from .study import RankCorrelation, StudyResult, StudyRow
@@ -42,6 +43,8 @@ __all__ = [
     "ProbesResult",
     "RankCorrelation",
     "RankedBlock",
+    "RecipeRow",
+    "RecipesResult",
     "Result",
     "ResultError",
     "Score",

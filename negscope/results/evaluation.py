@@ -14,7 +14,9 @@ class EvaluationRow(SeedRow):
 
     The `*_by_objects` dicts split the one-draw presence and absence pairs by the number of distinct object categories
     in the image (the key, as a string), with the pairs behind each share in `*_pairs_by_objects`; the `*_all_pairs`
-    accuracies cover every (caption, present object) and (caption, spread absent object) pair.
+    accuracies cover every (caption, present object) and (caption, spread absent object) pair. `retrieval_ci` holds
+    each recall's 95% interval over images; `form_accuracy` the presence and absence accuracy of every negation form
+    (`data.forms`), on the same drawn objects for every form.
     """
 
     images: int = 0
@@ -30,6 +32,8 @@ class EvaluationRow(SeedRow):
     mcq_accuracy: float = float("nan")
     mcq_by_type: dict[str, float] = field(default_factory=dict)
     retrieval: dict[str, float] = field(default_factory=dict)
+    retrieval_ci: dict[str, list[float]] = field(default_factory=dict)
+    form_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def metric(self, name: str) -> float:
         """A metric by name, retrieval figures (`i2t_r1`, ...) included."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Result
@@ -10,7 +10,11 @@ from .base import Result
 
 @dataclass
 class TrainResult(Result):
-    """`train.json`, beside the fine-tuned model: the plan, the settings, the data and every step's record."""
+    """`train.json`, beside the fine-tuned model: the plan, the settings, the data and every step's record.
+
+    `validation` holds the validation scores (step 0: the model before fine-tuning) and `chosen` the checkpoint kept
+    (`finetune.validation.Choice`); both are empty when training held no validation split out.
+    """
 
     kind = "finetune"
     filename = "train.json"
@@ -28,3 +32,5 @@ class TrainResult(Result):
     threads: int
     final_loss: float
     history: list[dict[str, float]]
+    validation: list[dict[str, float]] = field(default_factory=list)
+    chosen: dict[str, Any] | None = None

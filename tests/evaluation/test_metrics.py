@@ -55,13 +55,14 @@ def test_all_pairs_accuracy_matches_direct(tiny, small_world):
 
 def test_retrieval_against_brute_force(tiny, small_world):
     feats = image_features(tiny, small_world)
-    r = retrieval(tiny, feats, small_world, ks=(1, 5))
+    r, ci = retrieval(tiny, feats, small_world, ks=(1, 5))
     caps = [c for rec in small_world for c in rec.captions]
     owner = np.array([i for i, rec in enumerate(small_world) for _ in rec.captions])
     sims = (feats @ tiny.encode_text(caps).T).numpy()
     i2t1 = np.mean([owner[np.argmax(sims[i])] == i for i in range(len(small_world))])
     t2i5 = np.mean([j in np.argsort(-sims[:, j_cap])[:5] for j_cap, j in enumerate(owner)])
     assert abs(r["i2t_r1"] - i2t1) < 1e-9 and abs(r["t2i_r5"] - t2i5) < 1e-6
+    assert set(ci) == set(r) and all(lo <= r[k] <= hi for k, (lo, hi) in ci.items())
 
 
 def test_mcq_chance_and_ties():

@@ -138,7 +138,7 @@ def test_every_setting_is_a_flag_of_its_stage_with_help():
     subparsers = build_parser()._subparsers._group_actions[0].choices
     commands = {"similarity": "similarity", "probes": "probe", "attribution": "attribute", "patching": "patch", "erasure": "erase",
                 "selection": "select", "finetune": "finetune", "evaluate": "evaluate"}
-    assert set(commands) | {"study"} == set(STAGES)
+    assert set(commands) | {"study", "recipes"} == set(STAGES)
     for section, command in commands.items():
         cls = type(getattr(RunConfig(), section))
         for f in dataclasses.fields(cls):
@@ -147,10 +147,14 @@ def test_every_setting_is_a_flag_of_its_stage_with_help():
     study = subparsers["study"]._subparsers._group_actions[0].choices["layers"]
     assert {"--steps", "--limit", "--lr", "--train-data"} <= _flags(study)
     assert study.parse_args(["--out", "x"]).limit == RunConfig().study.limit  # the study's own default, not the trainer's
+    recipes = subparsers["study"]._subparsers._group_actions[0].choices["recipes"]
+    assert {"--arms", "--steps", "--seeds", "--lr", "--forms", "--lora-rank"} <= _flags(recipes)
+    args = recipes.parse_args(["--out", "x", "--arms", "default", "--arms", "lr=1e-4"])
+    assert args.arms == ["default", "lr=1e-4"] and args.steps == RunConfig().recipes.steps
 
 
 @pytest.mark.parametrize("command", [["similarity"], ["probe"], ["attribute"], ["patch"], ["erase"], ["select"], ["finetune"],
-                                     ["evaluate"], ["study", "layers"], ["run"], ["report"], ["world", "train"]])
+                                     ["evaluate"], ["study", "layers"], ["study", "recipes"], ["run"], ["report"], ["world", "train"]])
 def test_every_help_page_renders(command, capsys):
     with pytest.raises(SystemExit) as stop:
         main([*command, "--help"])

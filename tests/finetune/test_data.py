@@ -21,16 +21,29 @@ def _check_negations(source, n=5):
 
 
 def test_world_source_uses_the_training_split():
-    src = training_source("world[:6]")
+    src = training_source("world[:6]", forms=["no"])
     assert isinstance(src, WorldSource) and len(src) == 6
     assert np.array_equal(src.pixels(3), scene(3, TRAIN_SEED).pixels)
     assert not np.array_equal(src.pixels(3), scene(3).pixels)  # not the held-out split
     _check_negations(src)
 
 
+def test_world_source_draws_every_configured_form():
+    src = training_source("world[:6]", forms=["no", "not_true"])
+    rng = np.random.default_rng(0)
+    examples = [src.example(i % 6, rng) for i in range(40)]
+    sentence = [e for e in examples if e.negated.startswith("It is not true that ")]
+    assert 0 < len(sentence) < len(examples)
+    for e in sentence:  # the presence side negates the caption itself; the absence side a caption made false
+        assert e.negated == f"It is not true that {e.caption}"
+        assert e.absence.startswith("It is not true that ") and e.absence != e.negated
+    with pytest.raises(ValueError, match="unknown; choose from"):
+        training_source("world[:6]", forms=["nope"])
+
+
 def test_coco_folder_source(tmp_path):
     export_coco(world_dataset(6, seed=TRAIN_SEED), tmp_path / "coco")
-    src = training_source(str(tmp_path / "coco"))
+    src = training_source(str(tmp_path / "coco"), forms=["no"])
     assert isinstance(src, WorldSource) and len(src) == 6
     assert src.pixels(0).shape == (64, 64, 3)
     _check_negations(src)

@@ -83,3 +83,57 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(source, tmp_path):
     assert state["step"] == 2
     kept = load_bundle(str(tmp_path / "checkpoint")).model
     assert all(torch.isfinite(p).all() for p in kept.parameters())
+
+
+def test_validation_keeps_the_chosen_checkpoint(source, tmp_path):
+    from negscope.data import world_dataset
+    from negscope.data.world import TRAIN_SEED
+    from negscope.finetune.validation import choose
+
+    cfg = TrainConfig(**{**CFG, "steps": 6, "validate_every": 2, "lr": 1e-2})
+    bundle = load_bundle("tiny")
+    trainer = Trainer(bundle, source, list(PLAN), cfg, validation=world_dataset(10, seed=TRAIN_SEED, start=100))
+    result = trainer.fit(tmp_path, progress=False)
+    assert [v["step"] for v in result.validation] == [0, 2, 4, 6]
+    step = choose(result.validation, 0.0).record["step"]
+    assert result.chosen["record"]["step"] == step
+    saved = load_bundle(str(tmp_path))
+    assert trainer.validator.score(step) == {**result.chosen["record"]}  # the saved weights are the chosen step's
+    best = load_bundle(str(tmp_path / "checkpoint" / "best")).model.state_dict()
+    assert all(torch.equal(best[n], t) for n, t in saved.model.state_dict().items()) or step == 6
+
+
+def test_patience_stops_early(source, tmp_path):
+    from negscope.data import world_dataset
+    from negscope.data.world import TRAIN_SEED
+
+    cfg = TrainConfig(**{**CFG, "steps": 40, "validate_every": 1, "patience": 2, "lr": 1e-2})
+    trainer = Trainer(load_bundle("tiny"), source, list(PLAN), cfg, validation=world_dataset(10, seed=TRAIN_SEED, start=100))
+    result = trainer.fit(tmp_path, progress=False)
+    chosen = result.chosen["record"]["step"]
+    assert len(result.history) == chosen + 2 < 40  # two validations past the choice without a better one
+
+
+def test_lora_trains_only_adapters_and_saves_plain_weights(source, tmp_path):
+    pytest.importorskip("peft")
+    before = load_bundle("tiny").model.state_dict()
+    bundle = _run(source, tmp_path, lora_rank=2)
+    after = load_bundle(str(tmp_path)).model.state_dict()
+    assert set(after) == set(before)
+    changed = {n for n in after if not torch.equal(before[n], after[n])}
+    assert changed and all(n.startswith(("text_model.encoder.layers.0.", "text_model.encoder.layers.2.")) for n in changed)
+    assert all(torch.equal(after[n], t) for n, t in bundle.model.state_dict().items())
+
+
+def test_lora_resume_matches_an_uninterrupted_run(source, tmp_path):
+    pytest.importorskip("peft")
+    whole = _run(source, tmp_path / "whole", lora_rank=2).model.state_dict()
+
+    def interrupt(step, record):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(source, tmp_path / "cut", callback=interrupt, lora_rank=2)
+    resumed = _run(source, tmp_path / "cut", resume=True, lora_rank=2).model.state_dict()
+    assert all(torch.allclose(whole[n], resumed[n], atol=1e-6) for n in whole)

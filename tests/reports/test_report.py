@@ -13,6 +13,8 @@ from negscope.results import (
     EvidenceSummary,
     RankCorrelation,
     RankedBlock,
+    RecipeRow,
+    RecipesResult,
     SeedRow,
     SelectionResult,
     SimilarityResult,
@@ -93,7 +95,8 @@ def test_report_numbers_come_from_the_json(run_dir):
     assert "presence accuracy from 0.300 to 0.650 (+0.350)" in md and "absence accuracy from 0.200 to 0.560 (+0.360)" in md
     assert "image-to-text R@1 went from 0.800 to 0.780 (-0.020)" in md
     assert "| after: `finetune` | 0.650 | 0.560 |" in md
-    assert "| after − before | +0.350 | +0.360 | +0.000 | -0.020 |" in md and md.rstrip().count("| -70 |") == 1
+    assert "| after − before | +0.350 | +0.360 | +0.000 | -70 |" in md and md.rstrip().count("| -70 |") == 1
+    assert "| after − before | -0.020 | +0.000 | +0.000 | +0.000 | +0.000 | +0.000 |" in md
     assert "| similarity | complete | abc123 | 4.2 |" in md and "| finetune | not run | – | – |" in md
     assert ("| front (0,1) | 0.650 ± 0.020 (+0.350) | 0.560 ± 0.010 (+0.360) | 0.500 ± 0.000 (+0.100) "
             "| 0.780 ± 0.005 (-0.020) | +0.355 ± 0.015 | 0.700 |") in md
@@ -126,7 +129,7 @@ def test_html_is_self_contained(run_dir):
 
 def test_empty_run_folder_reports_every_section_as_not_run(tmp_path):
     _, md = write_report(tmp_path)
-    assert md.read_text().count("Not run") == 10
+    assert md.read_text().count("Not run") == 11
     (tmp_path / "file").write_text("")
     with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
         write_report(tmp_path / "file")
@@ -137,3 +140,87 @@ def test_cli_report(run_dir, tmp_path, capsys):
     assert (run_dir / "report.html").is_file()
     assert main(["report", "--from", str(tmp_path / "nope")]) == 2
     assert "nope does not exist" in capsys.readouterr().err
+
+
+FORM_ACC = {"no": {"presence": 0.9, "absence": 0.8}, "not_true": {"presence": 0.7, "absence": 0.6},
+            "without": {"presence": 0.55, "absence": 0.45}}
+VALIDATION = [{"step": s, "presence": 0.5 + s / 100, "absence": 0.4 + s / 100, "negation": 0.45 + s / 100,
+               "i2t_r1": 0.8 - s / 1000, "t2i_r1": 0.7} for s in (0, 20, 40)]
+
+
+def train_result(chosen):
+    return TrainResult(model="world", blocks_spec="0,2", selection=None, seed=0, blocks=[0, 2], trainable=["a"],
+                       processes=1, data="world", train_seconds=3.0, threads=1, final_loss=1.0,
+                       config={"steps": 40, "batch_size": 8, "lr": 3e-4, "weight_decay": 0.2, "warmup": 1, "margin": 0.9,
+                               "lambda_abs": 1.0, "forms": ["no", "not_true"], "lambda_anchor": 0.5, "lora_rank": 8,
+                               "validation": 300, "validate_every": 20, "retrieval_tolerance": 0.02, "patience": 0},
+                       history=[{"step": 1, "loss": 2.0}], validation=VALIDATION, chosen=chosen)
+
+
+@pytest.fixture
+def new_run_dir(run_dir):
+    chosen = {"record": VALIDATION[1], "admissible": True,
+              "note": "step 20: best validation negation accuracy among the 2 of 2 checkpoints whose R@1 fell by at most "
+                      "0.02 both ways"}
+    train_result(chosen).save(run_dir / "finetune")
+    before, after = eval_row("world", 0.30, 0.20, 0.80, 90), eval_row(str(run_dir / "finetune"), 0.65, 0.56, 0.78, 20)
+    before.retrieval_ci = {"i2t_r1": [0.75, 0.85], "t2i_r1": [0.45, 0.55]}
+    after.retrieval_ci = {"i2t_r1": [0.7312, 0.8288], "t2i_r1": [0.45, 0.55]}
+    after.retrieval["t2i_r1"] = 0.592
+    before.form_accuracy = {k: {"presence": 0.5, "absence": 0.5} for k in FORM_ACC}
+    after.form_accuracy = FORM_ACC
+    EvaluationResult("world", 0, 0, [before, after]).save(run_dir / "evaluate")
+    metrics = {"presence_accuracy": 0.6, "absence_accuracy": 0.5, "held_out": 0.55, "flip_rate": 0.2, "i2t_r1": 0.79,
+               "t2i_r1": 0.69}
+    RecipesResult(
+        model="world", train_data="world", eval_data="world", images=40, blocks=[0, 2],
+        train_config={"steps": 40, "batch_size": 8, "lr": 3e-4}, seeds=[0, 1],
+        baseline={**metrics, "presence_accuracy": 0.3, "held_out": 0.5, "flip_rate": 0.45, "i2t_r1": 0.8},
+        baseline_forms={"no": 0.5, "not_true": 0.5, "without": 0.5},
+        rows=[RecipeRow("forms=no", {"forms": ["no"]}, ["no"], metrics, {k: 0.01 for k in metrics},
+                        {"no": 0.85, "not_true": 0.6, "without": 0.52}, {"no": 0.01, "not_true": 0.02, "without": 0.0},
+                        [20, 40])],
+    ).save(run_dir / "recipes")
+    png(run_dir / "recipes" / "forms.png")
+    return run_dir
+
+
+def test_new_fields_and_the_recipe_study_are_reported(new_run_dir):
+    md = write_report(new_run_dir)[1].read_text()
+    # fine-tuning: settings, the validation split, the rule, the choice, its table and the drawn curve
+    assert "trained through LoRA adapters of rank 8 with the Omni-NegCLIP loss on `world` (negation forms `no`, `not_true`)" in md
+    assert "λ_abs 1.000, λ_anchor 0.500 (an anchor term" in md and "Up to 300 training images" in md
+    assert "fell by at most 0.02 below step 0" in md
+    assert ("Chosen: step 20: best validation negation accuracy among the 2 of 2 checkpoints whose R@1 fell by at most "
+            "0.02 both ways") in md
+    assert "| 0 (before) | 0.450 |" in md and "| 20 ← chosen | 0.650 | 0.700 | 0.600 | 0.780 | 0.700 |" in md
+    assert (new_run_dir / "finetune" / "validation_curve.png").is_file()
+    assert md.count("](finetune/validation_curve.png)") == 1
+    # evaluation: both directions with intervals, the retrieval table, the forms table
+    assert ("image-to-text R@1 went from 0.800 [0.75, 0.85] to 0.780 [0.73, 0.83] (-0.020) and text-to-image R@1 "
+            "from 0.500 [0.45, 0.55] to 0.592 [0.45, 0.55] (+0.092)") in md
+    assert "| after: `finetune` | 0.780 [0.73, 0.83] | 0.500 | 0.500 | 0.592 [0.45, 0.55] | 0.500 | 0.500 |" in md
+    assert "| after − before | -0.020 | +0.000 | +0.000 | +0.092 | +0.000 | +0.000 |" in md
+    assert "The fine-tune trained on `no`, `not_true` (its `train.json`)" in md
+    assert "| no | no red circle next to a blue square | 0.500 | 0.500 | 0.900 | 0.800 | yes |" in md
+    assert "| without | a red circle, without a blue square | 0.500 | 0.500 | 0.550 | 0.450 | no (held out) |" in md
+    assert "| held-out forms (mean) | – | 0.500 | 0.500 | 0.550 | 0.450 | – |" in md
+    # the recipe study
+    assert "## Recipe study: what keeps retrieval, and which negation forms generalise" in md
+    assert "| forms=no | 0.600 ± 0.010 (+0.300) | 0.500 ± 0.010 (+0.000) | 0.550 ± 0.010 (+0.050) |" in md
+    assert "| 20, 40 |" in md
+    assert "| forms=no (no) | 0.850* | 0.600 | 0.520 |" in md and "| (before) | 0.500 | 0.500 | 0.500 |" in md
+    assert "](recipes/forms.png)" in md
+
+
+def test_a_choice_that_lost_retrieval_is_flagged(new_run_dir):
+    note = "step 40: no checkpoint kept R@1 within 0 of the model before fine-tuning; this one lost least (0.040)"
+    train_result({"record": VALIDATION[2], "admissible": False, "note": note}).save(new_run_dir / "finetune")
+    md = write_report(new_run_dir)[1].read_text()
+    assert f"No checkpoint kept retrieval; {note}." in md and "| 40 ← chosen |" in md
+
+
+def test_older_results_skip_the_new_tables(run_dir):
+    md = write_report(run_dir)[1].read_text()
+    assert "Negation forms." not in md and "Up to" not in md and "[" not in md.split("## Before and after")[1].split("##")[0]
+    assert not (run_dir / "finetune" / "validation_curve.png").exists()

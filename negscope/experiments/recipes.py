@@ -1,0 +1,113 @@
+"""`negscope study recipes`: fine-tuning recipes trained alike, and which negation forms each one learns.
+
+Each recipe is a change to the [finetune] settings ('lr=1e-4', 'forms=no', 'lora_rank=8 lr=1e-3'). Every recipe
+trains the same blocks (the finetune stage's) for the same steps, once per seed, in `<recipe>/seed_<s>/`, each run
+keyed like the layer study's so a rerun redoes only what changed. Every run is evaluated on every negation form,
+which makes the trained-form × tested-form matrix: a recipe's held-out accuracy is its mean over the forms it did
+not train on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from ..data import data_fingerprint, load_dataset
+from ..data.forms import FORMS
+from ..evaluation.suite import evaluate
+from ..finetune.run import fine_tune
+from ..fingerprint import code_fingerprint, digest
+from ..io import write_text
+from ..models import load_bundle, model_fingerprint
+from ..reports.figures import form_matrix
+from ..results import EvaluationRow, RecipeRow, RecipesResult, TrainResult
+from ..selection import plan_blocks
+from .common import keyed_row, mean_std, slug
+from .config import Common, FinetuneConfig, RecipesConfig, parse_arm
+
+METRICS = ("presence_accuracy", "absence_accuracy", "held_out", "flip_rate", "i2t_r1", "t2i_r1")
+
+
+def form_scores(row: EvaluationRow) -> dict[str, float]:
+    """Each negation form's mean of presence and absence accuracy."""
+    return {f: (v["presence"] + v["absence"]) / 2 for f, v in row.form_accuracy.items()}
+
+
+def _values(row: EvaluationRow, trained: list[str]) -> dict[str, float]:
+    forms = form_scores(row)
+    held = [v for f, v in forms.items() if f not in trained]
+    return {**{m: row.metric(m) for m in METRICS if m != "held_out"}, "held_out": float(np.mean(held)) if held else float("nan")}
+
+
+def run_recipes(
+    common: Common, finetune: FinetuneConfig, cfg: RecipesConfig, out: str | Path,
+    selection: str | Path | None = None, progress: bool = True,
+) -> RecipesResult:
+    """Fine-tune each recipe with the same budget once per seed, evaluate every form, and compare."""
+    out = Path(out)
+    base_cfg = dataclasses.replace(finetune, steps=cfg.steps)
+    train_data = finetune.train_data or common.data
+    seeds = list(range(common.seed, common.seed + cfg.seeds))
+    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    bundle = load_bundle(common.model)
+    blocks = [b.index for b in plan_blocks(bundle, finetune.blocks, selection)]
+    base_key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data),
+                       "limit": cfg.limit, "seed": common.seed, "code": code_fingerprint()})
+    base = keyed_row(out / "baseline", base_key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
+    rows = []
+    for arm in cfg.arms:
+        changes, train = parse_arm(arm, base_cfg)
+        runs, chosen = [], []
+        for seed in seeds:
+            folder = out / slug(arm) / f"seed_{seed}"
+
+            def train_and_evaluate(folder: Path = folder, train: FinetuneConfig = train, seed: int = seed,
+                                   arm: str = arm) -> EvaluationRow:
+                print(f"recipe study: {arm} with seed {seed}")
+                fine_tune(common.model, train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
+                          pool=train.pool, resume=True, progress=progress)
+                return evaluate(load_bundle(str(folder)), dataset, seed=common.seed, progress=progress)
+
+            key = digest({"base": base_key, "train_data": data_fingerprint(train_data), "train": dataclasses.asdict(train),
+                          "blocks": blocks, "seed": seed})
+            runs.append(keyed_row(folder, key, train_and_evaluate))
+            done = TrainResult.load(TrainResult.path(folder))
+            chosen.append(int(done.chosen["record"]["step"]) if done.chosen else done.config["steps"])
+        values = [_values(r, train.forms) for r in runs]
+        forms = [form_scores(r) for r in runs]
+        stats = {m: mean_std([v[m] for v in values]) for m in METRICS}
+        form_stats = {f: mean_std([v[f] for v in forms]) for f in FORMS}
+        rows.append(RecipeRow(arm, changes, list(train.forms), {m: s[0] for m, s in stats.items()},
+                              {m: s[1] for m, s in stats.items()}, {f: s[0] for f, s in form_stats.items()},
+                              {f: s[1] for f, s in form_stats.items()}, chosen))
+    result = RecipesResult(model=common.model, train_data=train_data, eval_data=common.data, images=len(dataset),
+                           blocks=blocks, train_config=dataclasses.asdict(base_cfg), seeds=seeds,
+                           baseline=_values(base, []), baseline_forms=form_scores(base), rows=rows)
+    result.save(out)
+    write_text(out / "recipes.md", format_summary(result))
+    form_matrix(result, out / "forms.png")
+    return result
+
+
+def format_summary(result: RecipesResult) -> str:
+    """The recipe table and the trained × tested form matrix, as Markdown (mean ± std over seeds)."""
+    n = len(result.seeds)
+    heads = ["presence", "absence", "held-out forms", "'This is not' flips", "i2t R@1", "t2i R@1"]
+    b = result.baseline
+    lines = [f"| recipe (mean ± std over {n} seeds) | " + " | ".join(heads) + " | chosen steps |",
+             "|---" * (len(heads) + 2) + "|",
+             "| none (before) | " + " | ".join(f"{b[m]:.3f}" for m in METRICS) + " | |"]
+    for r in result.rows:
+        cells = " | ".join(f"{r.values[m]:.3f} ± {r.std[m]:.3f} ({r.values[m] - b[m]:+.3f})" for m in METRICS)
+        lines.append(f"| {r.arm} | {cells} | {', '.join(map(str, r.chosen_steps))} |")
+    forms = list(FORMS)
+    lines += ["", ("Trained forms (rows) × tested forms (columns): mean of presence and absence accuracy; "
+                   "* marks a form the recipe trained on."), "",
+              "| trained on | " + " | ".join(forms) + " |", "|---" * (len(forms) + 1) + "|",
+              "| (before) | " + " | ".join(f"{result.baseline_forms[f]:.3f}" for f in forms) + " |"]
+    for r in result.rows:
+        lines.append(f"| {r.arm} ({'+'.join(r.trained_forms)}) | "
+                     + " | ".join(f"{r.forms[f]:.3f}{'*' if f in r.trained_forms else ''}" for f in forms) + " |")
+    return "\n".join(lines) + "\n"

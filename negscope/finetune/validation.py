@@ -1,0 +1,78 @@
+"""Model selection on a validation split of the training data: negation accuracy, subject to retrieval kept.
+
+The split is held out of the training scenes (never the test scenes). Every `validate_every` steps the
+trainer scores the model on it: presence and absence accuracy in the training forms (one pair of each per
+image, on its first caption), and R@1 both ways over all its captions.
+A checkpoint is admissible when neither R@1 falls more than `retrieval_tolerance` below the model's before
+fine-tuning; the admissible one with the best negation accuracy is kept. When none is admissible, the one
+whose worse R@1 fell least is kept, and the result says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..data import Dataset
+from ..data.forms import form_pairs, get_forms
+from ..evaluation.features import image_features
+from ..evaluation.negation import pair_wins
+from ..evaluation.retrieval import retrieval
+from ..models import ClipBundle
+
+RECALLS = ("i2t_r1", "t2i_r1")
+
+
+class Validator:
+    """Scores a bundle on `dataset` with the image features computed once (the image tower is frozen)."""
+
+    def __init__(self, bundle: ClipBundle, dataset: Dataset, forms: list[str], seed: int = 0):
+        self.bundle, self.dataset = bundle, dataset
+        first = Dataset(dataset.name, [dataclasses.replace(r, captions=r.captions[:1]) for r in dataset], dataset.categories)
+        pairs = form_pairs(first, get_forms(forms), seed=seed)
+        self.presence = [t for p in pairs.values() for t in p["presence"]]
+        self.absence = [t for p in pairs.values() for t in p["absence"]]
+        self.images = image_features(bundle, dataset)
+
+    def score(self, step: int) -> dict[str, float]:
+        """Presence, absence and their mean (`negation`), and R@1 both ways, at training step `step`."""
+        modes = [(m, m.training) for m in self.bundle.model.modules()]
+        self.bundle.model.eval()
+        try:
+            presence, absence = pair_wins(self.bundle, self.images, self.presence, self.absence)
+            recall, _ = retrieval(self.bundle, self.images, self.dataset, ks=(1,), n_boot=1)
+        finally:
+            for module, mode in modes:
+                module.training = mode
+        p, a = float(presence.float().mean()), float(absence.float().mean())
+        return {"step": step, "presence": p, "absence": a, "negation": (p + a) / 2, **{k: recall[k] for k in RECALLS}}
+
+
+@dataclass
+class Choice:
+    """The validation record kept, whether it kept retrieval, and why it was chosen."""
+
+    record: dict[str, float]
+    admissible: bool
+    note: str
+
+
+def retrieval_drop(record: dict[str, float], before: dict[str, float]) -> float:
+    """How far the worse of the two R@1 fell below the model's before fine-tuning (negative: it rose)."""
+    return max(before[k] - record[k] for k in RECALLS)
+
+
+def choose(records: list[dict[str, float]], tolerance: float) -> Choice:
+    """Among fine-tuned records (`records[0]` is the model before fine-tuning), the best negation accuracy whose R@1
+    fell by at most `tolerance` both ways, else the one whose R@1 fell least."""
+    before, tuned = records[0], records[1:]
+    if not tuned:
+        raise ValueError("no validation after any training step; lower validate_every below the number of steps")
+    ok = [r for r in tuned if retrieval_drop(r, before) <= tolerance + 1e-12]
+    if ok:
+        best = max(ok, key=lambda r: (r["negation"], -r["step"]))
+        return Choice(best, True, f"step {best['step']}: best validation negation accuracy among the {len(ok)} of "
+                                  f"{len(tuned)} checkpoints whose R@1 fell by at most {tolerance:g} both ways")
+    best = min(tuned, key=lambda r: (retrieval_drop(r, before), -r["negation"]))
+    return Choice(best, False, f"step {best['step']}: no checkpoint kept R@1 within {tolerance:g} of the model before "
+                               f"fine-tuning; this one lost least ({retrieval_drop(best, before):.3f})")
