@@ -7,13 +7,18 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..io import read_json, write_json, write_text
 from ..results import EvaluationRow
 from ..results.base import build, plain
+from .config import Common
+
+if TYPE_CHECKING:
+    from ..data import Dataset
+    from ..models import ClipBundle
 
 STARTED = ".started"
 MARKER = "stage.json"
@@ -56,6 +61,23 @@ def keyed_row(folder: Path, key: str, compute: Callable[[], EvaluationRow]) -> E
     row = compute()
     write_json(folder / RUN_MARKER, {"key": key, "row": plain(row)})
     return row
+
+
+def study_baseline(common: Common, limit: int, out: Path, progress: bool = True
+                   ) -> tuple[Dataset, ClipBundle, str, EvaluationRow]:
+    """A study's evaluation data, the model before fine-tuning, the key its runs build on and its evaluation row
+    (stored in `out/baseline`)."""
+    from ..data import data_fingerprint, load_dataset
+    from ..evaluation.suite import evaluate
+    from ..fingerprint import code_fingerprint, digest
+    from ..models import load_bundle, model_fingerprint
+
+    dataset = load_dataset(common.data, limit=limit, strict=common.strict)
+    bundle = load_bundle(common.model)
+    key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data),
+                  "limit": limit, "seed": common.seed, "code": code_fingerprint()})
+    return dataset, bundle, key, keyed_row(out / "baseline", key, lambda: evaluate(bundle, dataset, seed=common.seed,
+                                                                                   progress=progress))
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

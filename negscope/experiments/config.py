@@ -118,7 +118,7 @@ class StudyConfig:
 
 
 DEFAULT_ARMS = ("default", "forms=no", "forms=not_true", "forms=without", "forms=this_is_not", "lambda_anchor=50",
-                "lora_rank=8 lr=1e-3")
+                "lora_rank=8 lr=3e-3")
 
 
 def _default_arms() -> list[str]:

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import data_fingerprint, load_dataset
+from ..data import data_fingerprint
 from ..data.forms import FORMS
 from ..evaluation.suite import evaluate
 from ..finetune.run import fine_tune
-from ..fingerprint import code_fingerprint, digest
+from ..fingerprint import digest
 from ..io import write_text
-from ..models import load_bundle, model_fingerprint
+from ..models import load_bundle
 from ..reports.figures import form_matrix
 from ..results import EvaluationRow, RecipeRow, RecipesResult, TrainResult
 from ..selection import plan_blocks
-from .common import keyed_row, mean_std, slug
+from .common import keyed_row, mean_std, slug, study_baseline
 from .config import Common, FinetuneConfig, RecipesConfig, parse_arm
 
 METRICS = ("presence_accuracy", "absence_accuracy", "held_out", "flip_rate", "i2t_r1", "t2i_r1")
@@ -50,12 +50,8 @@ def run_recipes(
     base_cfg = dataclasses.replace(finetune, steps=cfg.steps)
     train_data = finetune.train_data or common.data
     seeds = list(range(common.seed, common.seed + cfg.seeds))
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
-    bundle = load_bundle(common.model)
+    dataset, bundle, base_key, base = study_baseline(common, cfg.limit, out, progress)
     blocks = [b.index for b in plan_blocks(bundle, finetune.blocks, selection)]
-    base_key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data),
-                       "limit": cfg.limit, "seed": common.seed, "code": code_fingerprint()})
-    base = keyed_row(out / "baseline", base_key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
     rows = []
     for arm in cfg.arms:
         changes, train = parse_arm(arm, base_cfg)

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import data_fingerprint, load_dataset
+from ..data import data_fingerprint
 from ..evaluation.suite import evaluate
 from ..finetune.run import fine_tune
-from ..fingerprint import code_fingerprint, digest
+from ..fingerprint import digest
 from ..io import atomic_path, write_text
-from ..models import load_bundle, model_fingerprint
+from ..models import load_bundle
 from ..reports.figures import study_bars
 from ..results import EvaluationRow, RankCorrelation, SelectionResult, StudyResult, StudyRow
 from ..results.study import FrontBack, SeedRun
 from ..selection import plan_blocks
-from .common import keyed_row, mean_std
+from .common import keyed_row, mean_std, study_baseline
 from .config import Common, FinetuneConfig, StudyConfig
 
 SETS = ("front", "middle", "back", "all", "selected")
@@ -87,12 +87,8 @@ def run_layer_study(
     train = dataclasses.replace(finetune, steps=cfg.steps)
     train_data = finetune.train_data or common.data
     seeds = list(range(common.seed, common.seed + cfg.seeds))
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
-    bundle = load_bundle(common.model)
+    dataset, bundle, base_key, base = study_baseline(common, cfg.limit, out, progress)
     sel = SelectionResult.load(selection) if selection else None
-    base_key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data),
-                       "limit": cfg.limit, "seed": common.seed, "code": code_fingerprint()})
-    base = keyed_row(out / "baseline", base_key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
     rows = []
     for name in SETS:
         if name == "selected" and sel is None:

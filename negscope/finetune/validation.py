@@ -5,7 +5,8 @@ trainer scores the model on it: presence and absence accuracy in the training fo
 image, on its first caption), and R@1 both ways over all its captions.
 A checkpoint is admissible when neither R@1 falls more than `retrieval_tolerance` below the model's before
 fine-tuning; the admissible one with the best negation accuracy is kept. When none is admissible, the one
-whose worse R@1 fell least is kept, and the result says so.
+with the best negation accuracy is kept all the same, and the result says so and how little retrieval any
+checkpoint lost.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def retrieval_drop(record: dict[str, float], before: dict[str, float]) -> float:
 
 def choose(records: list[dict[str, float]], tolerance: float) -> Choice:
     """Among fine-tuned records (`records[0]` is the model before fine-tuning), the best negation accuracy whose R@1
-    fell by at most `tolerance` both ways, else the one whose R@1 fell least."""
+    fell by at most `tolerance` both ways; when none did, the best negation accuracy, marked inadmissible."""
     before, tuned = records[0], records[1:]
     if not tuned:
         raise ValueError("no validation after any training step; lower validate_every below the number of steps")
@@ -73,6 +74,9 @@ def choose(records: list[dict[str, float]], tolerance: float) -> Choice:
         best = max(ok, key=lambda r: (r["negation"], -r["step"]))
         return Choice(best, True, f"step {best['step']}: best validation negation accuracy among the {len(ok)} of "
                                   f"{len(tuned)} checkpoints whose R@1 fell by at most {tolerance:g} both ways")
-    best = min(tuned, key=lambda r: (retrieval_drop(r, before), -r["negation"]))
+    best = max(tuned, key=lambda r: (r["negation"], -r["step"]))
+    least = min(tuned, key=lambda r: retrieval_drop(r, before))
     return Choice(best, False, f"step {best['step']}: no checkpoint kept R@1 within {tolerance:g} of the model before "
-                               f"fine-tuning; this one lost least ({retrieval_drop(best, before):.3f})")
+                               f"fine-tuning, so the best negation accuracy is kept; its worse R@1 fell by "
+                               f"{retrieval_drop(best, before):.3f} (least fall: {retrieval_drop(least, before):.3f} at "
+                               f"step {least['step']}; raise retrieval_tolerance or change the recipe)")

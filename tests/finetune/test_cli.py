@@ -1,19 +1,8 @@
 import json
 
-import pytest
-import torch
-
 from negscope.cli import main
 from negscope.models import load_bundle
 from negscope.results import TrainResult
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_finetune_cli_auto_blocks_and_resume(tmp_path, capsys, write_selection):

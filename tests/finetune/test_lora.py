@@ -11,14 +11,6 @@ PLAN = (Block(0), 2)  # a Block and a plain index
 LINEARS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj", "mlp.fc1", "mlp.fc2")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_adapters_start_as_identity_and_only_they_train():
     bundle = load_bundle("tiny")
     before = bundle.encode_text(CAPTIONS)

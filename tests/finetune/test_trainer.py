@@ -11,15 +11,6 @@ CFG = {"steps": 4, "batch_size": 6, "lr": 1e-3, "warmup": 1, "save_every": 2}
 PLAN = (Block(0), Block(2))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models run fastest on one thread, and far faster than on oversubscribed shared cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def source():
     return training_source("world[:24]")

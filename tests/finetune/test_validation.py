@@ -21,9 +21,10 @@ def test_choice_is_the_best_negation_among_checkpoints_that_keep_retrieval():
     assert retrieval_drop(records[2], BEFORE) == pytest.approx(0.02)
 
 
-def test_without_an_admissible_checkpoint_the_smallest_retrieval_loss_is_kept_and_said():
+def test_without_an_admissible_checkpoint_the_best_negation_is_kept_and_the_note_says_so():
     chosen = choose([BEFORE, _rec(20, 0.9, 0.50, 0.6), _rec(40, 0.7, 0.57, 0.58)], tolerance=0.0)
-    assert chosen.record["step"] == 40 and not chosen.admissible and "lost least (0.030)" in chosen.note
+    assert chosen.record["step"] == 20 and not chosen.admissible
+    assert "fell by 0.100 (least fall: 0.030 at step 40" in chosen.note
 
 
 def test_the_model_before_fine_tuning_is_never_chosen():
