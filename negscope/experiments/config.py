@@ -117,7 +117,7 @@ class StudyConfig:
     seeds: int = setting(3, "training seeds per block set (seed, seed+1, ...); the table shows mean ± std", low=1)
 
 
-DEFAULT_ARMS = ("default", "forms=no", "forms=not_true", "forms=without", "forms=this_is_not", "lambda_anchor=50",
+DEFAULT_ARMS = ("default", "lambda_anchor=0", "forms=no", "forms=not_true", "forms=without", "forms=this_is_not",
                 "lora_rank=8 lr=3e-3")
 
 
@@ -202,6 +202,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "erasure": {"limit": 60, "n_boot": 200},
     "finetune": {"steps": 40, "batch_size": 32, "pool": 1000, "warmup": 5, "save_every": 20},
     "evaluate": {"limit": 150},
+    "recipes": {"arms": ["default", "forms=without"], "steps": 20, "limit": 60, "seeds": 1},
 }
 
 

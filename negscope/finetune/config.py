@@ -20,7 +20,7 @@ class LossWeights:
     lambda_orig: float = setting(1.0, "weight of InfoNCE on the original captions inside L_abs", low=0)
     lambda_text: float = setting(1.0, "weight of the caption-vs-absence-caption margin term inside L_abs", low=0)
     margin: float = setting(0.9, "margin m of that term: mean(ReLU(cos(T_i, A_i) + m))")
-    lambda_anchor: float = setting(0.0, "weight of the anchor mean(1 - cos(T_i, T0_i)) that keeps positive captions "
+    lambda_anchor: float = setting(50.0, "weight of the anchor mean(1 - cos(T_i, T0_i)) that keeps positive captions "
                                    "where the model before fine-tuning put them (0: off, the reference objective)", low=0)
 
 
@@ -28,7 +28,7 @@ class LossWeights:
 class TrainConfig(LossWeights):
     """Optimiser, schedule and loss settings; the defaults suit the world model on CPU."""
 
-    steps: int = setting(120, "optimisation steps", low=1)
+    steps: int = setting(240, "optimisation steps", low=1)
     batch_size: int = setting(32, "images per step, over all processes (contrastive: at least 2)", low=2)
     lr: float = setting(3e-4, "peak learning rate (AdamW)", low=0)
     weight_decay: float = setting(0.2, "AdamW weight decay", low=0)
@@ -40,7 +40,7 @@ class TrainConfig(LossWeights):
     validation: int = setting(300, "training images held out to choose the checkpoint (0: none, keep the last step)",
                               low=0)
     validate_every: int = setting(20, "score the validation split every N steps", low=1)
-    retrieval_tolerance: float = setting(0.0, "how far either R@1 may fall below the model's before fine-tuning on the "
+    retrieval_tolerance: float = setting(0.01, "how far either R@1 may fall below the model's before fine-tuning on the "
                                          "validation split for a checkpoint to be chosen", low=0, high=1)
     patience: int = setting(0, "stop after N validations without a better admissible checkpoint (0: never)", low=0)
     forms: list[str] = setting(None, "negation forms training draws from; the others stay held out for evaluation",
