@@ -405,8 +405,8 @@ def _validation(doc: Doc, out: StageOutput, res: TrainResult) -> None:
         f"validation split, never the evaluation images, and scored{every} (step 0: the model before fine-tuning): "
         f"presence and absence accuracy in the trained negation forms, their mean (negation accuracy), and R@1 both "
         f"ways. The rule: keep the checkpoint with the best validation negation accuracy among those whose "
-        f"image-to-text and text-to-image R@1 both fell by at most {tolerance:g} below step 0; when none did, the one "
-        f"whose worse R@1 fell least.{patience} {choice}"
+        f"image-to-text and text-to-image R@1 both fell by at most {tolerance:g} below step 0; when none did, the best "
+        f"validation negation accuracy all the same, flagged.{patience} {choice}"
     )
     step = int(chosen["record"]["step"]) if chosen else None
 

@@ -77,3 +77,20 @@ def test_mcq_chance_and_ties():
     acc, by_type = mcq_accuracy(Flat(), torch.ones(len(ds), 4) / 2, negs, seed=0)
     assert 0.19 < acc < 0.31
     assert set(by_type) == {"affirmation", "negation", "hybrid"}
+
+
+def test_form_accuracy_matches_direct_and_covers_every_form(tiny, small_world):
+    from negscope.data.forms import FORMS, form_pairs
+    from negscope.evaluation.negation import form_accuracy
+    from negscope.evaluation.suite import evaluate
+
+    feats = image_features(tiny, small_world)
+    pairs = form_pairs(small_world, list(FORMS.values()), seed=0)
+    acc = form_accuracy(tiny, feats, pairs)
+    for form in ("not", "missing"):
+        triples = pairs[form]["absence"]
+        img = feats[[t[0] for t in triples]]
+        wins = (img * tiny.encode_text([t[1] for t in triples])).sum(-1) > (img * tiny.encode_text([t[2] for t in triples])).sum(-1)
+        assert acc[form]["absence"] == float(wins.float().mean())
+    row = evaluate(tiny, small_world, image_feats=feats)
+    assert row.form_accuracy == acc and set(row.retrieval_ci) == set(row.retrieval)

@@ -49,6 +49,11 @@ warmup = 1
 save_every = 2
 [evaluate]
 limit = 8
+[recipes]
+arms = ["default", "forms=without"]
+steps = 2
+limit = 8
+seeds = 1
 [study]
 steps = 2
 limit = 8
@@ -228,11 +233,11 @@ def test_keys_depend_on_their_inputs_only():
 
 @pytest.mark.slow
 def test_every_stage_on_the_tiny_model(tmp_path):
-    cfg_path = tiny_config(tmp_path / "tiny.toml", [*ANALYSIS, "study"], blocks="auto")
+    cfg_path = tiny_config(tmp_path / "tiny.toml", [*ANALYSIS, "recipes", "study"], blocks="auto")
     proc = _negscope(["run", "--config", str(cfg_path), "--out", str(tmp_path / "r")])
     assert proc.wait() == 0, proc.stderr.read()
     md = (tmp_path / "r" / "report.md").read_text()
-    assert "Not run" not in md and "| selected (" in md
+    assert "Not run" not in md and "| selected (" in md and "| forms=without (without) |" in md
     selected = read_json(tmp_path / "r" / "selection" / "selection.json")["blocks"]
     assert read_json(tmp_path / "r" / "finetune" / "train.json")["blocks"] == selected
 
