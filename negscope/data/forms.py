@@ -27,55 +27,61 @@ Pair = tuple[str, str]
 Triple = tuple[int, str, str]
 
 
+Builder = Callable[[str, str, list[str]], Pair]
+EXAMPLE = "a red circle next to a blue square"
+
+
 @dataclass(frozen=True)
 class NegationForm:
-    """One way of writing a negation; `presence` and `absence` give (true, false) text pairs."""
+    """One way of writing a negation. For a caption, an object and the image's objects, `presence` gives (a true
+    text, the same text negating the object, which is in the image) and `absence` (a true text negating the object,
+    which is not, and the same text affirming it); `example` is the form's negation, made by its own builder."""
 
     name: str
+    presence: Builder
+    absence: Builder
     example: str
-    sentence: bool
-    negate: Callable[[str, str], str]
-    affirm: Callable[[str, str], str] | None = None
-
-    def presence(self, caption: str, name: str, present: list[str]) -> Pair:
-        """For `name` in the image: (a true text, the same text negating `name`)."""
-        if self.sentence:
-            return _body(caption), self.negate(caption, name)
-        if self.affirm is None:
-            return _body(caption), presence_negation(caption, name)
-        return self.affirm(caption, name), self.negate(caption, name)
-
-    def absence(self, caption: str, name: str, present: list[str]) -> Pair:
-        """For `name` not in the image: (a true text negating `name`, the same text affirming it)."""
-        if self.sentence:
-            changed = change_subject(caption, present, name)
-            return self.negate(changed, name), changed
-        if self.affirm is None:
-            return absence_pair(caption, name)
-        return self.negate(caption, name), self.affirm(caption, name)
 
 
-def _sentence(template: str) -> Callable[[str, str], str]:
-    return lambda caption, name: template.format(_body(caption))
+def in_place(name: str) -> NegationForm:
+    """'no X' in place of the object's mention; the absence pair appends ', with no X' / ', with a X'."""
+    return NegationForm(name, lambda c, n, p: (_body(c), presence_negation(c, n)), lambda c, n, p: absence_pair(c, n),
+                        presence_negation(EXAMPLE, "red circle"))
 
 
-def _clause(template: str) -> Callable[[str, str], str]:
-    return lambda caption, name: template.format(_body(caption), article(name))
+def clause(name: str, negated: str, affirmed: str) -> NegationForm:
+    """A clause about the object appended to the caption ('{caption}', '{object}' with its article), negated or not."""
+
+    def text(template: str, caption: str, obj: str) -> str:
+        return template.format(caption=_body(caption), object=article(obj))
+
+    return NegationForm(name, lambda c, n, p: (text(affirmed, c, n), text(negated, c, n)),
+                        lambda c, n, p: (text(negated, c, n), text(affirmed, c, n)), text(negated, "a red circle", "blue square"))
+
+
+def sentence(name: str, template: str) -> NegationForm:
+    """A whole caption negated; the absence pair negates the caption with its subject changed to the absent object."""
+
+    def negate(caption: str) -> str:
+        return template.format(_body(caption))
+
+    def absence(caption: str, obj: str, present: list[str]) -> Pair:
+        changed = change_subject(caption, present, obj)
+        return negate(changed), changed
+
+    return NegationForm(name, lambda c, n, p: (_body(c), negate(c)), absence, negate(EXAMPLE))
 
 
 FORMS: dict[str, NegationForm] = {
     f.name: f
     for f in (
-        NegationForm("no", "no red circle next to a blue square", False, lambda c, n: presence_negation(c, n)),
-        NegationForm("not_true", "It is not true that a red circle ...", True, _sentence("It is not true that {}")),
-        NegationForm("without", "a red circle, without a blue square", False, _clause("{}, without {}"),
-                     _clause("{}, with {}")),
-        NegationForm("missing", "a red circle, and a blue square is missing", False, _clause("{}, and {} is missing"),
-                     _clause("{}, and {} is there")),
-        NegationForm("this_is_not", "This is not a red circle ...", True, _sentence("This is not {}")),
-        NegationForm("not", "Not a red circle ...", True, _sentence("Not {}")),
-        NegationForm("absolutely_no", "There is absolutely no red circle ...", True,
-                     _sentence("There is absolutely no {}")),
+        in_place("no"),
+        sentence("not_true", "It is not true that {}"),
+        clause("without", "{caption}, without {object}", "{caption}, with {object}"),
+        clause("missing", "{caption}, and {object} is missing", "{caption}, and {object} is there"),
+        sentence("this_is_not", "This is not {}"),
+        sentence("not", "Not {}"),
+        sentence("absolutely_no", "There is absolutely no {}"),
     )
 }
 TRAIN_FORMS = ("no", "not_true")

@@ -14,8 +14,8 @@ def retrieval(
     bundle: ClipBundle, image_feats: torch.Tensor, dataset: Dataset, ks: tuple[int, ...] = (1, 5, 10),
     n_boot: int = 1000, seed: int = 0,
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """R@k both ways, and each one's 95% interval from resampling whole images (an image with its captions);
-    image-to-text counts a hit if any of the image's captions is in the top k."""
+    """R@k both ways, and each one's 95% interval from `n_boot` resamples of whole images (an image with its captions;
+    0: no intervals); image-to-text counts a hit if any of the image's captions is in the top k."""
     captions = [c for r in dataset for c in r.captions]
     owner = torch.tensor([i for i, r in enumerate(dataset) for _ in r.captions])
     feats, row = text_lookup(bundle, captions)
@@ -31,5 +31,6 @@ def retrieval(
             (f"t2i_r{k}", (t2i_rank[:, :k] == owner.unsqueeze(1)).any(dim=1), owner),
         ):
             values[name] = float(hits.float().mean())
-            ci[name] = list(bootstrap_ci(hits.numpy(), groups.numpy(), n_boot, seed))
+            if n_boot:
+                ci[name] = list(bootstrap_ci(hits.numpy(), groups.numpy(), n_boot, seed))
     return values, ci

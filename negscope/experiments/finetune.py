@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..finetune.ddp import init_distributed
 from ..finetune.run import fine_tune
-from ..reports.figures import training_curve
+from ..reports.figures import training_curve, validation_curve
 from ..results import TrainResult
 from .config import Common, FinetuneConfig
 
@@ -15,10 +15,12 @@ def run_finetune(
     common: Common, cfg: FinetuneConfig, out: str | Path, selection: str | Path | None = None, resume: bool = False,
     progress: bool = True,
 ) -> TrainResult:
-    """Fine-tune the model on the training data, training the blocks `cfg.blocks` names; writes the model, train.json and the curve to `out`."""
+    """Fine-tune the model on the training data, training the blocks `cfg.blocks` names; writes the model, train.json and the curves to `out`."""
     result = fine_tune(common.model, cfg.train_data or common.data, cfg.blocks, out, cfg=cfg, seed=common.seed,
                        selection=selection, resume=resume, pool=cfg.pool, progress=progress)
     rank, _ = init_distributed()
     if rank == 0:
         training_curve(result.history, Path(out) / "training_curve.png", title=f"fine-tuning text blocks {result.blocks}")
+        if result.validation:
+            validation_curve(result.validation, result.chosen["record"]["step"], Path(out) / "validation_curve.png")
     return result

@@ -41,7 +41,7 @@ class Validator:
         self.bundle.model.eval()
         try:
             presence, absence = pair_wins(self.bundle, self.images, self.presence, self.absence)
-            recall, _ = retrieval(self.bundle, self.images, self.dataset, ks=(1,), n_boot=1)
+            recall, _ = retrieval(self.bundle, self.images, self.dataset, ks=(1,), n_boot=0)
         finally:
             for module, mode in modes:
                 module.training = mode

@@ -417,12 +417,6 @@ def _validation(doc: Doc, out: StageOutput, res: TrainResult) -> None:
     doc.table(["step", "negation", "presence", "absence", "i2t R@1", "t2i R@1"],
               [[label(v["step"]), v.get("negation"), v.get("presence"), v.get("absence"), v.get("i2t_r1"), v.get("t2i_r1")]
                for v in res.validation])
-    path = out.folder / "validation_curve.png"
-    source = TrainResult.path(out.folder)
-    if not path.is_file() or (source.is_file() and path.stat().st_mtime < source.stat().st_mtime):
-        from .figures import validation_curve
-
-        validation_curve(res.validation, step, path)
     doc.figures(out.folder, "validation_curve.png", lambda p: (
         "Validation negation accuracy and R@1 both ways per step (dotted: before fine-tuning); the dashed line marks "
         "the chosen checkpoint."))

@@ -14,6 +14,8 @@ def test_finetune_cli_auto_blocks_and_resume(tmp_path, capsys, write_selection):
     assert train["blocks"] == [1, 3] and train["blocks_spec"] == "auto" and train["config"]["margin"] == 0.5 and len(train["history"]) == 2
     assert train["model"] == "tiny" and train["data"].startswith("world[0:16]@0")
     load_bundle(str(tmp_path / "ft"))
+    assert [v["step"] for v in train["validation"]] == [0, 2]  # 16 images: 3 held out to choose the checkpoint
+    assert {p.name for p in (tmp_path / "ft").glob("*.png")} == {"training_curve.png", "validation_curve.png"}
     assert TrainResult.load(tmp_path / "ft").to_dict() == train
     assert main(args) == 2  # a checkpoint is there: refuse to overwrite it silently
     assert "--resume" in capsys.readouterr().err

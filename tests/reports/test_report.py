@@ -7,6 +7,7 @@ import pytest
 from negscope.cli import main
 from negscope.experiments.report import write_report
 from negscope.io import write_json
+from negscope.reports.figures import validation_curve
 from negscope.results import (
     EvaluationResult,
     EvaluationRow,
@@ -163,6 +164,7 @@ def new_run_dir(run_dir):
               "note": "step 20: best validation negation accuracy among the 2 of 2 checkpoints whose R@1 fell by at most "
                       "0.02 both ways"}
     train_result(chosen).save(run_dir / "finetune")
+    validation_curve(VALIDATION, 20, run_dir / "finetune" / "validation_curve.png")  # as the finetune stage draws it
     before, after = eval_row("world", 0.30, 0.20, 0.80, 90), eval_row(str(run_dir / "finetune"), 0.65, 0.56, 0.78, 20)
     before.retrieval_ci = {"i2t_r1": [0.75, 0.85], "t2i_r1": [0.45, 0.55]}
     after.retrieval_ci = {"i2t_r1": [0.7312, 0.8288], "t2i_r1": [0.45, 0.55]}
