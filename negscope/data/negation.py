@@ -1,4 +1,9 @@
-"""Negation builders: the seed report's seven templates, presence and absence negation, and MCQ."""
+"""Negation builders: the seed report's seven templates, presence and absence negation, and MCQ.
+
+Objects are found by name, plural or synonym, and negated in their noun phrase (see `phrases`): "no" takes the
+determiner slot ("two dogs" -> "no dogs"), or stands before the modifiers when there is none ("red cars" ->
+"no red cars"); a caption that does not mention the object raises `NotMentioned`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .phrases import Mention, indefinite, leading_slot_end, mentions, noun_phrase, plural, singular, slot_plural
 from .records import Dataset, ImageRecord
-from .world import article
 
 TEMPLATE_NAMES = (
     "caption",
@@ -21,10 +26,20 @@ TEMPLATE_NAMES = (
 )
 MCQ_TYPES = ("affirmation", "negation", "hybrid")
 NEGATORS = frozenset({"not", "no", "never", "none", "nothing", "without", "nor", "neither", "n't"})
+# a subject swapped in after one of these is new to the scene, so it takes the indefinite article
+_INDEFINITE_SLOTS = ("", "a", "an", "the", "one")
+
+
+class NotMentioned(ValueError):
+    """The caption mentions the object neither by its name nor by a synonym."""
+
+    def __init__(self, caption: str, name: str):
+        super().__init__(f"{name!r} is not mentioned in the caption {caption!r}")
+        self.caption, self.name = caption, name
 
 
 def _body(caption: str) -> str:
-    caption = caption.strip().rstrip(".").strip()
+    caption = caption.strip().rstrip(".!?;:,").strip()
     if not caption:
         raise ValueError("empty caption; every caption needs at least one word")
     first = caption.split()[0]
@@ -38,48 +53,64 @@ def seed_negation(caption: str) -> str:
     return f"This is not {_body(caption)}"
 
 
-def _mention(caption: str, name: str) -> re.Match | None:
-    return re.search(rf"\b(?:(a|an|the|one)\s+)?{re.escape(name)}s?\b", caption, flags=re.IGNORECASE)
+def _first(caption: str, name: str) -> Mention:
+    found = mentions(caption, name)
+    if not found:
+        raise NotMentioned(caption, name)
+    return found[0]
 
 
 def mention_end(caption: str, name: str) -> int:
-    """The index just past the first mention of `name` in `caption`; a ValueError when it is not mentioned."""
-    m = _mention(caption, name)
-    if m is None:
-        raise ValueError(f"{name!r} is not mentioned in the caption {caption!r}")
-    return m.end()
+    """The index just past the first mention of `name` in `caption`; `NotMentioned` when there is none."""
+    return _first(caption, name).end
+
+
+def _as(words: str, number: bool | None, was: bool | None) -> str:
+    if number is True and was is False:
+        return plural(words)
+    return singular(words) if number is False and was is True else words
 
 
 def swap_mentions(caption: str, first: str, second: str) -> str:
-    """`caption` with the first mentions of the names `first` and `second` exchanged, determiners kept in place."""
-    spans = sorted((m.start(1), m.end(1), other) for name, other in ((first, second), (second, first))
-                   if (m := re.search(rf"\b({re.escape(name)})s?\b", caption, flags=re.IGNORECASE)))
-    if len(spans) < 2:
+    """`caption` with the first mentions of `first` and `second` exchanged, determiners and number kept in place."""
+    found = [m for n in (first, second) if (m := mentions(caption, n)[:1])]
+    if len(found) < 2:
         raise ValueError(f"the caption {caption!r} does not mention both {first!r} and {second!r}")
+    (a,), (b,) = found
     out, at = [], 0
-    for start, end, name in spans:
-        out += [caption[at:start], name]
-        at = end
+    for m, other in sorted(((a, b), (b, a)), key=lambda p: p[0].start):
+        words = _as(other.text, m.plural, other.plural)
+        before = caption[at : m.start]
+        if a_an := re.search(r"\b(?:a|an)(?=\s+$)", before, flags=re.IGNORECASE):
+            article = "an" if indefinite(words, "").startswith("an ") else "a"
+            article = article.capitalize() if a_an.group()[0].isupper() else article
+            before = before[: a_an.start()] + article + before[a_an.end() :]
+        out += [before, words]
+        at = m.end
     return "".join(out) + caption[at:]
 
 
 def determiner(caption: str, name: str) -> str | None:
-    """The determiner of `name`'s first mention in `caption` ('' if bare), or None if it is not mentioned."""
-    m = _mention(caption, name)
-    return None if m is None else (m.group(1) or "").lower()
+    """The determiner slot of `name`'s first mention in `caption` ('' if bare), or None if it is not mentioned."""
+    found = mentions(caption, name)
+    return noun_phrase(caption, found[0]).slot if found else None
 
 
 def change_subject(caption: str, present: list[str], replacement: str) -> str:
-    """Replace the caption's main subject (its earliest mentioned object) with `replacement`."""
+    """Replace the caption's main subject (its earliest mentioned object) with `replacement`, in its number."""
     body = _body(caption)
-    hits = [m for m in (_mention(body, n) for n in present) if m]
+    hits = [found[0] for n in present if (found := mentions(body, n))]
     if hits:
-        m = min(hits, key=lambda h: h.start())
-        return body[: m.start()] + article(replacement) + body[m.end() :]
+        m = min(hits, key=lambda h: h.start)
+        p = noun_phrase(body, m)
+        number = m.plural if m.plural is not None else slot_plural(p.slot)
+        if p.slot in _INDEFINITE_SLOTS and not number:
+            return body[: p.start] + indefinite(body[p.modifiers : m.start] + replacement, replacement) + body[m.end :]
+        return body[: m.start] + (plural(replacement) if number else replacement) + body[m.end :]
     m = re.search(r"\b(?:a|an|the)\s+(\w+)", body, flags=re.IGNORECASE)
     if m:
-        return body[: m.start()] + article(replacement) + body[m.end() :]
-    return f"{article(replacement)} and {body}"
+        return body[: m.start()] + indefinite(replacement) + body[m.end() :]
+    return f"{indefinite(replacement)} and {body}"
 
 
 def seven_templates(caption: str, changed: str, extra: str) -> dict[str, str]:
@@ -90,25 +121,29 @@ def seven_templates(caption: str, changed: str, extra: str) -> dict[str, str]:
         "this_is": f"This is {c}",
         "not": f"Not {c}",
         "this_is_not": f"This is not {c}",
-        "absolutely_no": f"There is absolutely no {c}",
+        "absolutely_no": f"There is absolutely no {c[leading_slot_end(c):]}",
         "subject_changed": f"There is {_body(changed)}",
         "not_mismatched": f"This is not {c}; {_body(extra)}",
     }
 
 
 def presence_negation(caption: str, name: str) -> str:
-    """Negate `name`, an object in the image, so that the caption becomes false."""
+    """Negate every mention of `name`, an object in the image, so that the caption becomes false."""
     body = _body(caption)
-    m = _mention(body, name)
-    if m:
-        return body[: m.start()] + f"no {name}" + body[m.end() :]
-    return f"{body}, with no {name}"
+    found = mentions(body, name)
+    if not found:
+        raise NotMentioned(body, name)
+    for m in reversed(found):
+        p = noun_phrase(body, m)
+        no = "No" if p.slot and body[p.start].isupper() else "no"
+        body = body[: p.start] + f"{no} " + body[p.modifiers :]
+    return body
 
 
 def absence_pair(caption: str, name: str) -> tuple[str, str]:
     """For `name` absent from the image: the true 'caption, with no X' and the false 'caption, with X'."""
     body = _body(caption)
-    return f"{body}, with no {name}", f"{body}, with {article(name)}"
+    return f"{body}, with no {name}", f"{body}, with {indefinite(name)}"
 
 
 def absent_candidates(record: ImageRecord, cooccur: dict[str, set[str]], categories: list[str]) -> list[str]:
@@ -134,10 +169,10 @@ class MCQItem:
 
 def _statement(kind: str, yes: str, no: str) -> str:
     if kind == "affirmation":
-        return f"This image features {article(yes)}"
+        return f"This image features {indefinite(yes)}"
     if kind == "negation":
-        return f"This image does not feature {article(no)}"
-    return f"This image features {article(yes)} but not {article(no)}"
+        return f"This image does not feature {indefinite(no)}"
+    return f"This image features {indefinite(yes)} but not {indefinite(no)}"
 
 
 def mcq_item(present: list[str], absent: list[str], rng: np.random.Generator) -> MCQItem:
@@ -188,10 +223,20 @@ class ImageNegations:
     mcq: MCQItem | None
     presence_all: list[tuple[str, str]]
     absence_all: list[tuple[str, str]]
+    unmentioned: int = 0  # (caption, present object) pairs left out of presence_all: the caption does not name it
+
+
+def _presence(caption: str, name: str) -> list[tuple[str, str]]:
+    try:
+        return [(_body(caption), presence_negation(caption, name))]
+    except NotMentioned:
+        return []
 
 
 def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
-    """Per image: one drawn presence, absence and swap pair per caption, every presence and absence pair, and an MCQ."""
+    """Per image: one drawn presence, absence and swap pair per caption, every presence and absence pair, and an MCQ.
+
+    Presence pairs whose caption does not mention the object are left out (the draws stay the same)."""
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
     out = []
@@ -202,11 +247,12 @@ def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
         for cap in rec.captions:
             absence.append(absence_pair(cap, str(rng.choice(absent))))
             if present:
-                presence.append((_body(cap), presence_negation(cap, str(rng.choice(present)))))
+                presence += _presence(cap, str(rng.choice(present)))
                 swap.append((_body(cap), change_subject(cap, present, str(rng.choice(absent)))))
         mcq = mcq_item(present, absent, rng) if present else None
-        presence_all = [(_body(cap), presence_negation(cap, p)) for cap in rec.captions for p in present]
+        presence_all = [pair for cap in rec.captions for p in present for pair in _presence(cap, p)]
         spread = spread_absent(absent, len(rec.captions))
         absence_all = [absence_pair(cap, a) for cap, names in zip(rec.captions, spread) for a in names]
-        out.append(ImageNegations(rec, presence, absence, swap, mcq, presence_all, absence_all))
+        unmentioned = len(rec.captions) * len(present) - len(presence_all)
+        out.append(ImageNegations(rec, presence, absence, swap, mcq, presence_all, absence_all, unmentioned))
     return out
