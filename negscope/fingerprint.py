@@ -43,13 +43,14 @@ def tree_fingerprint(path: str | os.PathLike) -> str:
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """A hash of negscope's version and Python sources, so results made by other code are not reused."""
+    """A hash of negscope's version, Python sources and shipped data tables, so results made by other code are not
+    reused."""
     try:
         version = metadata.version("negscope")
     except metadata.PackageNotFoundError:  # run from a source tree without installing: the sources still count
         version = "source"
     h = hashlib.sha256(version.encode())
-    for p in sorted(PACKAGE.rglob("*.py")):
+    for p in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.json")]):
         h.update(p.relative_to(PACKAGE).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]

@@ -37,7 +37,8 @@ def _image_dir(folder: Path, split: str) -> Path:
     return folder / "images"
 
 
-def _readable(path: Path) -> str | None:
+def readable(path: Path) -> str | None:
+    """Why the image at `path` cannot be used ('missing' or 'unreadable (...)'), or None when it can."""
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
@@ -77,7 +78,7 @@ def load_coco(folder: str | Path, strict: bool = False) -> Dataset:
         path = image_dir / img["file_name"]
         if not captions[img["id"]]:
             continue
-        problem = _readable(path)
+        problem = readable(path)
         if problem:
             msg = f"image {path} is {problem}"
             if strict:

@@ -10,6 +10,10 @@ missing") whose affirmative twin ("with a X", "a X is there") makes the other si
 Sentence forms negate a whole caption ("This is not c"): for the presence pair, the true caption; for the
 absence pair, the caption with its subject changed to the absent object, which is false, so its negation
 is true. Training draws from `TRAIN_FORMS` by default; the others are held out and test generalisation.
+
+A presence pair negates an object the caption mentions (by name, plural or synonym), so a caption that mentions
+none of its image's objects gives no presence pair in any form. Data that brings its own negations
+(`Dataset.brings_negations`) gives its pairs as the one form `GIVEN` instead.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .negation import _body, absence_pair, absent_candidates, change_subject, presence_negation
+from .negation import _body, absence_pair, absent_candidates, bare, change_subject, presence_negation
+from .phrases import indefinite, mentions
 from .records import Dataset
-from .world import article
 
 Pair = tuple[str, str]
 Triple = tuple[int, str, str]
@@ -53,17 +57,18 @@ def clause(name: str, negated: str, affirmed: str) -> NegationForm:
     """A clause about the object appended to the caption ('{caption}', '{object}' with its article), negated or not."""
 
     def text(template: str, caption: str, obj: str) -> str:
-        return template.format(caption=_body(caption), object=article(obj))
+        return template.format(caption=_body(caption), object=indefinite(obj))
 
     return NegationForm(name, lambda c, n, p: (text(affirmed, c, n), text(negated, c, n)),
                         lambda c, n, p: (text(negated, c, n), text(affirmed, c, n)), text(negated, "a red circle", "blue square"))
 
 
-def sentence(name: str, template: str) -> NegationForm:
-    """A whole caption negated; the absence pair negates the caption with its subject changed to the absent object."""
+def sentence(name: str, template: str, drop_determiner: bool = False) -> NegationForm:
+    """A whole caption negated ('{}' in `template`, without its leading determiner when `drop_determiner`); the
+    absence pair negates the caption with its subject changed to the absent object."""
 
     def negate(caption: str) -> str:
-        return template.format(_body(caption))
+        return template.format(bare(caption) if drop_determiner else _body(caption))
 
     def absence(caption: str, obj: str, present: list[str]) -> Pair:
         changed = change_subject(caption, present, obj)
@@ -81,10 +86,11 @@ FORMS: dict[str, NegationForm] = {
         clause("missing", "{caption}, and {object} is missing", "{caption}, and {object} is there"),
         sentence("this_is_not", "This is not {}"),
         sentence("not", "Not {}"),
-        sentence("absolutely_no", "There is absolutely no {}"),
+        sentence("absolutely_no", "There is absolutely no {}", drop_determiner=True),
     )
 }
 TRAIN_FORMS = ("no", "not_true")
+GIVEN = "given"
 HELD_OUT_FORMS = tuple(f for f in FORMS if f not in TRAIN_FORMS)
 
 
@@ -96,19 +102,33 @@ def get_forms(names: list[str] | tuple[str, ...]) -> list[NegationForm]:
     return [FORMS[n] for n in names]
 
 
+def mentioned(caption: str, names: list[str]) -> list[str]:
+    """The names among `names` that `caption` mentions, in the order of `names`."""
+    return [n for n in names if mentions(caption, n)]
+
+
 def form_pairs(dataset: Dataset, forms: list[NegationForm], seed: int = 0) -> dict[str, dict[str, list[Triple]]]:
     """Per form, its presence and absence (image row, true, false) triples: one per caption of an image with objects,
-    the negated present and absent objects drawn once per caption and shared by every form, so forms compare paired."""
+    the negated present and absent objects drawn once per caption and shared by every form, so forms compare paired.
+    The present object is drawn among those the caption mentions; a caption mentioning none gives no presence pair.
+    Data that brings its own negations gives them, as the one form `GIVEN`, instead."""
+    if dataset.brings_negations:
+        return {GIVEN: {"presence": [(row, g.caption, g.presence) for row, r in enumerate(dataset) for g in r.given
+                                     if g.presence],
+                        "absence": [(row, g.absence, g.absence_false) for row, r in enumerate(dataset) for g in r.given
+                                    if g.absence and g.absence_false]}}
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
     out: dict[str, dict[str, list[Triple]]] = {f.name: {"presence": [], "absence": []} for f in forms}
     for row, rec in enumerate(dataset):
-        if not rec.present:
-            continue
         absent = absent_candidates(rec, cooccur, dataset.categories)
+        if not rec.present or not absent:
+            continue
         for cap in rec.captions:
-            x, y = str(rng.choice(rec.present)), str(rng.choice(absent))
+            named = mentioned(cap, rec.present)
+            x, y = (str(rng.choice(named)) if named else None), str(rng.choice(absent))
             for f in forms:
-                out[f.name]["presence"].append((row, *f.presence(cap, x, rec.present)))
+                if x is not None:
+                    out[f.name]["presence"].append((row, *f.presence(cap, x, rec.present)))
                 out[f.name]["absence"].append((row, *f.absence(cap, y, rec.present)))
     return out

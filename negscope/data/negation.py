@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .phrases import Mention, indefinite, leading_slot_end, mentions, noun_phrase, plural, singular, slot_plural
-from .records import Dataset, ImageRecord
+from .records import Dataset, ImageRecord, MCQItem
 
 TEMPLATE_NAMES = (
     "caption",
@@ -46,6 +46,12 @@ def _body(caption: str) -> str:
     if len(first) == 1 or first[1:].islower():
         caption = caption[0].lower() + caption[1:]
     return caption
+
+
+def bare(caption: str) -> str:
+    """The caption without its leading determiner slot: 'two dogs playing' -> 'dogs playing'."""
+    c = _body(caption)
+    return c[leading_slot_end(c) :]
 
 
 def seed_negation(caption: str) -> str:
@@ -121,7 +127,7 @@ def seven_templates(caption: str, changed: str, extra: str) -> dict[str, str]:
         "this_is": f"This is {c}",
         "not": f"Not {c}",
         "this_is_not": f"This is not {c}",
-        "absolutely_no": f"There is absolutely no {c[leading_slot_end(c):]}",
+        "absolutely_no": f"There is absolutely no {bare(c)}",
         "subject_changed": f"There is {_body(changed)}",
         "not_mismatched": f"This is not {c}; {_body(extra)}",
     }
@@ -151,20 +157,6 @@ def absent_candidates(record: ImageRecord, cooccur: dict[str, set[str]], categor
     present = set(record.present)
     near = sorted(set().union(*(cooccur.get(p, set()) for p in present)) - present) if present else []
     return near or [c for c in categories if c not in present]
-
-
-@dataclass
-class MCQItem:
-    """One four-option multiple-choice question with exactly one true option."""
-
-    options: list[str]
-    option_types: list[str]
-    answer: int
-
-    @property
-    def answer_type(self) -> str:
-        """The type of the correct option."""
-        return self.option_types[self.answer]
 
 
 def _statement(kind: str, yes: str, no: str) -> str:
@@ -233,23 +225,34 @@ def _presence(caption: str, name: str) -> list[tuple[str, str]]:
         return []
 
 
+def _given(rec: ImageRecord) -> ImageNegations:
+    presence = [(g.caption, g.presence) for g in rec.given if g.presence]
+    absence = [(g.absence, g.absence_false) for g in rec.given if g.absence and g.absence_false]
+    return ImageNegations(rec, presence, absence, [], rec.mcq, presence, absence)
+
+
 def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
     """Per image: one drawn presence, absence and swap pair per caption, every presence and absence pair, and an MCQ.
 
-    Presence pairs whose caption does not mention the object are left out (the draws stay the same)."""
+    Presence pairs whose caption does not mention the object are left out (the draws stay the same). An image whose
+    data file brings negations or a question (`ImageRecord.given`, `.mcq`) gets those instead of the rules'."""
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
     out = []
     for rec in dataset:
+        if rec.given or rec.mcq:
+            out.append(_given(rec))
+            continue
         present = rec.present
         absent = absent_candidates(rec, cooccur, dataset.categories)
         presence, absence, swap = [], [], []
         for cap in rec.captions:
-            absence.append(absence_pair(cap, str(rng.choice(absent))))
-            if present:
+            if absent:
+                absence.append(absence_pair(cap, str(rng.choice(absent))))
+            if present and absent:
                 presence += _presence(cap, str(rng.choice(present)))
                 swap.append((_body(cap), change_subject(cap, present, str(rng.choice(absent)))))
-        mcq = mcq_item(present, absent, rng) if present else None
+        mcq = mcq_item(present, absent, rng) if present and absent else None
         presence_all = [pair for cap in rec.captions for p in present for pair in _presence(cap, p)]
         spread = spread_absent(absent, len(rec.captions))
         absence_all = [absence_pair(cap, a) for cap, names in zip(rec.captions, spread) for a in names]

@@ -20,15 +20,43 @@ class ObjectAnn:
     box: tuple[float, float, float, float]
 
 
+@dataclass(frozen=True)
+class GivenNegation:
+    """Negations a data file brings for one caption, used instead of the rule builders: `presence` negates an object
+    the image holds (false), `absence` one it lacks (true), and `absence_false` is `absence` affirming it (false)."""
+
+    caption: str
+    presence: str | None = None
+    absence: str | None = None
+    absence_false: str | None = None
+
+
+@dataclass
+class MCQItem:
+    """One multiple-choice question with exactly one true option; a type is '' where the source does not give it."""
+
+    options: list[str]
+    option_types: list[str]
+    answer: int
+
+    @property
+    def answer_type(self) -> str:
+        """The type of the correct option."""
+        return self.option_types[self.answer]
+
+
 @dataclass
 class ImageRecord:
-    """One image with its captions and objects; pixels live in memory or at `path`."""
+    """One image with its captions and objects, and any negations or question its data file brings; pixels live in
+    memory or at `path`."""
 
     image_id: int
     captions: list[str]
     objects: list[ObjectAnn]
     path: Path | None = None
     pixels: np.ndarray | None = field(default=None, repr=False)
+    given: list[GivenNegation] = field(default_factory=list)
+    mcq: MCQItem | None = None
 
     @property
     def present(self) -> list[str]:
@@ -73,6 +101,11 @@ class Dataset:
 
     def __getitem__(self, index: int) -> ImageRecord:
         return self.records[index]
+
+    @property
+    def brings_negations(self) -> bool:
+        """Whether the data file gave negations or questions, which every stage then uses instead of the rules."""
+        return any(r.given or r.mcq for r in self.records)
 
     def limit(self, n: int | None) -> Dataset:
         """The first `n` records (all when `n` is None)."""

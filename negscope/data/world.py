@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .phrases import indefinite
 from .records import Dataset, ImageRecord, ObjectAnn
 
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -36,15 +37,10 @@ DETERMINERS = ("a", "the", "one", "")
 DETERMINER_WEIGHTS = (0.55, 0.2, 0.1, 0.15)
 
 
-def article(name: str) -> str:
-    """`name` with its indefinite article: 'a red circle', 'an orange square'."""
-    return ("an " if name[:1] in "aeiou" else "a ") + name
-
-
 def noun_phrase(name: str, determiner: str) -> str:
     """`name` after `determiner`: 'a' gives the indefinite article, '' the bare name."""
     if determiner == "a":
-        return article(name)
+        return indefinite(name)
     return f"{determiner} {name}".strip()
 
 

@@ -1,33 +1,24 @@
 """Training data for fine-tuning: images with a caption and its negations.
 
-Three kinds of source, chosen by `training_source(spec)`:
+Two kinds of source, chosen by `training_source(spec)`:
 
-- `world` or `world[:N]`: N scenes (default `pool`) of the shapes world's training split
-  (`TRAIN_SEED`, never the held-out evaluation split); negations are exact and drawn afresh each step.
-- a COCO-format folder: negations are built from its instances file, like the world's.
-- a CSV file with a header row and one image per row; `image` is a path relative to the CSV's folder:
-
-  - CC-Neg style: ``image,caption,negated_caption``. The negated caption is false for the image
-    (it trains the presence objective).
-  - NegationCLIP style: ``image,caption,absence_caption``. The absence caption negates something the
-    image does not hold, so it is true (it trains the absence objective).
-
-  A file may carry both columns; it then trains both objectives.
+- `WorldSource`: the shapes world (`world` or `world[:N]`: N scenes, default `pool`, of its training split
+  `TRAIN_SEED`, never the held-out evaluation split) or a COCO-format folder. Negations are drawn afresh each
+  step from the objects each caption mentions, in the configured forms.
+- `GivenSource`: a table that brings its own negations (`data.tables`), e.g. CC-Neg style (`presence`, a false
+  caption: the presence objective) or NegationCLIP style (`absence`, a true caption: the absence objective).
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..data import DataError, Dataset, load_dataset, world_dataset
-from ..data.forms import TRAIN_FORMS, get_forms
+from ..data.forms import TRAIN_FORMS, get_forms, mentioned
 from ..data.negation import absent_candidates
-from ..data.records import ImageRecord
 from ..data.world import TRAIN_SEED
 
 
@@ -41,17 +32,21 @@ class Example:
 
 
 class WorldSource:
-    """Images of a `Dataset` (world or COCO) with presence and absence negations drawn on the fly."""
+    """Images of a `Dataset` (world or COCO) with presence and absence negations drawn on the fly; an image none of
+    whose captions mentions an annotated object is left out and counted in `skipped`."""
 
     has_negated = True
     has_absence = True
 
     def __init__(self, dataset: Dataset, forms: list[str] | tuple[str, ...] = TRAIN_FORMS):
         self.forms = get_forms(forms)
-        self.records = [r for r in dataset if r.present]
+        named = [(r, [(c, n) for c in r.captions if (n := mentioned(c, r.present))]) for r in dataset if r.present]
+        self.records = [r for r, caps in named if caps]
+        self.named = [caps for _, caps in named if caps]
         self.skipped = len(dataset) - len(self.records)
         if not self.records:
-            raise DataError(f"{dataset.name} has no image with an annotated object, so no negation can be built")
+            raise DataError(f"{dataset.name} has no image whose captions mention an annotated object, so no negation "
+                            "can be built; give data with instances, or a table with its own negations")
         self.cooccur = dataset.cooccurrence()
         self.categories = dataset.categories
         self.name = dataset.name
@@ -64,16 +59,16 @@ class WorldSource:
         if not 0 < n < len(self.records) - 1:
             raise DataError(f"{self.name} has {len(self.records)} images with objects, too few to hold {n} out for "
                             "validation and train on the rest; lower validation (0 turns it off) or give more images")
-        held, self.records = self.records[-n:], self.records[:-n]
+        held, self.records, self.named = self.records[-n:], self.records[:-n], self.named[:-n]
         self.cooccur = Dataset(self.name, self.records, self.categories).cooccurrence()
         return Dataset(f"{self.name} (validation)", held, self.categories)
 
     def example(self, index: int, rng: np.random.Generator) -> Example:
-        """A random caption of image `index`, and in a random form of `forms` a present object negated (false) and an
-        absent one negated (true)."""
-        rec = self.records[index]
-        cap = rec.captions[int(rng.integers(len(rec.captions)))]
-        present = str(rng.choice(rec.present))
+        """A random caption of image `index` that mentions an object, and in a random form of `forms` a mentioned
+        object negated (false) and an absent one negated (true)."""
+        rec, named = self.records[index], self.named[index]
+        cap, objects = named[int(rng.integers(len(named)))]
+        present = str(rng.choice(objects))
         absent = str(rng.choice(absent_candidates(rec, self.cooccur, self.categories)))
         form = self.forms[int(rng.integers(len(self.forms)))]
         return Example(cap, form.presence(cap, present, rec.present)[1], form.absence(cap, absent, rec.present)[0])
@@ -83,64 +78,44 @@ class WorldSource:
         return self.records[index].load_pixels()
 
 
-CSV_NEGATED, CSV_ABSENCE = "negated_caption", "absence_caption"
+class GivenSource:
+    """The rows of a data table that brings its own negations, as they are in the file."""
 
-
-class CsvSource:
-    """Rows of a CC-Neg-style or NegationCLIP-style CSV file (see the module docstring)."""
-
-    def __init__(self, path: str | Path):
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"CSV file {path} does not exist; check the path given as --data")
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = set(reader.fieldnames or [])
-            rows = list(reader)
-        missing = {"image", "caption"} - header
-        if missing or not header & {CSV_NEGATED, CSV_ABSENCE}:
-            raise DataError(
-                f"{path} has columns {sorted(header)}; it needs image,caption and {CSV_NEGATED} (CC-Neg style) "
-                f"and/or {CSV_ABSENCE} (NegationCLIP style)"
-            )
-        self.has_negated, self.has_absence = CSV_NEGATED in header, CSV_ABSENCE in header
-        self.records: list[ImageRecord] = []
-        self.rows: list[Example] = []
-        for line, row in enumerate(rows, start=2):
-            texts = [row["caption"]] + [row[c] for c in (CSV_NEGATED, CSV_ABSENCE) if c in header]
-            if not all(t and t.strip() for t in texts) or not row["image"]:
-                raise DataError(f"{path} line {line} has an empty field; fill it in or delete the row")
-            self.records.append(ImageRecord(line, [row["caption"]], [], path=path.parent / row["image"]))
-            self.rows.append(Example(row["caption"], row.get(CSV_NEGATED), row.get(CSV_ABSENCE)))
+    def __init__(self, dataset: Dataset):
+        self.rows = [(r, g) for r in dataset for g in r.given]
         if not self.rows:
-            raise DataError(f"{path} has a header but no rows; add at least one image")
-        self.name = path.name
+            raise DataError(f"{dataset.name} brings no caption negations to train on (a question table only tests); "
+                            "give a table with presence and/or absence columns")
+        self.has_negated = bool(self.rows[0][1].presence)
+        self.has_absence = bool(self.rows[0][1].absence)
+        self.skipped = len(dataset.skipped)
+        self.name = dataset.name
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def example(self, index: int, rng: np.random.Generator) -> Example:
         """Row `index` as it is in the file (`rng` is unused: the captions are fixed)."""
-        return self.rows[index]
+        _, given = self.rows[index]
+        return Example(given.caption, given.presence, given.absence)
 
     def pixels(self, index: int) -> np.ndarray:
         """The image of row `index` as an HxWx3 uint8 array."""
-        return self.records[index].load_pixels()
+        return self.rows[index][0].load_pixels()
 
 
-Source = WorldSource | CsvSource
+Source = WorldSource | GivenSource
 _WORLD = re.compile(r"^world(?:\[:(\d+)\])?$")
 
 
 def training_source(spec: str, pool: int = 10000, forms: list[str] | tuple[str, ...] = TRAIN_FORMS) -> Source:
-    """`world` / `world[:N]` (training split), a COCO-format folder, or a CSV file, as a training source; `forms` are
-    the negation forms drawn for world and COCO data (a CSV file brings its own negations)."""
+    """`world` / `world[:N]` (training split), a COCO-format folder, or a data table, as a training source; `forms`
+    are the negation forms drawn for world and COCO data (a table brings its own negations)."""
     m = _WORLD.match(spec)
     if m:
         n = int(m.group(1) or pool)
         if n <= 0:
             raise DataError(f"data spec {spec!r} asks for no scenes; use world[:N] with N > 0")
         return WorldSource(world_dataset(n, seed=TRAIN_SEED), forms)
-    if spec.lower().endswith(".csv"):
-        return CsvSource(spec)
-    return WorldSource(load_dataset(spec), forms)
+    dataset = load_dataset(spec)
+    return GivenSource(dataset) if dataset.brings_negations else WorldSource(dataset, forms)

@@ -44,7 +44,7 @@ def fine_tune(
                   f"are held out for validation, at most 1 in {VALIDATION_SHARE}")
         validation = source.hold_out(size) if size >= 2 else None
     elif cfg.validation:
-        print(f"fine-tuning: {source.name} lists no objects to negate, so no validation split is held out; "
+        print(f"fine-tuning: {source.name} brings its own negations, so no validation split is held out; "
               "the last step is kept")
     trainer = Trainer(bundle, source, blocks, cfg, seed=seed, validation=validation)
     return trainer.fit(out, resume=resume, progress=progress, model=model_spec, blocks_spec=blocks_spec,

@@ -6,6 +6,7 @@ group and grouped folds keep them on one side of every split.
 - `negated`: per caption, one positive and one negated form drawn from the seven templates (positive:
   `caption`, `this_is`, `subject_changed`; negated: `not`, `this_is_not`, `absolutely_no`, `not_mismatched`).
   Both classes hold "This is ..." and "There is ..." forms, so a sentence opening alone does not give the label.
+  On a data table that brings its own negations: each caption (0) against its given presence negation (1).
 - `scope`: which *object* is negated. Per caption naming two objects A and B (A before B in the dataset's
   category list) with the same determiner, four rows: the caption and the caption with A and B swapped, each
   with A negated (label 0) and with B negated (label 1). Each label has "no" once in first and once in second
@@ -21,7 +22,6 @@ the first mention for `scope_position`), so a probe can read the state at that o
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +37,7 @@ from ..data.negation import (
     seven_templates,
     swap_mentions,
 )
+from ..data.phrases import mentions
 
 POSITIVE_TEMPLATES = ("caption", "this_is", "subject_changed")
 NEGATED_TEMPLATES = ("not", "this_is_not", "absolutely_no", "not_mismatched")
@@ -84,8 +85,8 @@ class ProbeTask:
 
 
 def mention_order(caption: str, names: list[str]) -> list[str]:
-    """The objects among `names` that `caption` mentions, in order of first mention."""
-    hits = [(m.start(), n) for n in names if (m := re.search(rf"\b{re.escape(n)}s?\b", caption, flags=re.IGNORECASE))]
+    """The objects among `names` that `caption` mentions (by name, plural or synonym), in order of first mention."""
+    hits = [(found[0].start, n) for n in names if (found := mentions(caption, n))]
     return [n for _, n in sorted(hits)]
 
 
@@ -94,6 +95,8 @@ def negated_task(dataset: Dataset, captions_per_image: int = 1, seed: int = 0) -
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
     task = ProbeTask("negated", ("positive", "negated"))
+    if dataset.brings_negations:
+        return _given_negated(dataset, captions_per_image, task)
     for i, rec in enumerate(dataset):
         extra = dataset[(i + 1) % len(dataset)].captions[0]
         absent = absent_candidates(rec, cooccur, dataset.categories)
@@ -101,6 +104,14 @@ def negated_task(dataset: Dataset, captions_per_image: int = 1, seed: int = 0) -
             forms = seven_templates(cap, change_subject(cap, rec.present, str(rng.choice(absent))), extra)
             pos, neg = str(rng.choice(POSITIVE_TEMPLATES)), str(rng.choice(NEGATED_TEMPLATES))
             task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", [(forms[pos], 0, pos), (forms[neg], 1, neg)])
+    return task.checked(dataset)
+
+
+def _given_negated(dataset: Dataset, captions_per_image: int, task: ProbeTask) -> ProbeTask:
+    """The `negated` task from the negations a data table brings: each caption against its presence negation."""
+    for rec in dataset:
+        for j, g in enumerate([g for g in rec.given if g.presence][:captions_per_image]):
+            task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", [(g.caption, 0, "caption"), (g.presence, 1, "given")])
     return task.checked(dataset)
 
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 from negscope.data import DataError, export_coco, world_dataset
 from negscope.data.world import TRAIN_SEED, scene
-from negscope.finetune.data import CsvSource, WorldSource, training_source
+from negscope.finetune.data import GivenSource, WorldSource, training_source
 
 
 def _check_negations(source, n=5):
@@ -57,21 +57,29 @@ def _write_csv(folder, header, rows):
     return path
 
 
-def test_cc_neg_and_negationclip_csv(tmp_path):
-    cc = CsvSource(_write_csv(tmp_path, ["image", "caption", "negated_caption"], [["a.png", "a red circle", "no red circle"]]))
-    assert (cc.has_negated, cc.has_absence) == (True, False)
+def test_cc_neg_and_negationclip_tables(tmp_path):
+    cc = training_source(str(_write_csv(tmp_path, ["image", "caption", "negated_caption"], [["a.png", "a red circle", "no red circle"]])))
+    assert isinstance(cc, GivenSource) and (cc.has_negated, cc.has_absence) == (True, False)
     ex = cc.example(0, np.random.default_rng(0))
     assert (ex.caption, ex.negated, ex.absence) == ("a red circle", "no red circle", None)
     assert cc.pixels(0).shape == (64, 64, 3)
-    nc = training_source(str(_write_csv(tmp_path, ["image", "caption", "absence_caption"], [["a.png", "a red circle", "a red circle, with no blue cross"]])))
+    nc = training_source(str(_write_csv(tmp_path, ["image", "caption", "absence"], [["a.png", "a red circle", "a red circle, with no blue cross"]])))
     assert (nc.has_negated, nc.has_absence) == (False, True)
     assert nc.example(0, np.random.default_rng(0)).absence == "a red circle, with no blue cross"
 
 
-def test_csv_errors_name_the_fix(tmp_path):
-    with pytest.raises(DataError, match="negated_caption"):
-        CsvSource(_write_csv(tmp_path, ["image", "caption"], [["a.png", "a red circle"]]))
-    with pytest.raises(DataError, match="line 2 has an empty field"):
-        CsvSource(_write_csv(tmp_path, ["image", "caption", "negated_caption"], [["a.png", "a red circle", ""]]))
+def test_table_errors_name_the_fix(tmp_path):
+    with pytest.raises(DataError, match="match no layout"):
+        training_source(str(_write_csv(tmp_path, ["image", "caption"], [["a.png", "a red circle"]])))
+    with pytest.raises(DataError, match="line 2 has an empty 'presence'"):
+        training_source(str(_write_csv(tmp_path, ["image", "caption", "negated_caption"], [["a.png", "a red circle", ""]])))
     with pytest.raises(DataError, match="does not exist"):
-        CsvSource(tmp_path / "missing.csv")
+        training_source(str(tmp_path / "missing.csv"))
+
+
+def test_world_source_skips_images_whose_captions_mention_no_object(tmp_path):
+    data = world_dataset(4, seed=TRAIN_SEED)
+    data.records[1].captions = ["an empty grey field"]
+    src = WorldSource(data, forms=["no"])
+    assert len(src) == 3 and src.skipped == 1
+    _check_negations(src, n=3)
