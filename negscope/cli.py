@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="negscope", description="Find where CLIP represents negation, and fix it.")
     sub = p.add_subparsers(dest="command", required=True)
 
+    _stage(sub, "negations", "the negated captions every stage reads: a sample, and the captions skipped and why",
+           _runs("negations", "run_negations", C.NegationsConfig, "negations.json, negations.md and negations.csv"),
+           C.NegationsConfig)
     _stage(sub, "similarity", "seed Table 1: positive vs 'This is not ...' similarity",
            _runs("similarity", "run_similarity", C.SimilarityConfig, "similarity.json, similarity.csv and figures", True),
            C.SimilarityConfig, several_models=True)

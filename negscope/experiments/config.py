@@ -21,7 +21,8 @@ from ..settings import ConfigError, from_dict, nearest, setting
 __all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "quick", "with_overrides"]
 
 MODEL_HELP = "world (shipped), tiny (random, tests), a named backbone (negscope models), open_clip:NAME:WEIGHTS, a Hugging Face id or a local model folder"
-DATA_HELP = "world (1,000 held-out scenes), world[:N], or a COCO-format folder"
+DATA_HELP = ("world (1,000 held-out scenes), world[:N], a COCO-format folder, or a .csv/.jsonl table with its own "
+             "negations or NegBench questions")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,14 @@ class Common:
     data: str = setting("world", DATA_HELP)
     seed: int = setting(0, "seed of every random choice (negations drawn, folds, bootstrap, batches)")
     strict: bool = setting(False, "stop at the first unreadable image instead of skipping and counting it")
+
+
+@dataclass(frozen=True)
+class NegationsConfig:
+    """The negated captions every stage reads: a sample, and the captions skipped by reason."""
+
+    limit: int = setting(1000, "images read", low=1)
+    samples: int = setting(10, "captions shown with their negations", low=0)
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,7 @@ class RunConfig(Common):
 
     name: str = setting("default", "run folder: runs/<name>/ unless --out is given")
     stages: list[str] = setting(None, "the stages to run, in pipeline order", factory=_default_stages)
+    negations: NegationsConfig = dataclasses.field(default_factory=NegationsConfig)
     similarity: SimilarityConfig = dataclasses.field(default_factory=SimilarityConfig)
     probes: ProbesConfig = dataclasses.field(default_factory=ProbesConfig)
     attribution: AttributionConfig = dataclasses.field(default_factory=AttributionConfig)

@@ -15,6 +15,7 @@ from ..results import (
     AttributionResult,
     ErasureResult,
     EvaluationResult,
+    NegationsResult,
     PatchingResult,
     ProbesResult,
     RecipesResult,
@@ -49,6 +50,12 @@ class Stage:
         """This stage's result inside run folder `root`, or None when it has not been written."""
         path = self.result.path(self.folder(root))
         return self.result.load(path) if path.is_file() else None
+
+
+def _negations(cfg: RunConfig, root: Path) -> Result:
+    from .negations import run_negations
+
+    return run_negations(cfg.common, cfg.negations, STAGE["negations"].folder(root))
 
 
 def _similarity(cfg: RunConfig, root: Path) -> Result:
@@ -127,6 +134,7 @@ def selection_file(root: str | Path) -> Path:
 
 
 STAGE_LIST: tuple[Stage, ...] = (
+    Stage(NegationsResult, (), _negations),
     Stage(SimilarityResult, (), _similarity),
     Stage(ProbesResult, (), _probes),
     Stage(AttributionResult, (), _attribution),

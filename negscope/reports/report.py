@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data.forms import FORMS, TRAIN_FORMS
+from ..data.forms import FORMS, GIVEN, TRAIN_FORMS
 from ..io import write_text
 from ..results import EvaluationRow, RecipesResult, TrainResult
 
@@ -187,6 +187,27 @@ def model_and_data(doc: Doc, config: dict | None, stages: dict[str, StageOutput]
         rows.append([name, "complete" if marker else "not run", marker.get("key") if marker else None,
                      f"{marker['seconds']:.1f}" if marker else None])
     doc.table(["stage", "status", "cache key", "seconds"], rows)
+
+
+def negations(doc: Doc, out: StageOutput) -> None:
+    """The negated captions the stages read: how many, the captions skipped and why, and a sample."""
+    res = _section(doc, "The negated captions every stage reads", out)
+    if res is None:
+        return
+    skipped = "; ".join(f"{reason}: {n} ({_pct(n / res.captions)})" for reason, n in res.skipped_captions.items())
+    source = ("the negations the data file brings" if res.given else
+              "the rule builders (\"no\" in the object's determiner slot; \", with no X\" for an absent X)")
+    doc.para(
+        f"{res.captions} captions of {res.images} images of `{res.data}` are negated by {source}; "
+        f"{res.skipped_images} missing or unreadable images were skipped. "
+        + (f"{res.questions} multiple-choice questions come with the data. " if res.questions else "")
+        + (f"Captions that give no presence negation: {skipped}. " if skipped else "Every caption gives a presence negation. ")
+        + (f"{res.unmentioned_pairs} of {res.object_pairs} (caption, annotated object) pairs do not mention the "
+           "object, which is then never negated in that caption. " if res.object_pairs else "")
+        + f"{len(res.samples)} captions drawn at random (seed {res.seed}), with the negations the stages use:"
+    )
+    doc.table(["caption", "object", "presence (false)", "absent", "absence (true)"],
+              [[r.caption, r.object, r.presence, r.absent, r.absence] for r in res.samples])
 
 
 def seed_study(doc: Doc, out: StageOutput) -> None:
@@ -541,7 +562,7 @@ def _forms(doc: Doc, labels: list[str], rows: list[EvaluationRow]) -> None:
     header = ["form", "example", *(f"{m} {side}" for m in short for side in ("presence", "absence")), "trained on"]
     table = [[f, FORMS[f].example if f in FORMS else None,
               *(r.form_accuracy.get(f, {}).get(side) for r in rows for side in ("presence", "absence")),
-              "yes" if f in trained else "no (held out)"] for f in forms]
+              "the data's own" if f == GIVEN else "yes" if f in trained else "no (held out)"] for f in forms]
     for title, group in (("trained forms (mean)", [f for f in forms if f in trained]),
                          ("held-out forms (mean)", [f for f in forms if f not in trained])):
         if group:
@@ -637,7 +658,7 @@ def recipes(doc: Doc, out: StageOutput) -> None:
 
 
 SECTIONS: dict[str, Callable[[Doc, StageOutput], None]] = {
-    "similarity": seed_study, "probes": probes, "attribution": attribution, "patching": patching, "erasure": erasure,
+    "negations": negations, "similarity": seed_study, "probes": probes, "attribution": attribution, "patching": patching, "erasure": erasure,
     "selection": selection, "finetune": training, "evaluate": evaluation, "recipes": recipes, "study": layer_study,
 }
 

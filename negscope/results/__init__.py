@@ -16,6 +16,7 @@ from .attribution import (
 from .base import Result, ResultError
 from .erasure import ErasureCurve, ErasurePoint, ErasureResult
 from .evaluation import EvaluationResult, EvaluationRow
+from .negations import NegationsResult
 from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
 from .recipes import RecipeRow, RecipesResult
 from .selection import EvidenceSummary, RankedBlock, SelectionResult, Stability
@@ -36,6 +37,7 @@ __all__ = [
     "EvaluationRow",
     "EvidenceSummary",
     "MeanCI",
+    "NegationsResult",
     "PatchRun",
     "PatchingResult",
     "PerPair",

@@ -104,7 +104,7 @@ def test_missing_and_invalid_files(tmp_path):
 
 def test_quick_shrinks_and_drops_the_study():
     cfg = quick(RunConfig())
-    assert "study" not in cfg.stages and cfg.stages[0] == "similarity"
+    assert "study" not in cfg.stages and cfg.stages[0] == "negations"
     assert cfg.finetune.steps == QUICK["finetune"]["steps"] and cfg.similarity.limit == QUICK["similarity"]["limit"]
     small = quick(with_overrides(RunConfig(), {"finetune": {"steps": 3}}))
     assert small.finetune.steps == 3  # never larger than the config asks
@@ -136,7 +136,7 @@ def _flags(parser) -> set[str]:
 
 def test_every_setting_is_a_flag_of_its_stage_with_help():
     subparsers = build_parser()._subparsers._group_actions[0].choices
-    commands = {"similarity": "similarity", "probes": "probe", "attribution": "attribute", "patching": "patch", "erasure": "erase",
+    commands = {"negations": "negations", "similarity": "similarity", "probes": "probe", "attribution": "attribute", "patching": "patch", "erasure": "erase",
                 "selection": "select", "finetune": "finetune", "evaluate": "evaluate"}
     assert set(commands) | {"study", "recipes"} == set(STAGES)
     for section, command in commands.items():
@@ -153,7 +153,7 @@ def test_every_setting_is_a_flag_of_its_stage_with_help():
     assert args.arms == ["default", "lr=1e-4"] and args.steps == RunConfig().recipes.steps
 
 
-@pytest.mark.parametrize("command", [["similarity"], ["probe"], ["attribute"], ["patch"], ["erase"], ["select"], ["finetune"],
+@pytest.mark.parametrize("command", [["negations"], ["similarity"], ["probe"], ["attribute"], ["patch"], ["erase"], ["select"], ["finetune"],
                                      ["evaluate"], ["study", "layers"], ["study", "recipes"], ["run"], ["report"], ["world", "train"]])
 def test_every_help_page_renders(command, capsys):
     with pytest.raises(SystemExit) as stop:

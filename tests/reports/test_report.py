@@ -130,7 +130,7 @@ def test_html_is_self_contained(run_dir):
 
 def test_empty_run_folder_reports_every_section_as_not_run(tmp_path):
     _, md = write_report(tmp_path)
-    assert md.read_text().count("Not run") == 11
+    assert md.read_text().count("Not run") == 12
     (tmp_path / "file").write_text("")
     with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
         write_report(tmp_path / "file")

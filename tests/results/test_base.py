@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from negscope.experiments.stages import STAGE_LIST
+from negscope.experiments.stages import STAGE, STAGE_LIST
 from negscope.results import Result, ResultError
 
 
@@ -44,7 +44,7 @@ def test_other_kinds_schemas_and_fields_are_refused(tmp_path):
     path = Demo({}).save(tmp_path)
     data = json.loads(path.read_text())
     with pytest.raises(ResultError, match="holds a 'demo' result, not 'probes'"):
-        STAGE_LIST[1].result.load(path)
+        STAGE["probes"].result.load(path)
     path.write_text(json.dumps({**data, "schema": 7}))
     with pytest.raises(ResultError, match="schema 7.*rerun the demo stage"):
         Demo.load(tmp_path)
