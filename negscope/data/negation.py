@@ -12,7 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .phrases import Mention, indefinite, leading_slot_end, mentions, noun_phrase, plural, singular, slot_plural
+from .phrases import (
+    Mention,
+    coco_categories,
+    indefinite,
+    leading_slot_end,
+    mentions,
+    noun_phrase,
+    plural,
+    singular,
+    slot_plural,
+)
 from .records import Dataset, ImageRecord, MCQItem
 
 TEMPLATE_NAMES = (
@@ -202,6 +212,12 @@ def spread_absent(candidates: list[str], captions: int, per_caption: int = ABSEN
     # captions take turns through the list, spaced evenly when it holds more than they can cover, so no draw is needed
     picks = [candidates[m * max(n, slots) // slots % n] for m in range(slots)]
     return [picks[k * per_caption : (k + 1) * per_caption] for k in range(captions)]
+
+
+def new_subjects(record: ImageRecord, cooccur: dict[str, set[str]], categories: list[str]) -> list[str]:
+    """Objects to swap in as a caption's new subject: `absent_candidates`, or the COCO categories for data that lists
+    no objects (a table), whose swapped captions then are only likely false."""
+    return absent_candidates(record, cooccur, categories) or coco_categories()
 
 
 @dataclass

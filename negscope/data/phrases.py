@@ -135,6 +135,11 @@ def lexicon() -> Lexicon:
     return Lexicon(owner, plural, article, max(len(w.split()) for w in owner))
 
 
+def coco_categories() -> list[str]:
+    """The 80 COCO category names of the synonym file."""
+    return sorted({n for n in lexicon().owner.values() if n})
+
+
 def known(name: str) -> bool:
     """Whether `name` is a category of the synonym file."""
     return name in lexicon().owner and lexicon().owner[name] == name

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..data import Dataset
-from ..data.negation import TEMPLATE_NAMES, absent_candidates, change_subject, seven_templates
+from ..data.negation import TEMPLATE_NAMES, change_subject, new_subjects, seven_templates
 from ..models import ClipBundle
 from ..results.similarity import SeedRow
 from .features import image_features, text_lookup
@@ -69,7 +69,7 @@ def similarity_study(
     pair_image, captions, texts = [], [], []
     for i, rec in enumerate(dataset):
         extra = dataset[(i + 1) % len(dataset)].captions[0]
-        absent = absent_candidates(rec, cooccur, dataset.categories)
+        absent = new_subjects(rec, cooccur, dataset.categories)
         for cap in rec.captions:
             changed = change_subject(cap, rec.present, str(rng.choice(absent)))
             pair_image.append(i)

@@ -28,10 +28,10 @@ import numpy as np
 
 from ..data import Dataset
 from ..data.negation import (
-    absent_candidates,
     change_subject,
     determiner,
     mention_end,
+    new_subjects,
     presence_negation,
     seed_negation,
     seven_templates,
@@ -99,7 +99,7 @@ def negated_task(dataset: Dataset, captions_per_image: int = 1, seed: int = 0) -
         return _given_negated(dataset, captions_per_image, task)
     for i, rec in enumerate(dataset):
         extra = dataset[(i + 1) % len(dataset)].captions[0]
-        absent = absent_candidates(rec, cooccur, dataset.categories)
+        absent = new_subjects(rec, cooccur, dataset.categories)
         for j, cap in enumerate(rec.captions[:captions_per_image]):
             forms = seven_templates(cap, change_subject(cap, rec.present, str(rng.choice(absent))), extra)
             pos, neg = str(rng.choice(POSITIVE_TEMPLATES)), str(rng.choice(NEGATED_TEMPLATES))

@@ -48,3 +48,14 @@ def test_form_pairs_share_the_drawn_objects_across_forms():
 def test_unknown_form_names_the_known_ones():
     with pytest.raises(ValueError, match="'nope' is unknown; choose from no, not_true"):
         get_forms(["nope"])
+
+
+def test_a_caption_that_mentions_no_object_gives_no_presence_pair_in_any_form():
+    from negscope.data import Dataset, ImageRecord, ObjectAnn
+
+    box = (0.0, 0.0, 1.0, 1.0)
+    data = Dataset("hand", [ImageRecord(1, ["A man rides his horse.", "A sunny beach."],
+                                        [ObjectAnn("person", box), ObjectAnn("horse", box)])], ["person", "horse", "dog"])
+    pairs = form_pairs(data, list(FORMS.values()))
+    assert all(len(p["presence"]) == 1 and len(p["absence"]) == 2 for p in pairs.values())
+    assert pairs["no"]["presence"][0][2] in ("no man rides his horse", "a man rides no horse")

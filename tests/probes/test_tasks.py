@@ -102,3 +102,17 @@ def test_divergence_pairs_and_cosine(small_world):
     assert mean_pair_cosine(states, np.array([0, 2]), np.array([1, 3])) == pytest.approx((2**-0.5 - 1) / 2)
     with pytest.raises(ValueError, match="no caption pairs"):
         mean_pair_cosine(states, np.array([], int), np.array([], int))
+
+
+def test_negated_task_uses_the_negations_a_table_brings():
+    from negscope.data import GivenNegation
+
+    recs = [ImageRecord(i, [f"a dog {i}"], [], given=[GivenNegation(f"a dog {i}", presence=f"no dog {i}")]) for i in range(3)]
+    task = negated_task(Dataset("t", recs, []))
+    assert task.texts == ["a dog 0", "no dog 0", "a dog 1", "no dog 1", "a dog 2", "no dog 2"]
+    assert task.labels == [0, 1] * 3 and task.variants == ["caption", "given"] * 3
+
+
+def test_mention_order_finds_synonyms_and_plurals():
+    assert mention_order("Two boys chase a dog past the buses.", ["bus", "dog", "person"]) == ["person", "dog", "bus"]
+    assert mention_order("A hot dog on a plate.", ["dog"]) == []
