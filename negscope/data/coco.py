@@ -37,8 +37,7 @@ def _image_dir(folder: Path, split: str) -> Path:
     return folder / "images"
 
 
-def readable(path: Path) -> str | None:
-    """Why the image at `path` cannot be used ('missing' or 'unreadable (...)'), or None when it can."""
+def _readable(path: Path) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
@@ -49,6 +48,18 @@ def readable(path: Path) -> str | None:
     except (UnidentifiedImageError, OSError) as err:
         return f"unreadable ({err})"
     return None
+
+
+def usable(path: Path, what: str, strict: bool, skipped: list[str], fix: str) -> bool:
+    """Whether the image at `path` reads; if not, the reason (naming `what`) joins `skipped`, or is a `DataError`
+    that adds `fix` when `strict`."""
+    problem = _readable(path)
+    if problem:
+        msg = f"image {path}{what} is {problem}"
+        if strict:
+            raise DataError(f"{msg}; {fix}, or drop --strict to skip bad images")
+        skipped.append(msg)
+    return problem is None
 
 
 def load_coco(folder: str | Path, strict: bool = False) -> Dataset:
@@ -78,14 +89,8 @@ def load_coco(folder: str | Path, strict: bool = False) -> Dataset:
         path = image_dir / img["file_name"]
         if not captions[img["id"]]:
             continue
-        problem = readable(path)
-        if problem:
-            msg = f"image {path} is {problem}"
-            if strict:
-                raise DataError(f"{msg}; restore the file, or drop --strict to skip bad images")
-            skipped.append(msg)
-            continue
-        records.append(ImageRecord(img["id"], captions[img["id"]], objects[img["id"]], path=path))
+        if usable(path, "", strict, skipped, "restore the file"):
+            records.append(ImageRecord(img["id"], captions[img["id"]], objects[img["id"]], path=path))
     if skipped:
         warnings.warn(f"skipped {len(skipped)} bad image(s) in {folder}, first: {skipped[0]}", stacklevel=2)
     if not records:

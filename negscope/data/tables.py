@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .coco import readable
+from .coco import usable
 from .records import DataError, Dataset, GivenNegation, ImageRecord, MCQItem
 
 SUFFIXES = (".csv", ".jsonl")
@@ -115,21 +115,15 @@ def load_table(spec: str | Path, strict: bool = False) -> Dataset:
     layout = _layout(path, set().union(*(row.keys() for _, row in rows)))
     image_column = LAYOUTS[layout][0]
     kinds = [k for k in NEGATIONS if any(k in row for _, row in rows)]
-    records: dict[str, ImageRecord] = {}
+    records: dict[str, ImageRecord | None] = {}
     skipped: list[str] = []
     for line, row in rows:
         name = _text(path, line, row, image_column)
         image = path.parent / name
         if name not in records:
-            problem = readable(image)
-            if problem:
-                msg = f"image {image} (line {line}) is {problem}"
-                if strict:
-                    raise DataError(f"{msg}; restore the file (paths are relative to {path.parent}), or drop --strict")
-                skipped.append(msg)
-                records[name] = None  # type: ignore[assignment]
-                continue
-            records[name] = ImageRecord(len(records), [], [], path=image)
+            fix = f"restore the file (paths are relative to {path.parent})"
+            ok = usable(image, f" (line {line})", strict, skipped, fix)
+            records[name] = ImageRecord(len(records), [], [], path=image) if ok else None
         rec = records[name]
         if rec is None:
             continue

@@ -37,6 +37,7 @@ class WorldSource:
 
     has_negated = True
     has_absence = True
+    skip_reason = "none of their captions mentions an annotated object"
 
     def __init__(self, dataset: Dataset, forms: list[str] | tuple[str, ...] = TRAIN_FORMS):
         self.forms = get_forms(forms)
@@ -80,6 +81,8 @@ class WorldSource:
 
 class GivenSource:
     """The rows of a data table that brings its own negations, as they are in the file."""
+
+    skip_reason = "their image is missing or unreadable"
 
     def __init__(self, dataset: Dataset):
         self.rows = [(r, g) for r in dataset for g in r.given]

@@ -36,6 +36,8 @@ def fine_tune(
     bundle = load_bundle(model_spec, device=local_device())
     blocks = plan_blocks(bundle, blocks_spec, selection)
     source = training_source(data, pool=pool, forms=cfg.forms)
+    if source.skipped:
+        print(f"fine-tuning: {source.skipped} images of {source.name} are left out: {source.skip_reason}")
     validation = None
     if cfg.validation and isinstance(source, WorldSource):
         size = min(cfg.validation, len(source) // VALIDATION_SHARE)
