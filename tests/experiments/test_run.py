@@ -59,7 +59,7 @@ steps = 2
 limit = 8
 seeds = 2
 """
-ANALYSIS = ["similarity", "probes", "attribution", "patching", "erasure", "selection", "finetune", "evaluate"]
+ANALYSIS = ["negations", "similarity", "probes", "attribution", "patching", "erasure", "selection", "finetune", "evaluate"]
 
 
 def tiny_config(path: Path, stages=("similarity", "finetune", "evaluate"), blocks="front", steps=4) -> Path:
