@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .negation import _body, absence_pair, absent_candidates, bare, change_subject, presence_negation
-from .phrases import indefinite, mentions
+from .negation import _body, absence_pair, absent_candidates, bare, change_subject, given_pairs, presence_negation
+from .phrases import indefinite, mentioned
 from .records import Dataset
 
 Pair = tuple[str, str]
@@ -102,21 +102,15 @@ def get_forms(names: list[str] | tuple[str, ...]) -> list[NegationForm]:
     return [FORMS[n] for n in names]
 
 
-def mentioned(caption: str, names: list[str]) -> list[str]:
-    """The names among `names` that `caption` mentions, in the order of `names`."""
-    return [n for n in names if mentions(caption, n)]
-
-
 def form_pairs(dataset: Dataset, forms: list[NegationForm], seed: int = 0) -> dict[str, dict[str, list[Triple]]]:
     """Per form, its presence and absence (image row, true, false) triples: one per caption of an image with objects,
     the negated present and absent objects drawn once per caption and shared by every form, so forms compare paired.
     The present object is drawn among those the caption mentions; a caption mentioning none gives no presence pair.
     Data that brings its own negations gives them, as the one form `GIVEN`, instead."""
     if dataset.brings_negations:
-        return {GIVEN: {"presence": [(row, g.caption, g.presence) for row, r in enumerate(dataset) for g in r.given
-                                     if g.presence],
-                        "absence": [(row, g.absence, g.absence_false) for row, r in enumerate(dataset) for g in r.given
-                                    if g.absence and g.absence_false]}}
+        pairs = [given_pairs(r) for r in dataset]
+        return {GIVEN: {kind: [(row, *p) for row, both in enumerate(pairs) for p in both[k]]
+                        for k, kind in enumerate(("presence", "absence"))}}
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
     out: dict[str, dict[str, list[Triple]]] = {f.name: {"presence": [], "absence": []} for f in forms}

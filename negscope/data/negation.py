@@ -17,6 +17,7 @@ from .phrases import (
     coco_categories,
     indefinite,
     leading_slot_end,
+    mentioned,
     mentions,
     noun_phrase,
     plural,
@@ -217,7 +218,7 @@ def spread_absent(candidates: list[str], captions: int, per_caption: int = ABSEN
 def new_subjects(record: ImageRecord, cooccur: dict[str, set[str]], categories: list[str]) -> list[str]:
     """Objects to swap in as a caption's new subject: `absent_candidates`, or the COCO categories for data that lists
     no objects (a table), whose swapped captions then are only likely false."""
-    return absent_candidates(record, cooccur, categories) or coco_categories()
+    return absent_candidates(record, cooccur, categories) or list(coco_categories())
 
 
 @dataclass
@@ -234,42 +235,40 @@ class ImageNegations:
     unmentioned: int = 0  # (caption, present object) pairs left out of presence_all: the caption does not name it
 
 
-def _presence(caption: str, name: str) -> list[tuple[str, str]]:
-    try:
-        return [(_body(caption), presence_negation(caption, name))]
-    except NotMentioned:
-        return []
-
-
-def _given(rec: ImageRecord) -> ImageNegations:
-    presence = [(g.caption, g.presence) for g in rec.given if g.presence]
-    absence = [(g.absence, g.absence_false) for g in rec.given if g.absence and g.absence_false]
-    return ImageNegations(rec, presence, absence, [], rec.mcq, presence, absence)
+def given_pairs(record: ImageRecord) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The presence and absence (true, false) pairs of the negations the record's data file brings."""
+    presence = [(g.caption, g.presence) for g in record.given if g.presence]
+    absence = [(g.absence, g.absence_false) for g in record.given if g.absence and g.absence_false]
+    return presence, absence
 
 
 def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
     """Per image: one drawn presence, absence and swap pair per caption, every presence and absence pair, and an MCQ.
 
-    Presence pairs whose caption does not mention the object are left out (the draws stay the same). An image whose
-    data file brings negations or a question (`ImageRecord.given`, `.mcq`) gets those instead of the rules'."""
+    A presence pair negates an object the caption mentions, drawn among those; a caption that mentions none gives no
+    presence pair. An image whose data file brings negations or a question (`ImageRecord.given`, `.mcq`) gets those
+    instead of the rules'."""
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
     out = []
     for rec in dataset:
         if rec.given or rec.mcq:
-            out.append(_given(rec))
+            presence, absence = given_pairs(rec)
+            out.append(ImageNegations(rec, presence, absence, [], rec.mcq, presence, absence))
             continue
         present = rec.present
         absent = absent_candidates(rec, cooccur, dataset.categories)
+        named = [mentioned(cap, present) for cap in rec.captions]
         presence, absence, swap = [], [], []
-        for cap in rec.captions:
+        for cap, names in zip(rec.captions, named):
             if absent:
                 absence.append(absence_pair(cap, str(rng.choice(absent))))
             if present and absent:
-                presence += _presence(cap, str(rng.choice(present)))
+                if names:
+                    presence.append((_body(cap), presence_negation(cap, str(rng.choice(names)))))
                 swap.append((_body(cap), change_subject(cap, present, str(rng.choice(absent)))))
         mcq = mcq_item(present, absent, rng) if present and absent else None
-        presence_all = [pair for cap in rec.captions for p in present for pair in _presence(cap, p)]
+        presence_all = [(_body(cap), presence_negation(cap, p)) for cap, names in zip(rec.captions, named) for p in names]
         spread = spread_absent(absent, len(rec.captions))
         absence_all = [absence_pair(cap, a) for cap, names in zip(rec.captions, spread) for a in names]
         unmentioned = len(rec.captions) * len(present) - len(presence_all)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .forms import mentioned
 from .negation import _body, absence_pair, absent_candidates, presence_negation
+from .phrases import mentioned
 from .records import Dataset
 
 NO_OBJECTS = "image lists no objects"

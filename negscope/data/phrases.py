@@ -135,9 +135,10 @@ def lexicon() -> Lexicon:
     return Lexicon(owner, plural, article, max(len(w.split()) for w in owner))
 
 
-def coco_categories() -> list[str]:
+@cache
+def coco_categories() -> tuple[str, ...]:
     """The 80 COCO category names of the synonym file."""
-    return sorted({n for n in lexicon().owner.values() if n})
+    return tuple(sorted({n for n in lexicon().owner.values() if n}))
 
 
 def known(name: str) -> bool:
@@ -341,6 +342,11 @@ def mentions(text: str, name: str) -> list[Mention]:
             start, end = tokens[first].start(), tokens[last].start() + len(bases[last])
             out.append(Mention(start, end, text[start:end], plural, first, last))
     return out
+
+
+def mentioned(text: str, names: list[str]) -> list[str]:
+    """The names among `names` that `text` mentions, in the order of `names`."""
+    return [n for n in names if mentions(text, n)]
 
 
 def noun_phrase(text: str, mention: Mention) -> NounPhrase:

@@ -3,9 +3,11 @@ evaluation rows of the studies' fine-tuning runs with their mean and spread over
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,7 @@ import numpy as np
 from ..io import read_json, write_json, write_text
 from ..results import EvaluationRow
 from ..results.base import build, plain
-from .config import Common
+from .config import Common, FinetuneConfig
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -63,10 +65,42 @@ def keyed_row(folder: Path, key: str, compute: Callable[[], EvaluationRow]) -> E
     return row
 
 
-def study_baseline(common: Common, limit: int, out: Path, progress: bool = True
-                   ) -> tuple[Dataset, ClipBundle, str, EvaluationRow]:
-    """A study's evaluation data, the model before fine-tuning, the key its runs build on and its evaluation row
-    (stored in `out/baseline`)."""
+@dataclass
+class Study:
+    """A study of fine-tuning runs: its evaluation data, the model before fine-tuning with its evaluation row, the
+    key every run builds on, and the training data."""
+
+    common: Common
+    train_data: str
+    dataset: Dataset
+    bundle: ClipBundle
+    key: str
+    baseline: EvaluationRow
+    progress: bool = True
+
+    def run(self, folder: Path, train: FinetuneConfig, blocks: list[int], seed: int, label: str) -> EvaluationRow:
+        """Fine-tune `blocks` with `train` and `seed` into `folder` and evaluate the result on the study's data; a
+        finished run is reused while its inputs (the study's key, the training data and settings, blocks, seed) match."""
+        from ..data import data_fingerprint
+        from ..evaluation.suite import evaluate
+        from ..finetune.run import fine_tune
+        from ..fingerprint import digest
+        from ..models import load_bundle
+
+        def train_and_evaluate() -> EvaluationRow:
+            print(f"{label} with seed {seed}")
+            fine_tune(self.common.model, self.train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
+                      pool=train.pool, resume=True, progress=self.progress)
+            return evaluate(load_bundle(str(folder)), self.dataset, seed=self.common.seed, progress=self.progress)
+
+        key = digest({"base": self.key, "train_data": data_fingerprint(self.train_data), "train": dataclasses.asdict(train),
+                      "blocks": blocks, "seed": seed})
+        return keyed_row(folder, key, train_and_evaluate)
+
+
+def open_study(common: Common, finetune: FinetuneConfig, limit: int, out: Path, progress: bool = True) -> Study:
+    """The study of `common`'s model on `limit` images of its data, trained on `finetune.train_data` (default: the same
+    data); the model's evaluation row before fine-tuning is stored in `out/baseline`."""
     from ..data import data_fingerprint, load_dataset
     from ..evaluation.suite import evaluate
     from ..fingerprint import code_fingerprint, digest
@@ -76,8 +110,8 @@ def study_baseline(common: Common, limit: int, out: Path, progress: bool = True
     bundle = load_bundle(common.model)
     key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data),
                   "limit": limit, "seed": common.seed, "code": code_fingerprint()})
-    return dataset, bundle, key, keyed_row(out / "baseline", key, lambda: evaluate(bundle, dataset, seed=common.seed,
-                                                                                   progress=progress))
+    baseline = keyed_row(out / "baseline", key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
+    return Study(common, finetune.train_data or common.data, dataset, bundle, key, baseline, progress)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

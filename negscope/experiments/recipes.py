@@ -14,17 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import data_fingerprint
 from ..data.forms import FORMS
-from ..evaluation.suite import evaluate
-from ..finetune.run import fine_tune
-from ..fingerprint import digest
 from ..io import write_text
-from ..models import load_bundle
 from ..reports.figures import form_matrix
+from ..reports.report import over_seeds
 from ..results import EvaluationRow, RecipeRow, RecipesResult, TrainResult
 from ..selection import plan_blocks
-from .common import keyed_row, mean_std, slug, study_baseline
+from .common import mean_std, open_study, slug
 from .config import Common, FinetuneConfig, RecipesConfig, parse_arm
 
 METRICS = ("presence_accuracy", "absence_accuracy", "held_out", "flip_rate", "i2t_r1", "t2i_r1")
@@ -48,27 +44,17 @@ def run_recipes(
     """Fine-tune each recipe with the same budget once per seed, evaluate every form, and compare."""
     out = Path(out)
     base_cfg = dataclasses.replace(finetune, steps=cfg.steps)
-    train_data = finetune.train_data or common.data
     seeds = list(range(common.seed, common.seed + cfg.seeds))
-    dataset, bundle, base_key, base = study_baseline(common, cfg.limit, out, progress)
-    blocks = [b.index for b in plan_blocks(bundle, finetune.blocks, selection)]
+    study = open_study(common, finetune, cfg.limit, out, progress)
+    base = study.baseline
+    blocks = [b.index for b in plan_blocks(study.bundle, finetune.blocks, selection)]
     rows = []
     for arm in cfg.arms:
         changes, train = parse_arm(arm, base_cfg)
         runs, chosen = [], []
         for seed in seeds:
             folder = out / slug(arm) / f"seed_{seed}"
-
-            def train_and_evaluate(folder: Path = folder, train: FinetuneConfig = train, seed: int = seed,
-                                   arm: str = arm) -> EvaluationRow:
-                print(f"recipe study: {arm} with seed {seed}")
-                fine_tune(common.model, train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
-                          pool=train.pool, resume=True, progress=progress)
-                return evaluate(load_bundle(str(folder)), dataset, seed=common.seed, progress=progress)
-
-            key = digest({"base": base_key, "train_data": data_fingerprint(train_data), "train": dataclasses.asdict(train),
-                          "blocks": blocks, "seed": seed})
-            runs.append(keyed_row(folder, key, train_and_evaluate))
+            runs.append(study.run(folder, train, blocks, seed, f"recipe study: {arm}"))
             done = TrainResult.load(TrainResult.path(folder))
             chosen.append(int(done.chosen["record"]["step"]) if done.chosen else done.config["steps"])
         values = [_values(r, train.forms) for r in runs]
@@ -78,7 +64,7 @@ def run_recipes(
         rows.append(RecipeRow(arm, changes, list(train.forms), {m: s[0] for m, s in stats.items()},
                               {m: s[1] for m, s in stats.items()}, {f: s[0] for f, s in form_stats.items()},
                               {f: s[1] for f, s in form_stats.items()}, chosen))
-    result = RecipesResult(model=common.model, train_data=train_data, eval_data=common.data, images=len(dataset),
+    result = RecipesResult(model=common.model, train_data=study.train_data, eval_data=common.data, images=len(study.dataset),
                            blocks=blocks, train_config=dataclasses.asdict(base_cfg), seeds=seeds,
                            baseline=_values(base, []), baseline_forms=form_scores(base), rows=rows)
     result.save(out)
@@ -96,7 +82,7 @@ def format_summary(result: RecipesResult) -> str:
              "|---" * (len(heads) + 2) + "|",
              "| none (before) | " + " | ".join(f"{b[m]:.3f}" for m in METRICS) + " | |"]
     for r in result.rows:
-        cells = " | ".join(f"{r.values[m]:.3f} ± {r.std[m]:.3f} ({r.values[m] - b[m]:+.3f})" for m in METRICS)
+        cells = " | ".join(over_seeds(r.values[m], r.std[m], r.values[m] - b[m]) for m in METRICS)
         lines.append(f"| {r.arm} | {cells} | {', '.join(map(str, r.chosen_steps))} |")
     forms = list(FORMS)
     lines += ["", ("Trained forms (rows) × tested forms (columns): mean of presence and absence accuracy; "

@@ -14,17 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import data_fingerprint
-from ..evaluation.suite import evaluate
-from ..finetune.run import fine_tune
-from ..fingerprint import digest
 from ..io import atomic_path, write_text
-from ..models import load_bundle
 from ..reports.figures import study_bars
+from ..reports.report import over_seeds
 from ..results import EvaluationRow, RankCorrelation, SelectionResult, StudyResult, StudyRow
 from ..results.study import FrontBack, SeedRun
 from ..selection import plan_blocks
-from .common import keyed_row, mean_std, study_baseline
+from .common import mean_std, open_study
 from .config import Common, FinetuneConfig, StudyConfig
 
 SETS = ("front", "middle", "back", "all", "selected")
@@ -85,30 +81,18 @@ def run_layer_study(
 
     out = Path(out)
     train = dataclasses.replace(finetune, steps=cfg.steps)
-    train_data = finetune.train_data or common.data
     seeds = list(range(common.seed, common.seed + cfg.seeds))
-    dataset, bundle, base_key, base = study_baseline(common, cfg.limit, out, progress)
+    study = open_study(common, finetune, cfg.limit, out, progress)
+    base = study.baseline
     sel = SelectionResult.load(selection) if selection else None
     rows = []
     for name in SETS:
         if name == "selected" and sel is None:
             continue
-        blocks = [b.index for b in plan_blocks(bundle, "auto" if name == "selected" else name, selection)]
-        set_key = {"base": base_key, "train_data": data_fingerprint(train_data), "train": dataclasses.asdict(train),
-                   "blocks": blocks}
-        runs = []
-        for seed in seeds:
-            folder = out / name / f"seed_{seed}"
-
-            def train_and_evaluate(folder: Path = folder, blocks: list[int] = blocks, name: str = name,
-                                   seed: int = seed) -> EvaluationRow:
-                print(f"layer study: fine-tuning {name} blocks {blocks} with seed {seed}")
-                fine_tune(common.model, train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
-                          pool=finetune.pool, resume=True, progress=progress)
-                return evaluate(load_bundle(str(folder)), dataset, seed=common.seed, progress=progress)
-
-            after = keyed_row(folder, digest({**set_key, "seed": seed}), train_and_evaluate)
-            runs.append(_seed_run(seed, after, base))
+        blocks = [b.index for b in plan_blocks(study.bundle, "auto" if name == "selected" else name, selection)]
+        runs = [_seed_run(seed, study.run(out / name / f"seed_{seed}", train, blocks, seed,
+                                          f"layer study: fine-tuning {name} blocks {blocks}"), base)
+                for seed in seeds]
         coverage = float(sum(sel.evidence.combined[k] for k in blocks)) if sel else None
         rows.append(summarise(name, blocks, coverage, runs))
     corr = None
@@ -117,7 +101,7 @@ def run_layer_study(
         corr = RankCorrelation(float(rho), float(p), len(rows),
                                "share of the analysis score covered by a set's blocks, and its mean presence/absence gain")
     by_set = {r.set: r for r in rows}
-    result = StudyResult(model=common.model, train_data=train_data, eval_data=common.data, images=len(dataset),
+    result = StudyResult(model=common.model, train_data=study.train_data, eval_data=common.data, images=len(study.dataset),
                          train_config=dataclasses.asdict(train), seeds=seeds,
                          baseline={m: base.metric(m) for m in METRICS}, rows=rows, rank_correlation=corr,
                          front_back=front_back_test(by_set["front"], by_set["back"]))
@@ -152,7 +136,7 @@ def format_summary(result: StudyResult) -> str:
     ]
     for r in result.rows:
         cov = "" if r.analysis_coverage is None else f"{r.analysis_coverage:.2f}"
-        cells = " | ".join(f"{r.values[m]:.3f} ± {r.std[m]:.3f} ({r.gains[m]:+.3f})" for m in METRICS)
+        cells = " | ".join(over_seeds(r.values[m], r.std[m], r.gains[m]) for m in METRICS)
         lines.append(f"| {r.set} ({','.join(map(str, r.blocks))}) | {cells} | "
                      f"{r.negation_gain:+.3f} ± {r.negation_gain_std:.3f} | {cov} |")
     c = result.rank_correlation

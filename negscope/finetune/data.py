@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import DataError, Dataset, load_dataset, world_dataset
-from ..data.forms import TRAIN_FORMS, get_forms, mentioned
+from ..data.forms import TRAIN_FORMS, get_forms
 from ..data.negation import absent_candidates
+from ..data.phrases import mentioned
 from ..data.world import TRAIN_SEED
 
 

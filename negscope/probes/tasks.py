@@ -30,6 +30,7 @@ from ..data import Dataset
 from ..data.negation import (
     change_subject,
     determiner,
+    given_pairs,
     mention_end,
     new_subjects,
     presence_negation,
@@ -110,8 +111,8 @@ def negated_task(dataset: Dataset, captions_per_image: int = 1, seed: int = 0) -
 def _given_negated(dataset: Dataset, captions_per_image: int, task: ProbeTask) -> ProbeTask:
     """The `negated` task from the negations a data table brings: each caption against its presence negation."""
     for rec in dataset:
-        for j, g in enumerate([g for g in rec.given if g.presence][:captions_per_image]):
-            task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", [(g.caption, 0, "caption"), (g.presence, 1, "given")])
+        for j, (caption, negated) in enumerate(given_pairs(rec)[0][:captions_per_image]):
+            task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", [(caption, 0, "caption"), (negated, 1, "given")])
     return task.checked(dataset)
 
 

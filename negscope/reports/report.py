@@ -121,6 +121,11 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def over_seeds(mean: float, std: float, change: float) -> str:
+    """A cell of a study over seeds: mean ± std, and the change against the model before in brackets."""
+    return f"{mean:.3f} ± {std:.3f} ({change:+.3f})"
+
+
 def _inline(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
 
@@ -590,7 +595,7 @@ def layer_study(doc: Doc, out: StageOutput) -> None:
         ["trained blocks", *(f"{m} (gain)" for m in metrics), "negation gain", "analysis coverage"],
         [["none (before)", *(b[m] for m in metrics), None, None]]
         + [[f"{r.set} ({','.join(map(str, r.blocks))})",
-            *(f"{r.values[m]:.3f} ± {r.std[m]:.3f} ({r.gains[m]:+.3f})" for m in metrics),
+            *(over_seeds(r.values[m], r.std[m], r.gains[m]) for m in metrics),
             f"{r.negation_gain:+.3f} ± {r.negation_gain_std:.3f}", r.analysis_coverage] for r in res.rows],
     )
     if res.rows:
@@ -630,7 +635,7 @@ def recipes(doc: Doc, out: StageOutput) -> None:
     doc.table(
         [f"recipe (mean ± std over {len(res.seeds)} seeds)", *(RECIPE_METRICS.get(m, m) for m in metrics), "chosen steps"],
         [["none (before)", *(b[m] for m in metrics), None]]
-        + [[r.arm, *(f"{r.values[m]:.3f} ± {r.std[m]:.3f} ({r.values[m] - b[m]:+.3f})" if m in r.values else None
+        + [[r.arm, *(over_seeds(r.values[m], r.std[m], r.values[m] - b[m]) if m in r.values else None
                      for m in metrics), ", ".join(map(str, r.chosen_steps))] for r in res.rows],
     )
     held = [r for r in res.rows if r.values.get("held_out") == r.values.get("held_out")]  # NaN: trained on every form
@@ -638,8 +643,8 @@ def recipes(doc: Doc, out: StageOutput) -> None:
         best = max(held, key=lambda r: r.values["held_out"])
         recall = "; ".join(f"{RECIPE_METRICS[k]} {best.values[k] - b[k]:+.3f}" for k in ("i2t_r1", "t2i_r1")
                            if k in best.values and k in b)
-        doc.para(f"The best held-out accuracy, {best.values['held_out']:.3f} ± {best.std['held_out']:.3f} "
-                 f"({best.values['held_out'] - b['held_out']:+.3f}), came from `{best.arm}`"
+        cell = over_seeds(best.values["held_out"], best.std["held_out"], best.values["held_out"] - b["held_out"])
+        doc.para(f"The best held-out accuracy, {cell}, came from `{best.arm}`"
                  + (f" (retrieval change: {recall})." if recall else "."))
     forms = list(res.baseline_forms)
     doc.para("Trained forms (rows) × tested forms (columns): the mean of presence and absence accuracy per form "

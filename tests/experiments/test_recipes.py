@@ -3,9 +3,9 @@ import statistics
 import pytest
 
 from negscope.data.forms import FORMS
-from negscope.experiments import recipes
 from negscope.experiments.config import Common, ConfigError, FinetuneConfig, RecipesConfig, parse_arm
 from negscope.experiments.recipes import METRICS, form_scores, run_recipes
+from negscope.finetune import run as finetune_run
 from negscope.io import read_json
 from negscope.results import EvaluationRow, RecipesResult
 from negscope.results.base import build
@@ -28,13 +28,13 @@ def test_arms_parse_into_checked_finetune_settings():
 
 
 def test_recipes_on_tiny(tmp_path, monkeypatch):
-    calls, original = [], recipes.fine_tune
+    calls, original = [], finetune_run.fine_tune
 
     def counted(*args, cfg, seed, **kw):
         calls.append((args[3].parent.name, seed, cfg.lr, tuple(cfg.forms)))
         return original(*args, cfg=cfg, seed=seed, **kw)
 
-    monkeypatch.setattr(recipes, "fine_tune", counted)
+    monkeypatch.setattr(finetune_run, "fine_tune", counted)
     out = tmp_path / "recipes"
     cfg = RecipesConfig(arms=["default", "forms=without lr=1e-2"], steps=2, limit=8, seeds=2)
     result = run_recipes(COMMON, TRAIN, cfg, out, progress=False)

@@ -5,9 +5,9 @@ import statistics
 import pytest
 from scipy.stats import ttest_rel
 
-from negscope.experiments import study
 from negscope.experiments.config import Common, FinetuneConfig, StudyConfig
 from negscope.experiments.study import METRICS, front_back_test, run_layer_study, summarise
+from negscope.finetune import run as finetune_run
 from negscope.io import read_json
 from negscope.results import EvaluationRow, StudyResult
 from negscope.results.base import build
@@ -23,13 +23,13 @@ def _marker_times(folder):
 
 def _count_fine_tunes(monkeypatch):
     """Record (set, seed) of every fine-tuning the study starts from now on."""
-    calls, original = [], study.fine_tune
+    calls, original = [], finetune_run.fine_tune
 
     def counted(*args, seed, **kw):
         calls.append((args[3].parent.name, seed))
         return original(*args, seed=seed, **kw)
 
-    monkeypatch.setattr(study, "fine_tune", counted)
+    monkeypatch.setattr(finetune_run, "fine_tune", counted)
     return calls
 
 
