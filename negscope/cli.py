@@ -11,11 +11,13 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 
 from .experiments import config as C
+from .io import out_folder
 from .settings import add_arguments, from_args
 
-ERRORS = (ValueError, IndexError, KeyError, FileNotFoundError, FloatingPointError)
+ERRORS = (ValueError, IndexError, KeyError, OSError, FloatingPointError)
 
 
 def _common(args: argparse.Namespace) -> C.Common:
@@ -40,10 +42,9 @@ def _runs(module: str, runner: str, config: type, wrote: str, several_models: bo
 def _select(args: argparse.Namespace) -> None:
     from .experiments.select import format_summary, run_selection
 
-    out = args.out or args.src
-    result = run_selection(from_args(C.SelectionConfig, args), out, sources=args.src, seed=args.seed)
+    result = run_selection(from_args(C.SelectionConfig, args), args.out, sources=args.src, seed=args.seed)
     print(format_summary(result))
-    print(f"wrote {out}/selection.json and selection.png")
+    print(f"wrote {args.out}/selection.json and selection.png")
 
 
 def _models(args: argparse.Namespace) -> None:
@@ -86,15 +87,23 @@ def _world_train(args: argparse.Namespace) -> None:
     print(card["metrics"])
 
 
+def _world_export(args: argparse.Namespace) -> None:
+    from .experiments.world import export_world
+
+    folder = export_world(args.out, args.n)
+    print(f"wrote {args.n} held-out world scenes to {folder} (COCO format, PNG images)")
+
+
 def _run(args: argparse.Namespace) -> None:
     from .experiments.run import run
 
-    cfg = C.load_config(args.config)
-    if args.quick:
-        cfg = C.quick(cfg)
-    out = args.out or f"runs/{cfg.name}{'-quick' if args.quick else ''}"
-    status = run(cfg, out)
+    status = run(_run_config(args), args.out)
     print("run: " + ", ".join(f"{k} {v}" for k, v in status.items()))
+
+
+def _run_config(args: argparse.Namespace) -> C.RunConfig:
+    cfg = C.load_config(args.config)
+    return C.quick(cfg) if args.quick else cfg
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -150,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--from", dest="src", required=True,
                     help="folder holding probes.json, attribution.json, patching.json and erasure.json")
     se.add_argument("--out", default=None, help="output folder (default: the --from folder)")
+    se.set_defaults(default_out=lambda a: a.src)
     se.add_argument("--seed", type=int, default=0, help="seed of the bootstrap stability check")
     add_arguments(se, C.SelectionConfig)
     se.set_defaults(func=_select)
@@ -174,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", default=None, help="TOML config (see configs/default.toml); default: built-in defaults")
     r.add_argument("--out", default=None, help="run folder; default runs/<name> (runs/<name>-quick with --quick)")
     r.add_argument("--quick", action="store_true", help="small sizes and no layer study: a smoke run in minutes")
-    r.set_defaults(func=_run)
+    r.set_defaults(func=_run, default_out=lambda a: f"runs/{_run_config(a).name}{'-quick' if a.quick else ''}")
 
     rp = sub.add_parser("report", help="rebuild report.html and report.md of a run folder")
     rp.add_argument("--from", dest="from_dir", required=True, help="the run folder (the --out of negscope run)")
@@ -190,14 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
     wt.add_argument("--out", required=True, help="folder for the model (Hugging Face layout)")
     add_arguments(wt, C.WorldTrainConfig)
     wt.set_defaults(func=_world_train)
+    we = wsub.add_parser("export", help="write held-out world scenes as a COCO-format folder with lossless PNG images")
+    we.add_argument("--out", required=True, help="folder to write (annotations/ and val2017/)")
+    we.add_argument("--n", type=int, default=1000, help="number of held-out scenes (default: 1000, the 'world' data)")
+    we.set_defaults(func=_world_export)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `negscope` console script; errors print one line and exit 2."""
+    """Entry point of the `negscope` console script; errors print one line and exit 2. The output folder is checked
+    and locked before any work starts."""
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        if getattr(args, "out", None) is None and hasattr(args, "default_out"):
+            args.out = args.default_out(args)
+        with out_folder(args.out) if getattr(args, "out", None) else nullcontext():
+            args.func(args)
     except ERRORS as err:
         print(f"negscope {args.command}: error: {err}", file=sys.stderr)
         return 2

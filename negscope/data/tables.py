@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .coco import usable
+from .coco import usable_images
 from .records import DataError, Dataset, GivenNegation, ImageRecord, MCQItem
 
 SUFFIXES = (".csv", ".jsonl")
@@ -115,15 +115,16 @@ def load_table(spec: str | Path, strict: bool = False) -> Dataset:
     layout = _layout(path, set().union(*(row.keys() for _, row in rows)))
     image_column = LAYOUTS[layout][0]
     kinds = [k for k in NEGATIONS if any(k in row for _, row in rows)]
-    records: dict[str, ImageRecord | None] = {}
+    first: dict[str, int] = {}
+    for line, row in rows:
+        first.setdefault(_text(path, line, row, image_column), line)
     skipped: list[str] = []
+    names = list(first)
+    keep = set(usable_images([path.parent / n for n in names], [f" (line {first[n]})" for n in names], strict, skipped,
+                             f"restore the file (paths are relative to {path.parent})"))
+    records = {n: ImageRecord(i, [], [], path=path.parent / n) if i in keep else None for i, n in enumerate(names)}
     for line, row in rows:
         name = _text(path, line, row, image_column)
-        image = path.parent / name
-        if name not in records:
-            fix = f"restore the file (paths are relative to {path.parent})"
-            ok = usable(image, f" (line {line})", strict, skipped, fix)
-            records[name] = ImageRecord(len(records), [], [], path=image) if ok else None
         rec = records[name]
         if rec is None:
             continue

@@ -11,7 +11,7 @@ import torch
 from ..attribution import aligned_pairs, layer_attributions, mean_with_ci, token_attributions
 from ..attribution import layers as layers_module
 from ..attribution import tokens as tokens_module
-from ..data import Dataset, load_dataset, negation_pairs
+from ..data import Dataset, negation_pairs
 from ..data.negation import TEMPLATE_NAMES
 from ..evaluation.features import image_features
 from ..evaluation.similarity import similarity_study
@@ -31,6 +31,7 @@ from ..results import (
     SiteAttributions,
     TokenAttributions,
 )
+from .common import common_dataset
 from .config import AttributionConfig, Common
 
 
@@ -41,7 +42,7 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
     seed, model = common.seed, common.model
     torch.manual_seed(seed)
     bundle = load_bundle(model)
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    dataset = common_dataset(common, cfg.limit)
     study = similarity_study(bundle, dataset, seed=seed)
     firsts = [int(np.flatnonzero(study.pair_image == i)[0]) for i in range(len(dataset))]
     texts = [study.texts[p][t] for p in firsts for t in TEMPLATE_NAMES]

@@ -98,17 +98,24 @@ class Study:
         return keyed_row(folder, key, train_and_evaluate)
 
 
+def common_dataset(common: Common, limit: int | None) -> Dataset:
+    """The shared data (`common.data`, its split, the bad-image policy), at most `limit` images."""
+    from ..data import load_dataset
+
+    return load_dataset(common.data, limit=limit, strict=common.strict, split=common.split)
+
+
 def open_study(common: Common, finetune: FinetuneConfig, limit: int, out: Path, progress: bool = True) -> Study:
     """The study of `common`'s model on `limit` images of its data, trained on `finetune.train_data` (default: the same
     data); the model's evaluation row before fine-tuning is stored in `out/baseline`."""
-    from ..data import data_fingerprint, load_dataset
+    from ..data import data_fingerprint
     from ..evaluation.suite import evaluate
     from ..fingerprint import code_fingerprint, digest
     from ..models import load_bundle, model_fingerprint
 
-    dataset = load_dataset(common.data, limit=limit, strict=common.strict)
+    dataset = common_dataset(common, limit)
     bundle = load_bundle(common.model)
-    key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data),
+    key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data), "split": common.split,
                   "limit": limit, "seed": common.seed, "code": code_fingerprint()})
     baseline = keyed_row(out / "baseline", key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
     return Study(common, finetune.train_data or common.data, dataset, bundle, key, baseline, progress)

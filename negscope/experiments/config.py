@@ -15,22 +15,23 @@ from typing import Any
 
 from ..data.pairs import PAIR_KINDS
 from ..finetune.config import TrainConfig, WorldTrainConfig
-from ..results.selection import RULES
+from ..results.selection import RULES, SHORTHANDS
 from ..settings import ConfigError, from_dict, nearest, setting
 
 __all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "quick", "with_overrides"]
 
 MODEL_HELP = "world (shipped), tiny (random, tests), a named backbone (negscope models), open_clip:NAME:WEIGHTS, a Hugging Face id or a local model folder"
-DATA_HELP = ("world (1,000 held-out scenes), world[:N], a COCO-format folder, or a .csv/.jsonl table with its own "
+DATA_HELP = ("world (1,000 held-out scenes), world:N, a COCO-format folder (or one split's image folder), or a .csv/.jsonl table with its own "
              "negations or NegBench questions")
 
 
 @dataclass(frozen=True)
 class Common:
-    """The settings every stage shares: model, data, seed and the bad-image policy."""
+    """The settings every stage shares: model, data and its split, seed and the bad-image policy."""
 
     model: str = setting("world", MODEL_HELP)
     data: str = setting("world", DATA_HELP)
+    split: str | None = setting(None, "split of a COCO-format folder (default: val2017 when present, else the only one)")
     seed: int = setting(0, "seed of every random choice (negations drawn, folds, bootstrap, batches)")
     strict: bool = setting(False, "stop at the first unreadable image instead of skipping and counting it")
 
@@ -62,6 +63,11 @@ class ProbesConfig:
     batch_size: int = setting(256, "captions per forward pass while capturing", low=1)
     seeds: int = setting(1, "probe seeds (folds, control labels, untrained copy); curves show mean ± std", low=1)
 
+    def __post_init__(self) -> None:
+        if self.folds > self.limit:
+            raise ConfigError(f"probes folds ({self.folds}) is more than limit ({self.limit}): each fold needs an image "
+                              "of its own; lower folds or raise limit")
+
 
 @dataclass(frozen=True)
 class AttributionConfig:
@@ -80,6 +86,11 @@ class PatchingConfig:
     all_tokens: bool = setting(False, "also patch every token state (pairs of equal token length only)")
     pairs: str = setting("presence", "presence: 'a X' -> 'no X' (equal length); seed: caption -> 'This is not ' + caption",
                          choices=PAIR_KINDS)
+
+    def __post_init__(self) -> None:
+        if self.all_tokens and self.pairs == "seed":
+            raise ConfigError("patching all_tokens patches token by token, which needs pairs of equal token length, and "
+                              "seed pairs never are ('This is not ' adds tokens); use pairs = presence, or drop all_tokens")
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,12 @@ class FinetuneConfig(TrainConfig):
     blocks: str = setting("auto", "auto (from the selection), front, middle, back (thirds), all, or indices like 0,1,2")
     train_data: str | None = setting(None, "training data (default: the shared data; world means the training scenes)")
     pool: int = setting(10000, "training scenes drawn for world data", low=1)
+
+    def __post_init__(self) -> None:
+        spec = self.blocks.strip()
+        if spec != "auto" and spec not in SHORTHANDS and not all(x.strip().isdigit() for x in spec.split(",")):
+            raise ConfigError(f"finetune blocks is {self.blocks!r}; use auto, {', '.join(SHORTHANDS)} or block indices "
+                              "like 0,1,2")
 
 
 @dataclass(frozen=True)

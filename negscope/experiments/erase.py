@@ -15,12 +15,12 @@ import torch
 
 from ..attribution import erasure as erasure_module
 from ..attribution.erasure import ErasureRun, erase_pairs, fit_erasers
-from ..data import load_dataset
 from ..data.negation import build_negations
 from ..evaluation.features import image_features
 from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import erasure_plot
 from ..results import ErasureCurve, ErasurePoint, ErasureResult
+from .common import common_dataset
 from .config import Common, ErasureConfig
 
 
@@ -42,7 +42,7 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
     out = Path(out)
     torch.manual_seed(common.seed)
     bundle = load_bundle(common.model)
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    dataset = common_dataset(common, cfg.limit)
     if len(dataset) < 2:
         raise ValueError(f"erasure needs at least 2 images (half to fit, half to measure); {common.data} gave {len(dataset)}; raise --limit")
     negs = build_negations(dataset, common.seed)

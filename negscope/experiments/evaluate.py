@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..data import load_dataset
 from ..evaluation.suite import evaluate
 from ..io import atomic_path, write_text
 from ..models import load_bundle
 from ..results import EvaluationResult
+from .common import common_dataset
 from .config import Common, EvaluateConfig
 
 TABLE_COLUMNS = (
@@ -37,7 +37,7 @@ def run_evaluate(
 ) -> EvaluationResult:
     """Evaluate every model (default: the common one) on the data; write evaluation.json, comparison.md and .csv."""
     out = Path(out)
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    dataset = common_dataset(common, cfg.limit)
     result = EvaluationResult(common.data, common.seed, len(dataset.skipped), [])
     for spec in models or [common.model]:
         print(f"evaluate: {spec} on {len(dataset)} images of {common.data}")

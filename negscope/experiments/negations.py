@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import load_dataset
 from ..data.overview import CaptionNegations, negation_overview
 from ..io import atomic_path, write_text
 from ..results.negations import NegationsResult
+from .common import common_dataset
 from .config import Common, NegationsConfig
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(CaptionNegations))
@@ -20,7 +20,7 @@ COLUMNS = tuple(f.name for f in dataclasses.fields(CaptionNegations))
 def run_negations(common: Common, cfg: NegationsConfig, out: str | Path) -> NegationsResult:
     """Build every caption's negations; write negations.json (counts and a sample), negations.md and negations.csv."""
     out = Path(out)
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    dataset = common_dataset(common, cfg.limit)
     view = negation_overview(dataset, seed=common.seed)
     rng = np.random.default_rng(common.seed)
     usable = [r for r in view.captions if not r.skipped]

@@ -9,11 +9,12 @@ import torch
 
 from ..attribution import aligned_pairs, patch_pairs
 from ..attribution import patching as patching_module
-from ..data import load_dataset, negation_pairs
+from ..data import negation_pairs
 from ..evaluation.features import image_features
 from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import patching_plot
 from ..results import CaptionPair, CurvePoint, PatchingResult, PatchRun
+from .common import common_dataset
 from .config import Common, PatchingConfig
 
 
@@ -35,7 +36,7 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
     seed = common.seed
     torch.manual_seed(seed)
     bundle = load_bundle(common.model)
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    dataset = common_dataset(common, cfg.limit)
     rows, pos, neg = negation_pairs(dataset, cfg.pairs, seed)
     position_sets = ("eos", "context", "all") if cfg.all_tokens else ("eos",)
     aligned = aligned_pairs(bundle, rows, pos, neg) if cfg.all_tokens else None

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import load_dataset
 from ..hooks import ActivationStore, states_at, write_store
 from ..io import atomic_path
 from ..models import EMBED, ClipBundle, load_bundle
@@ -41,6 +40,7 @@ from ..probes import (
 from ..probes.linear import DEFAULT_CS
 from ..reports.probe_figures import divergence_figure, probe_figure
 from ..results import Divergence, ProbesResult, ProbeSweep, SiteScore, TaskProbes
+from .common import common_dataset
 from .config import Common, ProbesConfig
 
 CSV_COLUMNS = ["task", "position", "site", "accuracy", "accuracy_std", "ci_low", "ci_high", "control_accuracy",
@@ -129,7 +129,7 @@ def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: boo
     torch.manual_seed(common.seed)
     out = Path(out)
     bundle = load_bundle(common.model)
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    dataset = common_dataset(common, cfg.limit)
     tasks = [negated_task(dataset, cfg.captions_per_image, common.seed), scope_task(dataset, cfg.captions_per_image),
              scope_position_task(dataset, cfg.captions_per_image)]
     seeds = [common.seed + k for k in range(cfg.seeds)]

@@ -6,14 +6,13 @@ import csv
 from dataclasses import replace
 from pathlib import Path
 
-from ..data import load_dataset
 from ..data.negation import TEMPLATE_NAMES
 from ..evaluation.similarity import similarity_study
 from ..io import atomic_path
 from ..models import load_bundle
 from ..reports.figures import template_bars, tsne_plot
 from ..results import SimilarityResult
-from .common import slug
+from .common import common_dataset, slug
 from .config import Common, SimilarityConfig
 
 
@@ -22,7 +21,7 @@ def run_similarity(
 ) -> SimilarityResult:
     """Run the seed study for every model (default: the common one) and write JSON, CSV and figures to `out`."""
     out = Path(out)
-    dataset = load_dataset(common.data, limit=cfg.limit, strict=common.strict)
+    dataset = common_dataset(common, cfg.limit)
     result = SimilarityResult(common.data, len(dataset), len(dataset.skipped), common.seed)
     pair_rows = []
     for spec in models or [common.model]:

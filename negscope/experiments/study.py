@@ -89,7 +89,8 @@ def run_layer_study(
     for name in SETS:
         if name == "selected" and sel is None:
             continue
-        blocks = [b.index for b in plan_blocks(study.bundle, "auto" if name == "selected" else name, selection)]
+        spec, plan = ("auto", selection) if name == "selected" else (name, None)
+        blocks = [b.index for b in plan_blocks(study.bundle, spec, plan)]
         runs = [_seed_run(seed, study.run(out / name / f"seed_{seed}", train, blocks, seed,
                                           f"layer study: fine-tuning {name} blocks {blocks}"), base)
                 for seed in seeds]

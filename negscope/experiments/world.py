@@ -49,3 +49,13 @@ does not read meaning into that slot, where a presence negation puts its "no".
 | presence accuracy (true caption beats one negating a present object) | {m['presence_accuracy']:.3f} |
 | absence accuracy ("..., with no X" beats "..., with a X" for absent X) | {m['absence_accuracy']:.3f} |
 """
+
+
+def export_world(out: str | Path, n: int) -> Path:
+    """Write `n` held-out world scenes (the scenes of `--data world:N`) to `out` as a COCO-format folder, with
+    lossless PNG images, so that other tools read exactly the scenes negscope reads."""
+    from ..data import export_coco, world_dataset
+
+    if n <= 0:
+        raise ValueError(f"--n {n} must be a positive number of scenes")
+    return export_coco(world_dataset(n), out)

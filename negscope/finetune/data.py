@@ -2,7 +2,7 @@
 
 Two kinds of source, chosen by `training_source(spec)`:
 
-- `WorldSource`: the shapes world (`world` or `world[:N]`: N scenes, default `pool`, of its training split
+- `WorldSource`: the shapes world (`world` or `world:N`: N scenes, default `pool`, of its training split
   `TRAIN_SEED`, never the held-out evaluation split) or a COCO-format folder. Negations are drawn afresh each
   step from the objects each caption mentions, in the configured forms.
 - `GivenSource`: a table that brings its own negations (`data.tables`), e.g. CC-Neg style (`presence`, a false
@@ -11,16 +11,17 @@ Two kinds of source, chosen by `training_source(spec)`:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import DataError, Dataset, load_dataset, world_dataset
+from ..data import DataError, Dataset, load_dataset, world_count, world_dataset
 from ..data.forms import TRAIN_FORMS, get_forms
 from ..data.negation import absent_candidates
 from ..data.phrases import mentioned
 from ..data.world import TRAIN_SEED
+
+TRAIN_SPLIT = "train2017"
 
 
 @dataclass
@@ -109,17 +110,12 @@ class GivenSource:
 
 
 Source = WorldSource | GivenSource
-_WORLD = re.compile(r"^world(?:\[:(\d+)\])?$")
-
-
 def training_source(spec: str, pool: int = 10000, forms: list[str] | tuple[str, ...] = TRAIN_FORMS) -> Source:
-    """`world` / `world[:N]` (training split), a COCO-format folder, or a data table, as a training source; `forms`
-    are the negation forms drawn for world and COCO data (a table brings its own negations)."""
-    m = _WORLD.match(spec)
-    if m:
-        n = int(m.group(1) or pool)
-        if n <= 0:
-            raise DataError(f"data spec {spec!r} asks for no scenes; use world[:N] with N > 0")
+    """`world` / `world:N` (training split), a COCO-format folder (its train2017 split when it has several), or a data
+    table, as a training source; `forms` are the negation forms drawn for world and COCO data (a table brings its own
+    negations)."""
+    n = world_count(spec, pool)
+    if n is not None:
         return WorldSource(world_dataset(n, seed=TRAIN_SEED), forms)
-    dataset = load_dataset(spec)
+    dataset = load_dataset(spec, prefer=TRAIN_SPLIT)
     return GivenSource(dataset) if dataset.brings_negations else WorldSource(dataset, forms)

@@ -41,7 +41,8 @@ BEST = "best"
 
 
 class NonFiniteLoss(FloatingPointError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite; training stops before the weights change, and the message says which
+    checkpoint, if any, is kept."""
 
 
 class TextTower(nn.Module):
@@ -107,8 +108,7 @@ class Trainer:
         if not torch.isfinite(value):
             raise NonFiniteLoss(
                 f"the {what} became {value.item()} at step {self.step_index + 1}; training stopped before updating "
-                f"the weights and the last good checkpoint is kept. Lower --lr (now {self.cfg.lr}) or the loss "
-                "weights and train into a new --out"
+                "the weights"
             )
 
     def step(self) -> dict[str, float]:
@@ -249,19 +249,27 @@ class Trainer:
         """Train to `cfg.steps`, checkpointing to `out/checkpoint`; save the model and `train.json` to `out`."""
         out = Path(out)
         ckpt = out / "checkpoint"
+        saved = None
         if (ckpt / STATE_FILE).is_file():
             if not resume:
                 raise ValueError(f"{out} already holds a training checkpoint; pass --resume to continue it or choose another --out")
             self.load_checkpoint(ckpt)
+            saved = self.step_index
         if self.validator is not None and not self.validation:
             self.validation.append(self.validator.score(0))
         bar = tqdm(total=self.cfg.steps, initial=self.step_index, desc="fine-tuning", disable=not progress or self.rank != 0)
         while self.step_index < self.cfg.steps and not self.stopped:
-            record = self.step()
+            try:
+                record = self.step()
+            except NonFiniteLoss as err:
+                kept = f"the checkpoint of step {saved} in {ckpt} is kept" if saved is not None else "no checkpoint had been written yet"
+                raise NonFiniteLoss(f"{err}; {kept}. Lower --lr (now {self.cfg.lr}) or the loss weights and train into "
+                                    "a new --out") from None
             last = self.step_index == self.cfg.steps
             best = self.validator is not None and (self.step_index % self.cfg.validate_every == 0 or last) and self._validate()
             if best or self.stopped or last or self.step_index % self.cfg.save_every == 0:
                 self.save_checkpoint(ckpt, best=best)
+                saved = self.step_index
             bar.update(1)
             bar.set_postfix(loss=f"{record['loss']:.3f}")
             if callback is not None:

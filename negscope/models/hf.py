@@ -216,9 +216,12 @@ KINDS = {cls.backend: kind for kind, cls in BACKENDS.items()}
 def model_type(folder: Path) -> str:
     """The `model_type` a Hugging Face folder's config.json declares."""
     try:
-        return json.loads((folder / "config.json").read_text()).get("model_type", "")
-    except (OSError, json.JSONDecodeError) as err:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
         raise ModelLoadError(f"{folder / 'config.json'} cannot be read ({err}); restore the model folder") from None
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{folder / 'config.json'} holds a {type(config).__name__}, not a config object; restore it")
+    return str(config.get("model_type", ""))
 
 
 def has_tokenizer(folder: Path) -> bool:
@@ -256,12 +259,32 @@ def load_hf(source: str, spec: str, local_only: bool, kind: str) -> HFBundle:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model = cls.model_class.from_pretrained(source, local_files_only=local_only).eval()
+        model, info = cls.model_class.from_pretrained(source, local_files_only=local_only, output_loading_info=True)
         tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
         proc = cls.processor_class.from_pretrained(source, local_files_only=local_only)
+    except OSError:  # a file that is missing here, or not in the cache: the callers say which
+        raise
+    except Exception as err:  # noqa: BLE001 - transformers and safetensors fail on a corrupt file in many ways
+        raise ModelLoadError(f"{spec} cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0]}); its files are "
+                             "corrupt or do not match each other: restore them from the original") from None
     finally:
         hf_logging.set_verbosity(verbosity)
         hf_logging.enable_progress_bar()
+    _check_weights(spec, model.eval(), info)
     bundle = cls(spec, model, tok, proc)
     bundle.check_tokenizer(source)
     return bundle
+
+
+def _check_weights(spec: str, model: nn.Module, info: dict[str, Any]) -> None:
+    """Refuse weights that do not fill the model its config describes, or that hold NaN or infinity."""
+    for what, keys in (("lack", info["missing_keys"]), ("have unused", info["unexpected_keys"]),
+                       ("have wrongly shaped", info["mismatched_keys"])):
+        keys = sorted(str(k) for k in keys if not str(k).endswith("position_ids"))
+        if keys:
+            raise ModelLoadError(f"the weights of {spec} {what} tensors for its config ({len(keys)}, first {keys[0]}): "
+                                 "config.json does not describe these weights; restore the model's own config.json")
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            raise ModelLoadError(f"the weights of {spec} hold NaN or infinity in {name}: the weights file is corrupt; "
+                                 "restore it from the original")

@@ -65,9 +65,7 @@ def _load_folder(path: Path, spec: str) -> ClipBundle:
         )
     try:
         return load_hf(str(path), spec, True, model_type(path))
-    except ModelLoadError:
-        raise
-    except (OSError, ValueError) as err:
+    except OSError as err:
         raise ModelLoadError(f"model folder {path} is incomplete ({err}); it needs {FOLDER_FILES}") from None
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .base import Result
 
 RULES = ("front", "top")  # front: the smallest front blocks 0..m; top: the fewest top-ranked blocks
+SHORTHANDS = ("front", "middle", "back", "all")  # --blocks thirds of the text blocks, or all of them
 
 
 @dataclass

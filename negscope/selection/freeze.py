@@ -18,8 +18,7 @@ from torch import nn
 
 from ..models import Block, ClipBundle
 from ..results import SelectionResult
-
-SHORTHANDS = ("front", "middle", "back", "all")
+from ..results.selection import SHORTHANDS
 
 
 def _always_trained(bundle: ClipBundle) -> list[nn.Parameter]:
@@ -44,9 +43,13 @@ def freeze_except(bundle: ClipBundle, blocks: Sequence[Block | int]) -> list[str
 
 
 def plan_blocks(bundle: ClipBundle, spec: str, selection: str | Path | None = None) -> list[Block]:
-    """The blocks `--blocks` names: auto (from `selection`), front/middle/back (thirds), all, or '0,1,2'."""
+    """The blocks `--blocks` names: auto (from `selection`, which only auto reads), front/middle/back (thirds), all, or
+    '0,1,2'."""
     blocks = bundle.blocks
     spec = spec.strip()
+    if selection is not None and spec != "auto":
+        raise ValueError(f"--selection {selection} is given, but --blocks is {spec!r} and only --blocks auto reads a "
+                         "selection; drop --selection, or pass --blocks auto to train the selected blocks")
     if spec == "auto":
         if selection is None:
             raise ValueError("--blocks auto needs --selection DIR/selection.json; run the block selection first")

@@ -20,14 +20,14 @@ def test_world_exports_and_loads_back(tmp_path):
 
 def test_missing_annotation_file_is_named(tmp_path):
     export_coco(world_dataset(2), tmp_path / "c")
-    (tmp_path / "c" / "annotations" / "instances_val.json").unlink()
+    (tmp_path / "c" / "annotations" / "instances_val2017.json").unlink()
     with pytest.raises(DataError, match="instances_"):
         load_coco(tmp_path / "c")
 
 
 def test_bad_images_skipped_and_counted_or_fatal_when_strict(tmp_path):
     export_coco(world_dataset(4), tmp_path / "c")
-    images = sorted((tmp_path / "c" / "val").glob("*.jpg"))
+    images = sorted((tmp_path / "c" / "val2017").glob("*.png"))
     images[0].unlink()
     images[1].write_bytes(b"not a jpeg")
     with pytest.warns(UserWarning, match="skipped 2 bad image"):
@@ -48,7 +48,7 @@ def test_missing_image_on_read_is_named(tmp_path):
 
 def test_corrupt_annotation_json(tmp_path):
     export_coco(world_dataset(2), tmp_path / "c")
-    (tmp_path / "c" / "annotations" / "captions_val.json").write_text("{oops")
+    (tmp_path / "c" / "annotations" / "captions_val2017.json").write_text("{oops")
     with pytest.raises(DataError, match="not valid JSON"):
         load_coco(tmp_path / "c")
 
@@ -59,15 +59,15 @@ def test_load_dataset_specs(tmp_path):
     with pytest.raises(DataError, match="neither"):
         load_dataset(str(tmp_path / "nowhere"))
     export_coco(world_dataset(3), tmp_path / "c")
-    assert json.loads((tmp_path / "c" / "annotations" / "captions_val.json").read_text())["images"]
+    assert json.loads((tmp_path / "c" / "annotations" / "captions_val2017.json").read_text())["images"]
     assert len(load_dataset(str(tmp_path / "c"), limit=2)) == 2
 
 
 def test_empty_caption_in_annotations_is_named(tmp_path):
     export_coco(world_dataset(2), tmp_path / "c")
-    path = tmp_path / "c" / "annotations" / "captions_val.json"
+    path = tmp_path / "c" / "annotations" / "captions_val2017.json"
     data = json.loads(path.read_text())
     data["annotations"][3]["caption"] = "  "
     path.write_text(json.dumps(data))
-    with pytest.raises(DataError, match="caption annotation 4 for image 0 .* is empty"):
+    with pytest.raises(DataError, match=r"caption annotation #3 \(id 4\) for image 0 .* is empty"):
         load_coco(tmp_path / "c")

@@ -54,7 +54,9 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["probe", "--model", "tiny", "--data", "world", "--limit", "1", "--out", str(tmp_path)]) == 2
+    assert "negscope probe: error: probes folds (5) is more than limit (1)" in capsys.readouterr().err
+    assert main(["probe", "--model", "tiny", "--data", "world:2", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "negscope probe: error: only 1 caption groups for 5 folds" in err and "--limit" in err
+    assert "negscope probe: error: only 2 caption groups for 5 folds" in err and "--limit" in err
     assert main(["probe", "--model", "tiny", "--data", "world[:0]", "--out", str(tmp_path)]) == 2
     assert "no images" in capsys.readouterr().err

@@ -34,7 +34,7 @@ def test_evaluate_cli_rows_and_comparison(tmp_path):
 
 def test_missing_annotation_file_cli(tmp_path, capsys):
     export_coco(world_dataset(2), tmp_path / "c")
-    (tmp_path / "c" / "annotations" / "captions_val.json").unlink()
+    (tmp_path / "c" / "annotations" / "captions_val2017.json").unlink()
     assert main(["similarity", "--model", "tiny", "--data", str(tmp_path / "c"), "--out", str(tmp_path / "o")]) == 2
     assert "captions_" in capsys.readouterr().err
 

@@ -68,12 +68,25 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(source, tmp_path):
 
     bundle = load_bundle("tiny")
     trainer = Trainer(bundle, source, [0], TrainConfig(**CFG))
-    with pytest.raises(NonFiniteLoss, match="step 3.*last good checkpoint"):
+    with pytest.raises(NonFiniteLoss, match="step 3.*the checkpoint of step 2 in .* is kept"):
         trainer.fit(tmp_path, callback=poison, progress=False)
     state = torch.load(tmp_path / "checkpoint" / STATE_FILE, weights_only=True)
     assert state["step"] == 2
     kept = load_bundle(str(tmp_path / "checkpoint")).model
     assert all(torch.isfinite(p).all() for p in kept.parameters())
+
+
+def test_nan_loss_before_any_checkpoint_promises_none(source, tmp_path):
+    def poison(step, record):
+        with torch.no_grad():
+            bundle.model.text_projection.weight.fill_(float("nan"))
+
+    bundle = load_bundle("tiny")
+    trainer = Trainer(bundle, source, [0], TrainConfig(**{**CFG, "save_every": 100}))
+    with pytest.raises(NonFiniteLoss, match="step 2.*no checkpoint had been written yet") as err:
+        trainer.fit(tmp_path, callback=poison, progress=False)
+    assert "is kept" not in str(err.value)
+    assert not (tmp_path / "checkpoint").exists()
 
 
 def test_validation_keeps_the_chosen_checkpoint(source, tmp_path):
