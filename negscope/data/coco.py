@@ -153,7 +153,7 @@ def load_coco(folder: str | Path, strict: bool = False, split: str | None = None
     captions: dict[int, list[str]] = defaultdict(list)
     for i, ann in enumerate(caps["annotations"]):
         image_id = _field(ann, "image_id", int, cap_path, "caption annotation", i)
-        text = str(ann.get("caption") or "").strip()
+        text = _field(ann, "caption", str, cap_path, "caption annotation", i).strip()
         if not text:
             raise DataError(f"{_entry('caption annotation', ann, i)} for image {image_id} in {cap_path} is empty; "
                             "give it text or delete the annotation")

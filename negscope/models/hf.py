@@ -270,10 +270,37 @@ def load_hf(source: str, spec: str, local_only: bool, kind: str) -> HFBundle:
     finally:
         hf_logging.set_verbosity(verbosity)
         hf_logging.enable_progress_bar()
+    if Path(source).is_dir():
+        _check_complete(Path(source), model.config, proc)
     _check_weights(spec, model.eval(), info)
     bundle = cls(spec, model, tok, proc)
     bundle.check_tokenizer(source)
     return bundle
+
+
+def _missing(written: dict[str, Any], full: dict[str, Any], where: str = "") -> list[str]:
+    """The keys of `full` (one level of nesting deep) that `written` lacks."""
+    lost = [f"{where}{k}" for k in full if k not in written]
+    return lost + [m for k, v in full.items() if isinstance(v, dict) and isinstance(written.get(k), dict)
+                   for m in _missing(written[k], v, f"{k}.")]
+
+
+def _check_complete(folder: Path, config: Any, processor: Any) -> None:
+    """Refuse a config.json or preprocessor_config.json written by transformers 5 or later that lacks a key: those
+    versions write every key, so a missing one was lost, and its default would silently stand in for it (a lost
+    `num_attention_heads` changes the numbers without changing any weight's shape). Older files leave defaults out,
+    so they are not checked."""
+    written = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if int(str(written.get("transformers_version", "0")).split(".")[0] or 0) < 5:
+        return
+    pre = folder / "preprocessor_config.json"
+    for path, have, full in ((folder / "config.json", written, type(config).from_dict(written).to_diff_dict()),
+                             (pre, json.loads(pre.read_text(encoding="utf-8")), processor.to_dict())):
+        lost = _missing(have, full)
+        if lost:
+            raise ModelLoadError(f"{path} lacks {', '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}, which the "
+                                 "transformers version that wrote it always writes: the file was cut or edited, and "
+                                 "defaults would stand in for its values; restore it")
 
 
 def _check_weights(spec: str, model: nn.Module, info: dict[str, Any]) -> None:
