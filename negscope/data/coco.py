@@ -178,7 +178,7 @@ def load_coco(folder: str | Path, strict: bool = False, split: str | None = None
         warnings.warn(f"skipped {len(skipped)} bad image(s) in {root} ({split}), first: {skipped[0]}", stacklevel=2)
     if not records:
         raise DataError(f"{root} ({split}) holds no readable image with captions; check the image folder {image_dir}")
-    return Dataset(root.name, records, sorted(set(cat_names.values())), skipped)
+    return Dataset(f"{root.name}/{split}", records, list(dict.fromkeys(cat_names.values())), skipped)
 
 
 def export_coco(dataset: Dataset, folder: str | Path, split: str = DEFAULT_SPLIT, suffix: str = ".png") -> Path:

@@ -138,6 +138,9 @@ class HFBundle(ClipBundle):
 
     def _tokenizer_fit(self) -> tuple[int, int, int | None, int | None]:
         limit = self.tokenizer.model_max_length
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise ModelLoadError(f"the tokenizer of {self.spec} has model_max_length {limit!r}, not a whole number of "
+                                 "tokens; fix it in tokenizer_config.json or restore the file")
         return len(self.tokenizer), self.text_config.vocab_size, limit if limit < UNSET_MAX_LENGTH else None, self._pooled_id()
 
     def _pooled_id(self) -> int | None:
@@ -273,6 +276,7 @@ def load_hf(source: str, spec: str, local_only: bool, kind: str) -> HFBundle:
     if Path(source).is_dir():
         _check_complete(Path(source), model.config, proc)
     _check_weights(spec, model.eval(), info)
+    _check_processor(spec, proc, model.config.vision_config.image_size)
     bundle = cls(spec, model, tok, proc)
     bundle.check_tokenizer(source)
     return bundle
@@ -301,6 +305,38 @@ def _check_complete(folder: Path, config: Any, processor: Any) -> None:
             raise ModelLoadError(f"{path} lacks {', '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}, which the "
                                  "transformers version that wrote it always writes: the file was cut or edited, and "
                                  "defaults would stand in for its values; restore it")
+
+
+def _like(value: Any, default: Any) -> bool:
+    """Whether a setting has the type (and, for a list, the length) of its default."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and (isinstance(default, float) or float(value).is_integer())
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple)) and len(value) == len(default) and all(map(_like, value, default))
+    if isinstance(default, dict):
+        return isinstance(value, dict) and all(_like(value[k], d) for k, d in default.items() if k in value)
+    return isinstance(value, type(default))
+
+
+def _check_processor(spec: str, processor: Any, image_size: int) -> None:
+    """Refuse image preprocessing settings of the wrong type, or that do not turn an image into the model's input."""
+    defaults = type(processor)().to_dict()
+    for key, value in processor.to_dict().items():
+        if defaults.get(key) is not None and not _like(value, defaults[key]):
+            raise ModelLoadError(f"the image preprocessing of {spec} has {key} = {value!r}, but it must be like "
+                                 f"{defaults[key]!r}; fix it in preprocessor_config.json or restore the file")
+    want = (1, 3, image_size, image_size)
+    try:
+        pixels = processor(images=[np.zeros((40, 48, 3), dtype=np.uint8)], return_tensors="pt")["pixel_values"]
+        problem = None if tuple(pixels.shape) == want and pixels.isfinite().all() else \
+            f"it makes inputs of shape {tuple(pixels.shape)}, the model takes {want}"
+    except Exception as err:  # noqa: BLE001 - a bad setting fails somewhere inside transformers' image transforms
+        problem = f"{type(err).__name__}: {err}"
+    if problem:
+        raise ModelLoadError(f"the image preprocessing of {spec} does not work ({problem}); fix preprocessor_config.json "
+                             "or restore the file")
 
 
 def _check_weights(spec: str, model: nn.Module, info: dict[str, Any]) -> None:

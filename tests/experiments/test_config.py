@@ -177,3 +177,21 @@ def test_cli_unknown_key_and_missing_file(tmp_path, capsys):
     assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "missing.toml does not exist" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ('[patching]\nall_tokens = true\npairs = "seed"\n', "seed pairs never are"),
+    ('[finetune]\nblocks = "first"\n', r"finetune blocks is 'first'; use auto, front, middle, back, all"),
+    ('[finetune]\nblocks = "0,x"\n', "block indices like 0,1,2"),
+    ("[probes]\nlimit = 3\n", r"probes folds \(5\) is more than limit \(3\)"),
+])
+def test_settings_that_conflict_are_errors_when_the_config_loads(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(write(tmp_path, text))
+
+
+def test_run_stops_on_a_bad_section_before_any_stage(tmp_path, capsys):
+    path = write(tmp_path, 'model = "tiny"\ndata = "world:4"\n[patching]\nall_tokens = true\npairs = "seed"\n')
+    assert main(["run", "--config", str(path), "--out", str(tmp_path / "r")]) == 2
+    assert "seed pairs never are" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -1,9 +1,12 @@
 """Bad input through the CLI: a clear one-line error or a counted skip, and no result already written lost."""
 
 import json
+import subprocess
+import sys
 
 from negscope.cli import main
 from negscope.data import export_coco, world_dataset
+from negscope.io import LOCK
 
 
 def _coco(tmp_path, n=4):
@@ -47,3 +50,56 @@ def test_block_out_of_range_names_the_range(tmp_path, capsys):
     code = main(["finetune", "--model", "tiny", "--blocks", "0,9", "--steps", "1", "--out", str(tmp_path / "f")])
     assert code == 2
     assert "0 to 3" in capsys.readouterr().err
+
+
+def _one_line_error(capsys, command: str) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith(f"negscope {command}: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_model_folder_without_tokenizer_is_refused(tiny, tmp_path, capsys):
+    folder = tiny.save(tmp_path / "m")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).unlink()
+    assert main(["similarity", "--model", str(folder), "--data", "world:4", "--out", str(tmp_path / "s")]) == 2
+    assert "has no tokenizer" in _one_line_error(capsys, "similarity")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_second_run_on_a_held_out_folder_is_refused_naming_the_holder(tmp_path, capsys):
+    out = tmp_path / "s"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (out / LOCK).write_text(str(holder.pid))
+        assert main(["similarity", "--model", "tiny", "--data", "world:4", "--out", str(out)]) == 2
+        assert f"in use by negscope process {holder.pid}" in _one_line_error(capsys, "similarity")
+        assert sorted(p.name for p in out.iterdir()) == [LOCK]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_bad_out_is_named_before_any_work(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for out in (tmp_path / "file", tmp_path / "file" / "sub"):
+        # the data does not exist either: the output folder is checked first, before any data or model is read
+        assert main(["similarity", "--model", "tiny", "--data", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+        assert "output folder" in _one_line_error(capsys, "similarity")
+
+
+def test_selection_with_other_blocks_is_an_error(tmp_path, capsys, write_selection):
+    sel = write_selection(tmp_path / "sel", [1])
+    code = main(["finetune", "--model", "tiny", "--data", "world:8", "--blocks", "front", "--selection", str(sel),
+                 "--steps", "1", "--out", str(tmp_path / "f")])
+    assert code == 2
+    assert "only --blocks auto reads a selection" in _one_line_error(capsys, "finetune")
+    assert not (tmp_path / "f").exists()
+
+
+def test_seed_pairs_with_all_tokens_fail_before_loading_anything(tmp_path, capsys):
+    code = main(["patch", "--model", str(tmp_path / "no-model"), "--data", "world:4", "--pairs", "seed", "--all-tokens",
+                 "--out", str(tmp_path / "p")])
+    assert code == 2
+    assert "seed pairs never are" in _one_line_error(capsys, "patch")

@@ -12,7 +12,7 @@ import pytest
 
 from negscope.data import export_coco, world_dataset
 from negscope.experiments.common import MARKER
-from negscope.experiments.config import STAGES, RunConfig, load_config, with_overrides
+from negscope.experiments.config import STAGES, RunConfig, load_config, quick, with_overrides
 from negscope.experiments.run import run, stage_keys
 from negscope.experiments.stages import STAGE_LIST, Stage
 from negscope.io import read_json, write_json
@@ -284,3 +284,18 @@ def test_quick_run_on_the_world_model_within_five_minutes(tmp_path):
     report = (tmp_path / "q" / "report.md").read_text()
     assert "Not run" not in report.split("## Layer study")[0]
     assert json.loads((tmp_path / "q" / "config.json").read_text())["finetune"]["steps"] <= 60
+
+
+def test_the_coco_config_runs_on_the_layout_it_documents(tmp_path, tiny, monkeypatch):
+    """configs/coco-vit-b32.toml on a small standard COCO layout (data/coco/annotations, train2017/, val2017/), with
+    the model replaced by a tiny one and the sizes of --quick."""
+    for seed, split in enumerate(("train2017", "val2017")):
+        export_coco(world_dataset(12, seed=20 + seed), tmp_path / "data" / "coco", split=split, suffix=".jpg")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "coco-vit-b32.toml")
+    cfg = dataclasses.replace(quick(cfg), model=str(tiny.save(tmp_path / "tiny")), stages=[*ANALYSIS])
+    cfg = with_overrides(cfg, {"finetune": {"steps": 4, "validation": 0}, "probes": {"folds": 2}})
+    status = run(cfg, tmp_path / "r", report=False)
+    assert {s for name, s in status.items() if name in ANALYSIS} == {"done"}
+    train = read_json(tmp_path / "r" / "finetune" / "train.json")
+    assert train["data"] == "coco/train2017" and read_json(tmp_path / "r" / "similarity" / "similarity.json")["images"] == 12

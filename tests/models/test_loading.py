@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -81,3 +82,59 @@ def test_long_caption_truncated_with_counted_warning(tiny):
     assert tok["input_ids"].shape[1] == tiny.context_length
     assert tok["input_ids"][0, -1] == tiny.tokenizer.eos_token_id
     assert tiny.truncated == before + 1
+
+
+def _saved(tiny, folder):
+    return tiny.save(folder)
+
+
+def test_truncated_weights_are_a_model_load_error(tiny, tmp_path):
+    folder = _saved(tiny, tmp_path / "m")
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelLoadError, match="SafetensorError.*restore them"):
+        load_bundle(str(folder))
+
+
+def test_nan_in_the_weights_is_refused(tiny, tmp_path):
+    folder = _saved(tiny, tmp_path / "m")
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-64:] = b"\xff" * 64
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="NaN or infinity in .*: the weights file is corrupt"):
+        load_bundle(str(folder))
+
+
+def _edit_config(folder, change, name="config.json"):
+    path = folder / name
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_weights_that_do_not_fill_the_config_are_refused(tiny, tmp_path):
+    folder = _saved(tiny, tmp_path / "m")
+    _edit_config(folder, lambda c: c.update(transformers_version="4.40.0"))  # older files may omit defaults
+    _edit_config(folder, lambda c: c["text_config"].pop("num_hidden_layers"))  # the default, 12, is not the 4 saved
+    with pytest.raises(ModelLoadError, match="lack tensors for its config .*text_model.encoder.layers"):
+        load_bundle(str(folder))
+
+
+@pytest.mark.parametrize(("name", "section", "key"), [
+    ("config.json", "text_config", "num_attention_heads"),  # weights keep their shapes: only the numbers would change
+    ("preprocessor_config.json", None, "size"),
+])
+def test_a_key_lost_from_a_complete_file_is_refused(tiny, tmp_path, name, section, key):
+    folder = _saved(tiny, tmp_path / "m")
+    _edit_config(folder, lambda c: (c[section] if section else c).pop(key), name)
+    with pytest.raises(ModelLoadError, match=f"lacks {'' if section is None else section + '.'}{key}, which the "
+                                             "transformers version that wrote it always writes"):
+        load_bundle(str(folder))
+
+
+def test_a_config_that_is_not_an_object_is_named(tiny, tmp_path):
+    folder = _saved(tiny, tmp_path / "m")
+    (folder / "config.json").write_text("[1, 2]")
+    with pytest.raises(ModelLoadError, match="holds a list, not a config object"):
+        load_bundle(str(folder))

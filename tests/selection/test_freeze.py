@@ -63,3 +63,9 @@ def test_block_shorthands_and_lists(bundle, tmp_path, write_selection):
     sel.write_text(json.dumps({"kind": "selection", "schema": 0, "blocks": [1]}))
     with pytest.raises(ValueError, match="schema 0.*rerun the selection stage"):
         plan_blocks(bundle, "auto", sel)
+
+
+def test_a_selection_is_refused_with_blocks_other_than_auto(bundle, tmp_path, write_selection):
+    sel = write_selection(tmp_path, [1])
+    with pytest.raises(ValueError, match="--blocks is 'front' and only --blocks auto reads a selection"):
+        plan_blocks(bundle, "front", sel)
