@@ -115,16 +115,16 @@ def load_table(spec: str | Path, strict: bool = False) -> Dataset:
     layout = _layout(path, set().union(*(row.keys() for _, row in rows)))
     image_column = LAYOUTS[layout][0]
     kinds = [k for k in NEGATIONS if any(k in row for _, row in rows)]
+    named = [(line, row, _text(path, line, row, image_column)) for line, row in rows]
     first: dict[str, int] = {}
-    for line, row in rows:
-        first.setdefault(_text(path, line, row, image_column), line)
+    for line, _, name in named:
+        first.setdefault(name, line)
     skipped: list[str] = []
     names = list(first)
     keep = set(usable_images([path.parent / n for n in names], [f" (line {first[n]})" for n in names], strict, skipped,
                              f"restore the file (paths are relative to {path.parent})"))
     records = {n: ImageRecord(i, [], [], path=path.parent / n) if i in keep else None for i, n in enumerate(names)}
-    for line, row in rows:
-        name = _text(path, line, row, image_column)
+    for line, row, name in named:
         rec = records[name]
         if rec is None:
             continue

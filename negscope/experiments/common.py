@@ -16,7 +16,7 @@ import numpy as np
 from ..io import read_json, write_json, write_text
 from ..results import EvaluationRow
 from ..results.base import build, plain
-from .config import Common, FinetuneConfig
+from .config import Common, FinetuneConfig, RecipesConfig, StudyConfig
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -68,10 +68,12 @@ def keyed_row(folder: Path, key: str, compute: Callable[[], EvaluationRow]) -> E
 @dataclass
 class Study:
     """A study of fine-tuning runs: its evaluation data, the model before fine-tuning with its evaluation row, the
-    key every run builds on, and the training data."""
+    key every run builds on, the training data, the settings every run starts from and the training seeds."""
 
     common: Common
     train_data: str
+    train: FinetuneConfig
+    seeds: list[int]
     dataset: Dataset
     bundle: ClipBundle
     key: str
@@ -105,20 +107,23 @@ def common_dataset(common: Common, limit: int | None) -> Dataset:
     return load_dataset(common.data, limit=limit, strict=common.strict, split=common.split)
 
 
-def open_study(common: Common, finetune: FinetuneConfig, limit: int, out: Path, progress: bool = True) -> Study:
-    """The study of `common`'s model on `limit` images of its data, trained on `finetune.train_data` (default: the same
-    data); the model's evaluation row before fine-tuning is stored in `out/baseline`."""
+def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | RecipesConfig, out: Path,
+               progress: bool = True) -> Study:
+    """The study of `common`'s model on `study.limit` images of its data, trained on `finetune.train_data` (default:
+    the same data) for `study.steps` steps with seeds `common.seed` onwards (`study.seeds` of them); the model's
+    evaluation row before fine-tuning is stored in `out/baseline`."""
     from ..data import data_fingerprint
     from ..evaluation.suite import evaluate
     from ..fingerprint import code_fingerprint, digest
     from ..models import load_bundle, model_fingerprint
 
-    dataset = common_dataset(common, limit)
+    dataset = common_dataset(common, study.limit)
     bundle = load_bundle(common.model)
     key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data), "split": common.split,
-                  "limit": limit, "seed": common.seed, "code": code_fingerprint()})
+                  "limit": study.limit, "seed": common.seed, "code": code_fingerprint()})
     baseline = keyed_row(out / "baseline", key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
-    return Study(common, finetune.train_data or common.data, dataset, bundle, key, baseline, progress)
+    return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps),
+                 list(range(common.seed, common.seed + study.seeds)), dataset, bundle, key, baseline, progress)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..data.pairs import PAIR_KINDS
 from ..finetune.config import TrainConfig, WorldTrainConfig
-from ..results.selection import RULES, SHORTHANDS
+from ..results.selection import RULES, SHORTHANDS, block_spec
 from ..settings import ConfigError, from_dict, nearest, setting
 
 __all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "quick", "with_overrides"]
@@ -121,10 +121,11 @@ class FinetuneConfig(TrainConfig):
     pool: int = setting(10000, "training scenes drawn for world data", low=1)
 
     def __post_init__(self) -> None:
-        spec = self.blocks.strip()
-        if spec != "auto" and spec not in SHORTHANDS and not all(x.strip().isdigit() for x in spec.split(",")):
+        try:
+            block_spec(self.blocks)
+        except ValueError:
             raise ConfigError(f"finetune blocks is {self.blocks!r}; use auto, {', '.join(SHORTHANDS)} or block indices "
-                              "like 0,1,2")
+                              "like 0,1,2") from None
 
 
 @dataclass(frozen=True)

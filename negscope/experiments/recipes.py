@@ -43,14 +43,12 @@ def run_recipes(
 ) -> RecipesResult:
     """Fine-tune each recipe with the same budget once per seed, evaluate every form, and compare."""
     out = Path(out)
-    base_cfg = dataclasses.replace(finetune, steps=cfg.steps)
-    seeds = list(range(common.seed, common.seed + cfg.seeds))
-    study = open_study(common, finetune, cfg.limit, out, progress)
-    base = study.baseline
+    study = open_study(common, finetune, cfg, out, progress)
+    base, seeds = study.baseline, study.seeds
     blocks = [b.index for b in plan_blocks(study.bundle, finetune.blocks, selection)]
     rows = []
     for arm in cfg.arms:
-        changes, train = parse_arm(arm, base_cfg)
+        changes, train = parse_arm(arm, study.train)
         runs, chosen = [], []
         for seed in seeds:
             folder = out / slug(arm) / f"seed_{seed}"
@@ -65,7 +63,7 @@ def run_recipes(
                               {m: s[1] for m, s in stats.items()}, {f: s[0] for f, s in form_stats.items()},
                               {f: s[1] for f, s in form_stats.items()}, chosen))
     result = RecipesResult(model=common.model, train_data=study.train_data, eval_data=common.data, images=len(study.dataset),
-                           blocks=blocks, train_config=dataclasses.asdict(base_cfg), seeds=seeds,
+                           blocks=blocks, train_config=dataclasses.asdict(study.train), seeds=seeds,
                            baseline=_values(base, []), baseline_forms=form_scores(base), rows=rows)
     result.save(out)
     write_text(out / "recipes.md", format_summary(result))

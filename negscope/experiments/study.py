@@ -80,10 +80,8 @@ def run_layer_study(
     from scipy.stats import spearmanr
 
     out = Path(out)
-    train = dataclasses.replace(finetune, steps=cfg.steps)
-    seeds = list(range(common.seed, common.seed + cfg.seeds))
-    study = open_study(common, finetune, cfg.limit, out, progress)
-    base = study.baseline
+    study = open_study(common, finetune, cfg, out, progress)
+    base, train, seeds = study.baseline, study.train, study.seeds
     sel = SelectionResult.load(selection) if selection else None
     rows = []
     for name in SETS:

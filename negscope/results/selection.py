@@ -10,6 +10,22 @@ RULES = ("front", "top")  # front: the smallest front blocks 0..m; top: the fewe
 SHORTHANDS = ("front", "middle", "back", "all")  # --blocks thirds of the text blocks, or all of them
 
 
+def block_spec(spec: str) -> str | list[int]:
+    """What a `--blocks` value names: 'auto', a shorthand, or block indices (checked against a model later)."""
+    spec = spec.strip()
+    if spec == "auto" or spec in SHORTHANDS:
+        return spec
+    try:
+        chosen = [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--blocks {spec!r} is not understood; use auto, {', '.join(SHORTHANDS)} or block indices like 0,1,2"
+        ) from None
+    if not chosen:
+        raise ValueError(f"--blocks {spec!r} names no text blocks; give at least one block index")
+    return chosen
+
+
 @dataclass
 class RankedBlock:
     """One block's combined score and its score under each kind of evidence."""

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..models import Block, ClipBundle
 from ..results import SelectionResult
-from ..results.selection import SHORTHANDS
+from ..results.selection import block_spec
 
 
 def _always_trained(bundle: ClipBundle) -> list[nn.Parameter]:
@@ -45,25 +45,17 @@ def freeze_except(bundle: ClipBundle, blocks: Sequence[Block | int]) -> list[str
 def plan_blocks(bundle: ClipBundle, spec: str, selection: str | Path | None = None) -> list[Block]:
     """The blocks `--blocks` names: auto (from `selection`, which only auto reads), front/middle/back (thirds), all, or
     '0,1,2'."""
-    blocks = bundle.blocks
-    spec = spec.strip()
-    if selection is not None and spec != "auto":
-        raise ValueError(f"--selection {selection} is given, but --blocks is {spec!r} and only --blocks auto reads a "
-                         "selection; drop --selection, or pass --blocks auto to train the selected blocks")
-    if spec == "auto":
+    named = block_spec(spec)
+    if selection is not None and named != "auto":
+        raise ValueError(f"--selection {selection} is given, but --blocks is {spec.strip()!r} and only --blocks auto "
+                         "reads a selection; drop --selection, or pass --blocks auto to train the selected blocks")
+    if named == "auto":
         if selection is None:
             raise ValueError("--blocks auto needs --selection DIR/selection.json; run the block selection first")
         chosen = SelectionResult.load(selection).blocks
-    elif spec in SHORTHANDS:
-        thirds = [list(t) for t in np.array_split(np.array(blocks, dtype=object), 3)]
-        chosen = {"front": thirds[0], "middle": thirds[1], "back": thirds[2], "all": blocks}[spec]
+    elif isinstance(named, str):
+        thirds = [list(t) for t in np.array_split(np.array(bundle.blocks, dtype=object), 3)]
+        chosen = {"front": thirds[0], "middle": thirds[1], "back": thirds[2], "all": bundle.blocks}[named]
     else:
-        try:
-            chosen = [int(x) for x in spec.split(",") if x.strip()]
-        except ValueError:
-            raise ValueError(
-                f"--blocks {spec!r} is not understood; use auto, {', '.join(SHORTHANDS)} or block indices like 0,1,2"
-            ) from None
-    if not chosen:
-        raise ValueError(f"--blocks {spec!r} names no text blocks; give at least one block index")
+        chosen = named
     return sorted({bundle.block(b) for b in chosen})
