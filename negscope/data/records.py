@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,18 @@ class ImageRecord:
     def present(self) -> list[str]:
         """Distinct object category names, in annotation order."""
         return list(dict.fromkeys(o.name for o in self.objects))
+
+    def key(self) -> str:
+        """What identifies this image's pixels: a hash of them when in memory, else the file's path, size and
+        modification time."""
+        h = hashlib.blake2b(digest_size=16)
+        if self.pixels is not None:
+            h.update(repr(self.pixels.shape).encode())
+            h.update(np.ascontiguousarray(self.pixels))
+        else:
+            st = self.path.stat() if self.path is not None and self.path.is_file() else None
+            h.update(repr((str(self.path.resolve()) if self.path else None, st and st.st_size, st and st.st_mtime_ns)).encode())
+        return h.hexdigest()
 
     def load_pixels(self) -> np.ndarray:
         """Return the image as an HxWx3 uint8 array, naming the file if it cannot be read."""

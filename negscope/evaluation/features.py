@@ -1,18 +1,63 @@
-"""Feature helpers shared by every metric: images once per image, each distinct text once."""
+"""Feature helpers shared by every metric: images once per image (cached on disk when given a cache folder), each
+distinct text once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
+import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from ..data import Dataset
+from ..data import ImageRecord
+from ..data.loader import image_batches
 from ..models import ClipBundle
+from .cache import FeatureCache
+
+SHARD_ROWS = 4096
 
 
-def image_features(bundle: ClipBundle, dataset: Dataset, progress: bool = False) -> torch.Tensor:
-    """One L2-normalised feature row per image of `dataset`."""
-    return bundle.encode_image([r.load_pixels() for r in dataset], progress=progress)
+def pixel_tensors(arrays: list[np.ndarray]) -> list[torch.Tensor]:
+    """Images as uint8 tensors, for pinned memory and resizing on a GPU (`ClipBundle.preprocess_on_device`)."""
+    return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+
+
+def encoded_batches(bundle: ClipBundle, records: Sequence[ImageRecord], batch_size: int = 64,
+                    progress: bool = False) -> Iterator[torch.Tensor]:
+    """L2-normalised features of `records`' images, a CPU tensor per batch. Workers decode the images ahead of the
+    model; on the CPU they also preprocess them, on a GPU the resizing runs there, under bf16 autocast."""
+    cuda = bundle.device.type == "cuda"
+    loader = image_batches(records, pixel_tensors if cuda else bundle.preprocess, batch_size, pin_memory=cuda)
+    with torch.inference_mode(), bundle.autocast(), tqdm(total=len(records), desc="image features", unit="img",
+                                                        disable=None if progress else True, leave=False) as bar:
+        for batch in loader:
+            pixels = bundle.preprocess_on_device(batch) if cuda else batch
+            yield bundle.image_embeds(pixels).float().cpu()
+            bar.update(len(batch))
+
+
+def image_features(bundle: ClipBundle, images: Sequence[ImageRecord], progress: bool = False,
+                   cache: str | Path | None = None, batch_size: int = 64) -> torch.Tensor:
+    """One L2-normalised feature row per image of `images` (a `Dataset` or records). With a `cache` folder, images
+    already encoded by this image tower (same weights, preprocessing, device and precision) are read from it, and the
+    others are encoded once and added, a shard every `SHARD_ROWS` images."""
+    records = list(images)
+    if not records:
+        raise ValueError("no images given; pass at least one image")
+    if cache is None:
+        return torch.cat(list(encoded_batches(bundle, records, batch_size, progress)))
+    store = FeatureCache(cache, bundle.image_fingerprint())
+    keys = [r.key() for r in records]
+    todo = {k: r for k, r in zip(keys, records) if k not in store}
+    done, rows = 0, []
+    for feats in encoded_batches(bundle, list(todo.values()), batch_size, progress):
+        rows.append(feats.numpy())
+        if sum(len(r) for r in rows) >= SHARD_ROWS or done + sum(len(r) for r in rows) == len(todo):
+            block = np.concatenate(rows)
+            store.add(list(todo)[done : done + len(block)], block)
+            done, rows = done + len(block), []
+    return torch.from_numpy(store.rows(keys))
 
 
 def text_lookup(bundle: ClipBundle, texts: Sequence[str], progress: bool = False) -> tuple[torch.Tensor, dict[str, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,11 +62,13 @@ def similarity_study(
     seed: int = 0,
     progress: bool = False,
     image_feats: torch.Tensor | None = None,
+    cache: str | Path | None = None,
 ) -> SimilarityScores:
-    """Score every (image, caption) pair under the seven templates; image features are computed once."""
+    """Score every (image, caption) pair under the seven templates; image features are computed once (through the
+    feature `cache` folder when given), or `image_feats` used."""
     rng = np.random.default_rng(seed)
     cooccur = dataset.cooccurrence()
-    img = image_features(bundle, dataset, progress=progress) if image_feats is None else image_feats
+    img = image_features(bundle, dataset, progress=progress, cache=cache) if image_feats is None else image_feats
     pair_image, captions, texts = [], [], []
     for i, rec in enumerate(dataset):
         extra = dataset[(i + 1) % len(dataset)].captions[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 
@@ -18,16 +19,18 @@ from .similarity import similarity_study
 
 
 def evaluate(
-    bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None
+    bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
+    cache: str | Path | None = None,
 ) -> EvaluationRow:
-    """One evaluation row: negation accuracies, MCQ, retrieval and the seed table fields (`image_feats` reused if given)."""
+    """One evaluation row: negation accuracies, MCQ, retrieval and the seed table fields (`image_feats` reused if
+    given, else computed through the feature `cache` folder when given)."""
     if image_feats is not None and len(image_feats) != len(dataset):
         raise ValueError(
             f"image_feats has {len(image_feats)} rows for {len(dataset)} images of {dataset.name}; "
             "pass image_features(bundle, dataset) of this dataset or None"
         )
     negs = build_negations(dataset, seed=seed)
-    feats = image_features(bundle, dataset, progress=progress) if image_feats is None else image_feats
+    feats = image_features(bundle, dataset, progress=progress, cache=cache) if image_feats is None else image_feats
     mcq, by_type = mcq_accuracy(bundle, feats, negs, seed=seed)
     seed_row = similarity_study(bundle, dataset, seed=seed, image_feats=feats).summary()
     recall, recall_ci = retrieval(bundle, feats, dataset, seed=seed)

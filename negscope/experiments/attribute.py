@@ -31,7 +31,7 @@ from ..results import (
     SiteAttributions,
     TokenAttributions,
 )
-from .common import common_dataset
+from .common import common_dataset, feature_cache
 from .config import AttributionConfig, Common
 
 
@@ -43,7 +43,8 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
     torch.manual_seed(seed)
     bundle = load_bundle(model)
     dataset = common_dataset(common, cfg.limit)
-    study = similarity_study(bundle, dataset, seed=seed)
+    cache = feature_cache(common, out)
+    study = similarity_study(bundle, dataset, seed=seed, cache=cache)
     firsts = [int(np.flatnonzero(study.pair_image == i)[0]) for i in range(len(dataset))]
     texts = [study.texts[p][t] for p in firsts for t in TEMPLATE_NAMES]
     feats = study.image_feats[np.repeat(np.arange(len(dataset)), len(TEMPLATE_NAMES))]
@@ -60,7 +61,7 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
     rows, pos, neg = aligned_pairs(bundle, *negation_pairs(dataset, "presence", seed))
     sites = site_attributions(bundle, dataset, rows, pos, neg, study.image_feats[rows], cfg, seed, progress)
     copy = bundle.untrained_copy(seed)
-    untrained = site_attributions(copy, dataset, rows, pos, neg, image_features(copy, dataset)[rows], cfg, seed, progress)
+    untrained = site_attributions(copy, dataset, rows, pos, neg, image_features(copy, dataset, cache=cache)[rows], cfg, seed, progress)
     result = AttributionResult(
         model=model,
         data=common.data,

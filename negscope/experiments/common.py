@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..data import Dataset
     from ..models import ClipBundle
 
+CACHE = "cache"
 STARTED = ".started"
 MARKER = "stage.json"
 RUN_MARKER = "set.json"
@@ -78,6 +79,7 @@ class Study:
     bundle: ClipBundle
     key: str
     baseline: EvaluationRow
+    cache: Path
     progress: bool = True
 
     def run(self, folder: Path, train: FinetuneConfig, blocks: list[int], seed: int, label: str) -> EvaluationRow:
@@ -92,12 +94,18 @@ class Study:
         def train_and_evaluate() -> EvaluationRow:
             print(f"{label} with seed {seed}")
             fine_tune(self.common.model, self.train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
-                      pool=train.pool, resume=True, progress=self.progress)
-            return evaluate(load_bundle(str(folder)), self.dataset, seed=self.common.seed, progress=self.progress)
+                      pool=train.pool, resume=True, progress=self.progress, cache=self.cache)
+            return evaluate(load_bundle(str(folder)), self.dataset, seed=self.common.seed, progress=self.progress,
+                            cache=self.cache)
 
         key = digest({"base": self.key, "train_data": data_fingerprint(self.train_data), "train": dataclasses.asdict(train),
                       "blocks": blocks, "seed": seed})
         return keyed_row(folder, key, train_and_evaluate)
+
+
+def feature_cache(common: Common, out: str | Path) -> Path:
+    """The image-feature cache folder: `common.cache`, else `cache/` in `out`."""
+    return Path(common.cache) if common.cache else Path(out) / CACHE
 
 
 def common_dataset(common: Common, limit: int | None) -> Dataset:
@@ -121,9 +129,11 @@ def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | Re
     bundle = load_bundle(common.model)
     key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data), "split": common.split,
                   "limit": study.limit, "seed": common.seed, "code": code_fingerprint()})
-    baseline = keyed_row(out / "baseline", key, lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress))
+    cache = feature_cache(common, out)
+    baseline = keyed_row(out / "baseline", key,
+                         lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress, cache=cache))
     return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps),
-                 list(range(common.seed, common.seed + study.seeds)), dataset, bundle, key, baseline, progress)
+                 list(range(common.seed, common.seed + study.seeds)), dataset, bundle, key, baseline, cache, progress)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

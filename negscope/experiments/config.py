@@ -34,6 +34,8 @@ class Common:
     split: str | None = setting(None, "split of a COCO-format folder (default: val2017 when present, else the only one)")
     seed: int = setting(0, "seed of every random choice (negations drawn, folds, bootstrap, batches)")
     strict: bool = setting(False, "stop at the first unreadable image instead of skipping and counting it")
+    cache: str = setting("", "folder of the image-feature cache the stages share (default: cache/ in the run folder, "
+                         "or in --out for a single stage)")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from ..evaluation.features import image_features
 from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import erasure_plot
 from ..results import ErasureCurve, ErasurePoint, ErasureResult
-from .common import common_dataset
+from .common import common_dataset, feature_cache
 from .config import Common, ErasureConfig
 
 
@@ -60,7 +60,7 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
 
     def measure(model: ClipBundle) -> ErasureCurve:
         erasers = fit_erasers(model, texts, labels, batch_size=cfg.batch_size)
-        run = erase_pairs(model, erasers, pairs, image_features(model, dataset), batch_size=cfg.batch_size, progress=progress)
+        run = erase_pairs(model, erasers, pairs, image_features(model, dataset, cache=feature_cache(common, out)), batch_size=cfg.batch_size, progress=progress)
         return _curve(model, run, cfg.n_boot, common.seed)
 
     trained = measure(bundle)

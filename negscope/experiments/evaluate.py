@@ -9,7 +9,7 @@ from ..evaluation.suite import evaluate
 from ..io import atomic_path, write_text
 from ..models import load_bundle
 from ..results import EvaluationResult
-from .common import common_dataset
+from .common import common_dataset, feature_cache
 from .config import Common, EvaluateConfig
 
 TABLE_COLUMNS = (
@@ -41,7 +41,8 @@ def run_evaluate(
     result = EvaluationResult(common.data, common.seed, len(dataset.skipped), [])
     for spec in models or [common.model]:
         print(f"evaluate: {spec} on {len(dataset)} images of {common.data}")
-        result.rows.append(evaluate(load_bundle(spec), dataset, seed=common.seed, progress=progress))
+        result.rows.append(evaluate(load_bundle(spec), dataset, seed=common.seed, progress=progress,
+                                    cache=feature_cache(common, out)))
     result.save(out)
     write_text(out / "comparison.md", format_summary(result))
     with atomic_path(out / "comparison.csv") as tmp, open(tmp, "w", newline="") as fh:

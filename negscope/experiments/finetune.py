@@ -8,6 +8,7 @@ from ..finetune.ddp import init_distributed
 from ..finetune.run import fine_tune
 from ..reports.figures import training_curve, validation_curve
 from ..results import TrainResult
+from .common import feature_cache
 from .config import Common, FinetuneConfig
 
 
@@ -17,7 +18,8 @@ def run_finetune(
 ) -> TrainResult:
     """Fine-tune the model on the training data, training the blocks `cfg.blocks` names; writes the model, train.json and the curves to `out`."""
     result = fine_tune(common.model, cfg.train_data or common.data, cfg.blocks, out, cfg=cfg, seed=common.seed,
-                       selection=selection, resume=resume, pool=cfg.pool, progress=progress)
+                       selection=selection, resume=resume, pool=cfg.pool, progress=progress,
+                       cache=feature_cache(common, out))
     rank, _ = init_distributed()
     if rank == 0:
         training_curve(result.history, Path(out) / "training_curve.png", title=f"fine-tuning text blocks {result.blocks}")

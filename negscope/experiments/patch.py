@@ -14,7 +14,7 @@ from ..evaluation.features import image_features
 from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import patching_plot
 from ..results import CaptionPair, CurvePoint, PatchingResult, PatchRun
-from .common import common_dataset
+from .common import common_dataset, feature_cache
 from .config import Common, PatchingConfig
 
 
@@ -40,14 +40,15 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
     rows, pos, neg = negation_pairs(dataset, cfg.pairs, seed)
     position_sets = ("eos", "context", "all") if cfg.all_tokens else ("eos",)
     aligned = aligned_pairs(bundle, rows, pos, neg) if cfg.all_tokens else None
-    img = image_features(bundle, dataset)
+    cache = feature_cache(common, out)
+    img = image_features(bundle, dataset, cache=cache)
     runs, curves, counts = {}, {}, {}
     for positions in position_sets:
         r, p, n = (rows, pos, neg) if positions == "eos" else aligned
         counts[positions] = len(r)
         runs[positions], curves[positions], sites = both_ways(bundle, p, n, img[r], positions, seed, progress)
     copy = bundle.untrained_copy(seed)
-    untrained_runs, untrained_curves, _ = both_ways(copy, pos, neg, image_features(copy, dataset)[rows], "eos", seed, progress)
+    untrained_runs, untrained_curves, _ = both_ways(copy, pos, neg, image_features(copy, dataset, cache=cache)[rows], "eos", seed, progress)
     result = PatchingResult(
         model=common.model,
         data=common.data,

@@ -26,7 +26,7 @@ from ..data import data_fingerprint
 from ..fingerprint import code_fingerprint, digest
 from ..io import write_json
 from ..models import model_fingerprint
-from .common import MARKER, claim, finished
+from .common import CACHE, MARKER, claim, finished
 from .config import RunConfig
 from .stages import STAGE_LIST, Stage
 
@@ -41,7 +41,8 @@ def fingerprints(cfg: RunConfig) -> dict[str, str]:
 
 def stage_inputs(cfg: RunConfig, stage: Stage, prints: dict[str, str]) -> dict[str, Any]:
     """What a stage's results depend on besides upstream stages: the settings it reads, and `prints`."""
-    inputs = {"common": dataclasses.asdict(cfg.common), "section": dataclasses.asdict(getattr(cfg, stage.name)), **prints}
+    common = {k: v for k, v in dataclasses.asdict(cfg.common).items() if k != "cache"}  # where, not what: features are keyed by content
+    inputs = {"common": common, "section": dataclasses.asdict(getattr(cfg, stage.name)), **prints}
     if stage.trains:
         inputs["finetune"] = dataclasses.asdict(cfg.finetune)
     return inputs
@@ -67,6 +68,8 @@ def run(cfg: RunConfig, out: str | Path, report: bool = True, stages: tuple[Stag
     """Run the configured stages into `out`, skipping those complete for their key; returns each stage's status."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if not cfg.common.cache:
+        cfg = dataclasses.replace(cfg, cache=str(out / CACHE))
     write_json(out / "config.json", dataclasses.asdict(cfg))
     prints = fingerprints(cfg)
     keys = stage_keys(cfg, stages, prints)

@@ -12,7 +12,7 @@ from ..io import atomic_path
 from ..models import load_bundle
 from ..reports.figures import template_bars, tsne_plot
 from ..results import SimilarityResult
-from .common import common_dataset, slug
+from .common import common_dataset, feature_cache, slug
 from .config import Common, SimilarityConfig
 
 
@@ -27,7 +27,7 @@ def run_similarity(
     for spec in models or [common.model]:
         bundle = load_bundle(spec)
         print(f"similarity: {spec} on {len(dataset)} images of {common.data}")
-        scores = similarity_study(bundle, dataset, seed=common.seed, progress=progress)
+        scores = similarity_study(bundle, dataset, seed=common.seed, progress=progress, cache=feature_cache(common, out))
         result.rows.append(replace(scores.summary(), truncated_captions=bundle.truncated))
         for p, cap in enumerate(scores.captions):
             pair_rows.append([spec, scores.image_ids[scores.pair_image[p]], cap, *(f"{s:.6f}" for s in scores.scores[p])])

@@ -43,6 +43,8 @@ class TrainConfig(LossWeights):
     retrieval_tolerance: float = setting(0.01, "how far either R@1 may fall below the model's before fine-tuning on the "
                                          "validation split for a checkpoint to be chosen", low=0, high=1)
     patience: int = setting(0, "stop after N validations without a better admissible checkpoint (0: never)", low=0)
+    cached_images: bool = setting(True, "encode each training image once before training and train against those "
+                                  "features (the image tower is frozen); off: encode each batch's images at every step")
     forms: list[str] = setting(None, "negation forms training draws from; the others stay held out for evaluation",
                                choices=FORMS, factory=_train_forms)
 

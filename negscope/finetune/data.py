@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import DataError, Dataset, load_dataset, world_count, world_dataset
+from ..data import DataError, Dataset, ImageRecord, load_dataset, world_count, world_dataset
 from ..data.forms import TRAIN_FORMS, get_forms
 from ..data.negation import absent_candidates
 from ..data.phrases import mentioned
@@ -76,6 +76,11 @@ class WorldSource:
         form = self.forms[int(rng.integers(len(self.forms)))]
         return Example(cap, form.presence(cap, present, rec.present)[1], form.absence(cap, absent, rec.present)[0])
 
+    @property
+    def images(self) -> list[ImageRecord]:
+        """The image of each index."""
+        return self.records
+
     def pixels(self, index: int) -> np.ndarray:
         """Image `index` as an HxWx3 uint8 array."""
         return self.records[index].load_pixels()
@@ -103,6 +108,11 @@ class GivenSource:
         """Row `index` as it is in the file (`rng` is unused: the captions are fixed)."""
         _, given = self.rows[index]
         return Example(given.caption, given.presence, given.absence)
+
+    @property
+    def images(self) -> list[ImageRecord]:
+        """The image of each row."""
+        return [r for r, _ in self.rows]
 
     def pixels(self, index: int) -> np.ndarray:
         """The image of row `index` as an HxWx3 uint8 array."""

@@ -28,6 +28,7 @@ def fine_tune(
     resume: bool = False,
     pool: int = 10000,
     progress: bool = True,
+    cache: str | Path | None = None,
 ) -> TrainResult:
     """Fine-tune the text blocks `blocks_spec` names of `model_spec` on `data`; writes the model and train.json to `out`."""
     cfg = cfg or TrainConfig()
@@ -48,6 +49,6 @@ def fine_tune(
     elif cfg.validation:
         print(f"fine-tuning: {source.name} brings its own negations, so no validation split is held out; "
               "the last step is kept")
-    trainer = Trainer(bundle, source, blocks, cfg, seed=seed, validation=validation)
+    trainer = Trainer(bundle, source, blocks, cfg, seed=seed, validation=validation, cache=cache)
     return trainer.fit(out, resume=resume, progress=progress, model=model_spec, blocks_spec=blocks_spec,
                        selection=str(selection) if selection else None)

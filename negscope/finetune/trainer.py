@@ -9,12 +9,11 @@ and the averaged gradient equals the single-process one.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,9 +23,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import Dataset
+from ..evaluation.features import image_features, pixel_tensors
 from ..models import Block, ClipBundle, load_bundle
 from ..results.training import TrainResult
 from ..selection import freeze_except
+from .batches import StepBatches, step_loader
 from .config import TrainConfig
 from .data import Source
 from .ddp import barrier, gather, init_distributed
@@ -63,8 +64,8 @@ class Trainer:
     `validation` when given (`finetune.validation`)."""
 
     def __init__(self, bundle: ClipBundle, source: Source, blocks: Sequence[Block | int], cfg: TrainConfig, seed: int = 0,
-                 validation: Dataset | None = None):
-        self.bundle, self.source, self.cfg, self.seed = bundle, source, cfg, seed
+                 validation: Dataset | None = None, cache: str | Path | None = None):
+        self.bundle, self.source, self.cfg, self.seed, self.cache = bundle, source, cfg, seed, cache
         self.rank, self.world = init_distributed()
         if cfg.batch_size % self.world:
             raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world} processes; make it a multiple")
@@ -84,25 +85,47 @@ class Trainer:
         self.sched = warmup_cosine(self.opt, cfg.warmup, cfg.steps)
         self.step_index = 0
         self.history: list[dict] = []
-        self.validator = Validator(bundle, validation, cfg.forms, seed) if validation is not None else None
+        self.validator = Validator(bundle, validation, cfg.forms, seed, cache) if validation is not None else None
         self.validation: list[dict] = []
         self.stopped = False
+        self.kinds = ["caption"] + [k for k, on in (("negated", source.has_negated), ("absence", source.has_absence)) if on]
+        self.image_feats: torch.Tensor | None = None
+        self._batches: Iterator[dict] | None = None
+        self._batches_step = 0
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        dev = self.bundle.device
-        if dev.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    def encode_images(self, progress: bool = False) -> torch.Tensor:
+        """Every training image's feature, encoded once (through the feature cache when the trainer has one; under
+        torchrun, rank 0 fills the cache first and the others read it)."""
+        if self.image_feats is None:
+            if self.rank:
+                barrier()
+            feats = image_features(self.bundle, self.source.images, progress=progress and not self.rank, cache=self.cache)
+            if not self.rank and self.world > 1:
+                barrier()
+            self.image_feats = feats.to(self.bundle.device)
+        return self.image_feats
 
-    def _batch(self) -> tuple[list[np.ndarray], list, int]:
-        """This rank's images and examples for the current step, and the per-rank batch size."""
-        rng = np.random.default_rng([self.seed, self.step_index])
-        n, b = len(self.source), self.cfg.batch_size
-        idx = rng.choice(n, size=b, replace=n < b)
-        examples = [self.source.example(int(i), rng) for i in idx]
-        part = b // self.world
-        lo, hi = self.rank * part, (self.rank + 1) * part
-        return [self.source.pixels(int(i)) for i in idx[lo:hi]], examples[lo:hi], part
+    def _next_batch(self) -> dict:
+        """The current step's batch, from workers that prepare the next ones meanwhile (started anew when the step
+        is not the one they prepared next, as after loading a checkpoint)."""
+        if self._batches is None or self._batches_step != self.step_index:
+            cuda = self.bundle.device.type == "cuda"
+            pixels = None if self.cfg.cached_images else (pixel_tensors if cuda else self.bundle.preprocess)
+            batches = StepBatches(self.source, self.bundle, self.kinds, self.cfg.batch_size, self.seed, self.step_index,
+                                  self.rank, self.world, pixels)
+            self._batches = step_loader(batches, self.cfg.steps - self.step_index, pin_memory=cuda)
+        batch = next(self._batches)
+        self._batches_step = batch["step"] + 1
+        return batch
+
+    def _images(self, batch: dict) -> torch.Tensor:
+        """The global batch's image features: looked up when cached, else encoded on each rank and gathered."""
+        if self.cfg.cached_images:
+            return self.encode_images()[batch["index"].to(self.bundle.device)]
+        pixels = batch["pixels"]
+        with torch.no_grad():
+            pixels = self.bundle.preprocess_on_device(pixels) if isinstance(pixels, list) else pixels
+            return gather(self.bundle.image_embeds(pixels))
 
     def _stop_unless_finite(self, what: str, value: torch.Tensor) -> None:
         if not torch.isfinite(value):
@@ -114,14 +137,12 @@ class Trainer:
     def step(self) -> dict[str, float]:
         """One optimisation step on the current global batch; returns the loss terms."""
         start = time.perf_counter()
-        pixels, examples, part = self._batch()
-        kinds = ["caption"] + [k for k, on in (("negated", self.source.has_negated), ("absence", self.source.has_absence)) if on]
-        texts = [getattr(e, k) for k in kinds for e in examples]
-        with self._autocast():
-            with torch.no_grad():
-                image = gather(self.bundle.image_embeds(self.bundle.preprocess(pixels)))
-            tokens = self.bundle.tokenize(texts)
-            feats = self.tower(tokens["input_ids"].to(self.bundle.device), tokens["attention_mask"].to(self.bundle.device))
+        batch = self._next_batch()
+        tokens, kinds, part = batch["tokens"], self.kinds, self.cfg.batch_size // self.world
+        dev = self.bundle.device
+        with self.bundle.autocast():
+            image = self._images(batch)
+            feats = self.tower(tokens["input_ids"].to(dev, non_blocking=True), tokens["attention_mask"].to(dev, non_blocking=True))
             reference = None
             if self.reference is not None:
                 with torch.no_grad():
@@ -218,7 +239,9 @@ class Trainer:
                 f"resume with --blocks {','.join(map(str, state['blocks']))} or choose a new --out"
             )
         now = {**asdict(self.cfg), "seed": self.seed}
-        changed = {k: v for k, v in {**state["config"], "seed": state.get("seed")}.items() if k != "save_every" and now.get(k) != v}
+        same_result = ("save_every", "cached_images")
+        changed = {k: v for k, v in {**state["config"], "seed": state.get("seed")}.items()
+                   if k not in same_result and now.get(k) != v}
         if changed:
             raise ValueError(
                 f"checkpoint {folder} was made with different settings {changed}; resume with the same settings "
@@ -255,6 +278,8 @@ class Trainer:
                 raise ValueError(f"{out} already holds a training checkpoint; pass --resume to continue it or choose another --out")
             self.load_checkpoint(ckpt)
             saved = self.step_index
+        if self.cfg.cached_images:
+            self.encode_images(progress)
         if self.validator is not None and not self.validation:
             self.validation.append(self.validator.score(0))
         bar = tqdm(total=self.cfg.steps, initial=self.step_index, desc="fine-tuning", disable=not progress or self.rank != 0)
@@ -275,6 +300,7 @@ class Trainer:
             if callback is not None:
                 callback(self.step_index, record)
         bar.close()
+        self._batches = None  # stops the loader's workers
         merge_lora(self.bundle)
         chosen = choose(self.validation, self.cfg.retrieval_tolerance) if self.validation else None
         if chosen is not None and chosen.record["step"] != self.step_index:

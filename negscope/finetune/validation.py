@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..data import Dataset
 from ..data.forms import form_pairs, get_forms
@@ -27,13 +28,14 @@ RECALLS = ("i2t_r1", "t2i_r1")
 class Validator:
     """Scores a bundle on `dataset` with the image features computed once (the image tower is frozen)."""
 
-    def __init__(self, bundle: ClipBundle, dataset: Dataset, forms: list[str], seed: int = 0):
+    def __init__(self, bundle: ClipBundle, dataset: Dataset, forms: list[str], seed: int = 0,
+                 cache: str | Path | None = None):
         self.bundle, self.dataset = bundle, dataset
         first = Dataset(dataset.name, [dataclasses.replace(r, captions=r.captions[:1]) for r in dataset], dataset.categories)
         pairs = form_pairs(first, get_forms(forms), seed=seed)
         self.presence = [t for p in pairs.values() for t in p["presence"]]
         self.absence = [t for p in pairs.values() for t in p["absence"]]
-        self.images = image_features(bundle, dataset)
+        self.images = image_features(bundle, dataset, cache=cache)
 
     def score(self, step: int) -> dict[str, float]:
         """Presence, absence and their mean (`negation`), and R@1 both ways, at training step `step`."""

@@ -8,7 +8,10 @@ in negscope (capture, attribution, patching, training, evaluation) speaks only t
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
+import json
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -35,11 +38,13 @@ class ClipBundle(ABC):
 
     backend: ClassVar[str]
     pad_to_context: ClassVar[bool] = False  # text models with a fixed sequence width get every caption padded to it
+    resize_mode: ClassVar[str] = "shortest"  # on a GPU: "shortest" side to the input size then centre crop, or "square"
 
     def __init__(self, spec: str, model: nn.Module) -> None:
         self.spec = spec
         self.model = model
         self.truncated = 0
+        self._image_print: tuple[list[tuple[int, int]], str] | None = None
 
     # ---- what each backend provides
 
@@ -110,6 +115,10 @@ class ClipBundle(ABC):
     @abstractmethod
     def _process_images(self, images: list[np.ndarray]) -> torch.Tensor:
         """Pixel tensor from images of any size, with the backend's own resize and crop."""
+
+    @abstractmethod
+    def _image_side(self) -> tuple[list[nn.Module], dict[str, Any]]:
+        """The image tower's modules (with its projection) and the settings of the backend's preprocessing."""
 
     @property
     @abstractmethod
@@ -268,6 +277,50 @@ class ClipBundle(ABC):
         mask = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in ids])
         return {"input_ids": input_ids, "attention_mask": mask}
 
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast on a GPU; nothing on the CPU."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def image_fingerprint(self) -> str:
+        """A digest of everything an image's feature depends on besides the image: the image tower's weights, the
+        preprocessing, and the device kind and precision it runs at. Recomputed only after those weights change."""
+        modules, settings = self._image_side()
+        tensors = [t for m in modules for t in (*m.parameters(), *m.buffers())]
+        state = [(t.data_ptr(), t._version) for t in tensors]
+        if self._image_print is None or self._image_print[0] != state:
+            h = hashlib.blake2b(digest_size=16)
+            for t in tensors:
+                h.update(str((t.dtype, tuple(t.shape))).encode())
+                h.update(t.detach().reshape(-1).view(torch.uint8).cpu().numpy())
+            where = {"device": self.device.type, "autocast": "bf16" if self.device.type == "cuda" else None,
+                     "resize": self.resize_mode if self.device.type == "cuda" else "backend", "size": self.image_size,
+                     "preprocessing": settings}
+            h.update(json.dumps(where, sort_keys=True, default=str).encode())
+            self._image_print = (state, h.hexdigest())
+        return self._image_print[1]
+
+    def preprocess_on_device(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Pixel tensor from HxWx3 uint8 tensors of any size, resized on the model's device (bicubic, antialiased):
+        the shorter side to the input size and a centre crop, or the whole image to the square (`resize_mode`)."""
+        size, dev = self.image_size, self.device
+        mean, std = (torch.tensor(v, device=dev).view(3, 1, 1) for v in self.image_mean_std)
+        out = []
+        for im in images:
+            x = im.to(dev, non_blocking=True).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+            h, w = x.shape[-2:]
+            if self.resize_mode == "square":
+                hw = (size, size)
+            else:
+                scale = size / min(h, w)
+                hw = (max(size, int(h * scale)), max(size, int(w * scale)))
+            if (h, w) != hw:
+                x = nn.functional.interpolate(x, size=hw, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+            top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+            out.append(x[0, :, top : top + size, left : left + size])
+        return (torch.stack(out) - mean) / std
+
     def preprocess(self, images: Sequence[Any]) -> torch.Tensor:
         """Pixel tensor for the image tower; uint8 images already at the input size skip resizing."""
         size = self.image_size
@@ -303,7 +356,7 @@ class ClipBundle(ABC):
         if not captions:
             raise ValueError("no captions given; pass at least one caption")
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             for i in tqdm(range(0, len(captions), batch_size), desc="text", disable=None if progress else True, leave=False):
                 out.append(self.text_embeds(self.tokenize(captions[i : i + batch_size])).cpu())
         return torch.cat(out)
@@ -314,7 +367,7 @@ class ClipBundle(ABC):
         if not images:
             raise ValueError("no images given; pass at least one image")
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self.autocast():
             for i in tqdm(range(0, len(images), batch_size), desc="images", disable=None if progress else True, leave=False):
                 out.append(self.image_embeds(self.preprocess(images[i : i + batch_size])).cpu())
         return torch.cat(out)

@@ -112,6 +112,10 @@ class HFBundle(ClipBundle):
     def _process_images(self, images: list[np.ndarray]) -> torch.Tensor:
         return self.image_processor(images=images, return_tensors="pt")["pixel_values"]
 
+    def _image_side(self) -> tuple[list[nn.Module], dict[str, Any]]:
+        towers = [getattr(self.model, name) for name in ("vision_model", "visual_projection") if hasattr(self.model, name)]
+        return towers, self.image_processor.to_dict()
+
     @property
     def logit_scale(self) -> nn.Parameter:
         return self.model.logit_scale
@@ -184,6 +188,7 @@ class HFSiglipBundle(HFBundle):
 
     backend = "hf-siglip"
     pad_to_context = True
+    resize_mode = "square"
     model_class = SiglipModel
     config_class = SiglipConfig
     processor_class = SiglipImageProcessorPil

@@ -133,6 +133,9 @@ class OpenClipBundle(ClipBundle):
 
         return torch.stack([self.transform(Image.fromarray(a).convert("RGB")) for a in images])
 
+    def _image_side(self) -> tuple[list[nn.Module], dict[str, Any]]:
+        return [self.model.visual], {"transform": repr(self.transform)}
+
     @property
     def logit_scale(self) -> nn.Parameter:
         return self.model.logit_scale

@@ -174,6 +174,9 @@ def test_whole_tiny_run_and_report(tmp_path):
     md = (root / "report.md").read_text()
     assert f"{rows[0]['presence_accuracy']:.3f} | {rows[0]['absence_accuracy']:.3f}" in md
     assert "Not run: `probes` holds no result" in md
+    (tower,) = (root / "cache").iterdir()  # the fine-tuned model keeps the frozen image tower: every stage shares it
+    keys = [k for f in tower.glob("*.json") for k in read_json(f)]
+    assert len(keys) == len(set(keys))
     mtime = (root / "evaluate" / "evaluation.json").stat().st_mtime_ns
     assert main(["run", "--config", str(cfg_path), "--out", str(root)]) == 0
     assert (root / "evaluate" / "evaluation.json").stat().st_mtime_ns == mtime
@@ -227,6 +230,7 @@ def test_keys_depend_on_their_inputs_only():
     assert other["selection"] != base["selection"] and other["study"] != base["study"]  # downstream of probes
     assert stage_keys(dataclasses.replace(RunConfig(), seed=1))["similarity"] != base["similarity"]
     assert stage_keys(dataclasses.replace(RunConfig(), name="x", stages=["probes"])) == base
+    assert stage_keys(dataclasses.replace(RunConfig(), cache="/elsewhere")) == base
     steps = stage_keys(with_overrides(RunConfig(), {"finetune": {"steps": 7}}))
     assert steps["probes"] == base["probes"] and steps["finetune"] != base["finetune"] and steps["study"] != base["study"]
 

@@ -141,3 +141,55 @@ def test_lora_resume_matches_an_uninterrupted_run(source, tmp_path):
         _run(source, tmp_path / "cut", callback=interrupt, lora_rank=2)
     resumed = _run(source, tmp_path / "cut", resume=True, lora_rank=2).model.state_dict()
     assert all(torch.allclose(whole[n], resumed[n], atol=1e-6) for n in whole)
+
+
+def _one_step(source, cached, **kw):
+    bundle = load_bundle("tiny")
+    trainer = Trainer(bundle, source, list(PLAN), TrainConfig(**{**CFG, "cached_images": cached}), **kw)
+    record = trainer.step()
+    grads = {n: p.grad.clone() for n, p in bundle.model.named_parameters() if p.grad is not None}
+    return record, grads, trainer
+
+
+def test_cached_image_features_give_the_uncached_losses_and_gradients(source):
+    cached, cached_grads, trainer = _one_step(source, True)
+    plain, plain_grads, _ = _one_step(source, False)
+    assert trainer.image_feats.shape[0] == len(source)
+    assert {k for k in cached if k not in ("seconds", "step")} == {k for k in plain if k not in ("seconds", "step")}
+    for k in cached:
+        if k != "seconds":
+            assert cached[k] == pytest.approx(plain[k], abs=1e-5), k
+    assert cached_grads.keys() == plain_grads.keys() and cached_grads
+    for n in cached_grads:
+        torch.testing.assert_close(cached_grads[n], plain_grads[n], atol=1e-5, rtol=0)
+
+
+def test_the_feature_cache_is_filled_once_and_read_by_the_next_trainer(source, tmp_path):
+    _, grads, first = _one_step(source, True, cache=tmp_path)
+    (folder,) = tmp_path.iterdir()
+    shards = sorted(p.name for p in folder.iterdir())
+    assert len(shards) == 2  # one shard: rows and keys
+    _, again, second = _one_step(source, True, cache=tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == shards
+    torch.testing.assert_close(first.image_feats, second.image_feats, atol=0, rtol=0)
+    for n in grads:
+        torch.testing.assert_close(grads[n], again[n])
+
+
+def test_batches_come_in_step_order_from_several_workers(source):
+    from torch.utils.data import DataLoader
+
+    from negscope.finetune.batches import StepBatches, draw
+
+    bundle = load_bundle("tiny")
+    batches = StepBatches(source, bundle, ["caption", "negated"], 6, seed=3, start=5, rank=1, world=2,
+                          pixels=bundle.preprocess)
+    loader = iter(DataLoader(batches, batch_size=None, num_workers=2))
+    got = [next(loader) for _ in range(4)]
+    assert [b["step"] for b in got] == [5, 6, 7, 8]
+    for b in got:
+        idx, examples = draw(source, 3, b["step"], 6)
+        assert b["index"].tolist() == idx.tolist()
+        mine = examples[3:]
+        assert b["tokens"]["input_ids"].tolist() == bundle.tokenize([e.caption for e in mine] + [e.negated for e in mine])["input_ids"].tolist()
+        assert torch.equal(b["pixels"], bundle.preprocess([source.pixels(int(i)) for i in idx[3:]]))

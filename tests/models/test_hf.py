@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -138,3 +139,30 @@ def test_config_and_tokenizer_mismatch_is_refused(tiny, tmp_path):
     settings["model_max_length"] = 64
     (folder / "tokenizer_config.json").write_text(json.dumps(settings))
     assert "context is 77" in _cli_error(folder)
+
+
+def test_resizing_on_the_device_matches_the_backend_preprocessing(backbone):
+    from PIL import Image
+
+    scenes = [world_dataset(2)[i].load_pixels() for i in range(2)]
+    images = [np.asarray(Image.fromarray(s).resize(wh, Image.NEAREST)) for s, wh in zip(scenes, [(300, 200), (150, 410)])]
+    images.append(np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8))
+    ours = backbone.preprocess_on_device([torch.from_numpy(a.copy()) for a in images])
+    theirs = backbone.preprocess(images)
+    assert ours.shape == theirs.shape == (3, 3, backbone.image_size, backbone.image_size)
+    assert (ours - theirs).abs().mean(dim=(1, 2, 3)).max() < 0.01  # about a third of one grey level
+
+
+def test_the_image_fingerprint_follows_the_image_tower_only(backbone):
+    before = backbone.image_fingerprint()
+    text_weight = next(backbone.model.text_model.parameters())
+    image_weight = next(backbone.model.vision_model.parameters())
+    kept = text_weight.detach().clone(), image_weight.detach().clone()
+    with torch.no_grad():
+        text_weight.add_(1)
+        assert backbone.image_fingerprint() == before
+        image_weight.add_(1)
+        changed = backbone.image_fingerprint()
+        text_weight.copy_(kept[0])
+        image_weight.copy_(kept[1])
+    assert changed != before and backbone.image_fingerprint() == before
