@@ -63,5 +63,5 @@ def image_features(bundle: ClipBundle, images: Sequence[ImageRecord], progress: 
 def text_lookup(bundle: ClipBundle, texts: Sequence[str], progress: bool = False) -> tuple[torch.Tensor, dict[str, int]]:
     """Features for the distinct texts among `texts`, and each text's row."""
     unique = list(dict.fromkeys(texts))
-    feats = bundle.encode_text(unique, progress=progress)
+    feats = bundle.encode_text(unique, progress=progress, by_length=True)
     return feats, {t: i for i, t in enumerate(unique)}

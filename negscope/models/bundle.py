@@ -350,16 +350,27 @@ class ClipBundle(ABC):
         with torch.no_grad():
             self.logit_scale.clamp_(0, high)
 
-    def encode_text(self, captions: Sequence[str], batch_size: int = 256, progress: bool = False) -> torch.Tensor:
-        """L2-normalised text features for `captions`, on CPU, computed in batches."""
+    def encode_text(self, captions: Sequence[str], batch_size: int = 256, progress: bool = False,
+                    by_length: bool = False) -> torch.Tensor:
+        """L2-normalised text features for `captions`, on CPU, tokenised once and encoded in batches, each padded only
+        to its own longest caption. `by_length` batches captions of similar length together (less padding); the
+        forward passes, and so any states captured from them, then follow that order instead of the captions'."""
         captions = list(captions)
         if not captions:
             raise ValueError("no captions given; pass at least one caption")
-        out = []
+        tokens = self.tokenize(captions)
+        lengths = tokens["attention_mask"].sum(dim=1)
+        order = torch.argsort(lengths, stable=True) if by_length else torch.arange(len(captions))
+        out: torch.Tensor | None = None
         with torch.inference_mode(), self.autocast():
             for i in tqdm(range(0, len(captions), batch_size), desc="text", disable=None if progress else True, leave=False):
-                out.append(self.text_embeds(self.tokenize(captions[i : i + batch_size])).cpu())
-        return torch.cat(out)
+                rows = order[i : i + batch_size]
+                width = tokens["input_ids"].shape[1] if self.pad_to_context else int(lengths[rows].max())
+                feats = self.text_embeds({k: v[rows, :width] for k, v in tokens.items()}).cpu()
+                if out is None:
+                    out = torch.empty(len(captions), feats.shape[1])
+                out[rows] = feats
+        return out
 
     def encode_image(self, images: Sequence[Any], batch_size: int = 64, progress: bool = False) -> torch.Tensor:
         """L2-normalised image features for HxWx3 arrays or PIL images, on CPU, in batches."""

@@ -166,3 +166,10 @@ def test_the_image_fingerprint_follows_the_image_tower_only(backbone):
         text_weight.copy_(kept[0])
         image_weight.copy_(kept[1])
     assert changed != before and backbone.image_fingerprint() == before
+
+
+def test_encoding_by_length_keeps_each_caption_its_own_feature(backbone):
+    captions = ["a red circle next to a small blue square and a green cross", "a cat", "two dogs on a sofa", "no"]
+    alone = torch.cat([backbone.encode_text([c]) for c in captions])
+    torch.testing.assert_close(backbone.encode_text(captions, batch_size=2), alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(backbone.encode_text(captions, batch_size=2, by_length=True), alone, atol=1e-5, rtol=0)
