@@ -3,7 +3,9 @@ distinct text once."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +62,28 @@ def image_features(bundle: ClipBundle, images: Sequence[ImageRecord], progress: 
     return torch.from_numpy(store.rows(keys))
 
 
+_SHARED: ContextVar[dict[int, tuple[dict[str, torch.Tensor], bool]] | None] = ContextVar("shared_texts", default=None)
+
+
+@contextlib.contextmanager
+def shared_texts(bundle: ClipBundle, progress: bool = False) -> Iterator[None]:
+    """Within the block, `text_lookup` on `bundle` encodes each distinct text once, however many metrics ask for it,
+    with a progress bar when `progress`. The bundle's weights must not change inside the block."""
+    token = _SHARED.set({**(_SHARED.get() or {}), id(bundle): ({}, progress)})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def text_lookup(bundle: ClipBundle, texts: Sequence[str], progress: bool = False) -> tuple[torch.Tensor, dict[str, int]]:
-    """Features for the distinct texts among `texts`, and each text's row."""
+    """Features for the distinct texts among `texts`, and each text's row (inside `shared_texts`, texts already
+    encoded there are not encoded again)."""
     unique = list(dict.fromkeys(texts))
-    feats = bundle.encode_text(unique, progress=progress, by_length=True)
-    return feats, {t: i for i, t in enumerate(unique)}
+    memo, shared_progress = (_SHARED.get() or {}).get(id(bundle), (None, False))
+    if memo is None:
+        return bundle.encode_text(unique, progress=progress, by_length=True), {t: i for i, t in enumerate(unique)}
+    new = [t for t in unique if t not in memo]
+    if new:
+        memo.update(zip(new, bundle.encode_text(new, progress=progress or shared_progress, by_length=True)))
+    return torch.stack([memo[t] for t in unique]), {t: i for i, t in enumerate(unique)}

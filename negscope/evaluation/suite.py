@@ -12,7 +12,7 @@ from ..data.forms import FORMS, form_pairs
 from ..data.negation import build_negations
 from ..models import ClipBundle
 from ..results.evaluation import EvaluationRow
-from .features import image_features
+from .features import image_features, shared_texts
 from .negation import form_accuracy, mcq_accuracy, negation_breakdown
 from .retrieval import retrieval
 from .similarity import similarity_study
@@ -29,18 +29,21 @@ def evaluate(
             f"image_feats has {len(image_feats)} rows for {len(dataset)} images of {dataset.name}; "
             "pass image_features(bundle, dataset) of this dataset or None"
         )
-    negs = build_negations(dataset, seed=seed)
-    feats = image_features(bundle, dataset, progress=progress, cache=cache) if image_feats is None else image_feats
-    mcq, by_type = mcq_accuracy(bundle, feats, negs, seed=seed)
-    seed_row = similarity_study(bundle, dataset, seed=seed, image_feats=feats).summary()
-    recall, recall_ci = retrieval(bundle, feats, dataset, seed=seed)
+    with shared_texts(bundle, progress):
+        negs = build_negations(dataset, seed=seed)
+        feats = image_features(bundle, dataset, progress=progress, cache=cache) if image_feats is None else image_feats
+        mcq, by_type = mcq_accuracy(bundle, feats, negs, seed=seed)
+        seed_row = similarity_study(bundle, dataset, seed=seed, image_feats=feats).summary()
+        recall, recall_ci = retrieval(bundle, feats, dataset, seed=seed)
+        forms = form_accuracy(bundle, feats, form_pairs(dataset, list(FORMS.values()), seed=seed))
+        breakdown = negation_breakdown(bundle, feats, negs)
     return EvaluationRow(
         **asdict(seed_row) | {"truncated_captions": bundle.truncated},
         images=len(dataset),
-        **negation_breakdown(bundle, feats, negs),
+        **breakdown,
         mcq_accuracy=mcq,
         mcq_by_type=by_type,
         retrieval=recall,
         retrieval_ci=recall_ci,
-        form_accuracy=form_accuracy(bundle, feats, form_pairs(dataset, list(FORMS.values()), seed=seed)),
+        form_accuracy=forms,
     )
