@@ -20,6 +20,18 @@ def test_similarity_cli_writes_table_csv_and_figures(tmp_path, capsys):
     assert len(lines) == 61 and lines[0].startswith("model,image_id,caption,s_caption")
     assert "flips" in capsys.readouterr().out
     assert SimilarityResult.load(tmp_path).to_dict() == data
+    (tower,) = (tmp_path / "cache").iterdir()
+    assert sum(len(json.loads(f.read_text())) for f in tower.glob("*.json")) == 12
+
+
+def test_a_cache_folder_given_is_shared_and_gives_the_same_numbers(tmp_path):
+    args = ["similarity", "--model", "tiny", "--data", "world[:6]"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--cache", str(tmp_path / "shared")]) == 0
+    assert main([*args, "--out", str(tmp_path / "c"), "--cache", str(tmp_path / "shared")]) == 0
+    assert not (tmp_path / "b" / "cache").exists() and len(list((tmp_path / "shared").iterdir())) == 1
+    tables = [(tmp_path / k / "similarity.csv").read_text() for k in "abc"]
+    assert tables[0] == tables[1] == tables[2]
 
 
 def test_evaluate_cli_rows_and_comparison(tmp_path):
