@@ -89,7 +89,8 @@ def test_two_fine_tuning_steps_of_the_front_blocks(tmp_path):
     bundle = load_bundle("open_clip:ViT-B-32:random")
     before = {n: p.detach().clone() for n, p in bundle.model.named_parameters()}
     front = bundle.blocks[:4]
-    trainer = Trainer(bundle, training_source("world[:8]"), front, TrainConfig(steps=2, batch_size=4, warmup=1, lr=1e-4))
+    trainer = Trainer(bundle, training_source("world[:8]"), front, TrainConfig(steps=2, batch_size=4, warmup=1, lr=1e-4),
+                      cache=tmp_path / "cache")
     result = trainer.fit(tmp_path / "ft", progress=False)
     assert len(result.history) == 2 and np.isfinite(result.final_loss)
     changed = {n for n, p in bundle.model.named_parameters() if not torch.equal(before[n], p)}
@@ -97,6 +98,22 @@ def test_two_fine_tuning_steps_of_the_front_blocks(tmp_path):
     assert not any(n.startswith(("transformer.resblocks.11.", "visual.")) for n in changed)
     again = load_bundle(str(tmp_path / "ft"))
     torch.testing.assert_close(again.encode_text(["a red circle"]), bundle.encode_text(["a red circle"]))
+
+
+def test_image_features_are_cached_by_the_image_tower_and_resized_alike_on_the_device(bundle, world, tmp_path):
+    from PIL import Image
+
+    from negscope.evaluation.features import image_features
+
+    image = np.asarray(Image.fromarray(world[0].load_pixels()).resize((300, 200), Image.NEAREST))
+    ours, theirs = bundle.preprocess_on_device([torch.from_numpy(image.copy())]), bundle.preprocess([image])
+    assert ours.shape == theirs.shape and (ours - theirs).abs().mean() < 0.02
+    first = image_features(bundle, world, cache=tmp_path)
+    torch.testing.assert_close(image_features(bundle, world, cache=tmp_path), first, atol=0, rtol=0)
+    assert [p.name for p in tmp_path.iterdir()] == [bundle.image_fingerprint()]
+    with torch.no_grad():
+        next(bundle.model.transformer.parameters()).add_(0)  # a text weight touched: the image fingerprint stays
+    assert [p.name for p in tmp_path.iterdir()] == [bundle.image_fingerprint()]
 
 
 def test_registry_matches_open_clip_config():
