@@ -4,7 +4,7 @@ distinct text once."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -25,17 +25,26 @@ def pixel_tensors(arrays: list[np.ndarray]) -> list[torch.Tensor]:
     return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
 
 
+def worker_transform(bundle: ClipBundle) -> Callable[[list[np.ndarray]], torch.Tensor | list[torch.Tensor]]:
+    """What a loader's workers make of a batch of images: the pixel tensor on the CPU; on a GPU, uint8 tensors that
+    `model_pixels` resizes there."""
+    return pixel_tensors if bundle.device.type == "cuda" else bundle.preprocess
+
+
+def model_pixels(bundle: ClipBundle, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+    """The image tower's input from what `worker_transform` made."""
+    return bundle.preprocess_on_device(batch) if isinstance(batch, list) else batch
+
+
 def encoded_batches(bundle: ClipBundle, records: Sequence[ImageRecord], batch_size: int = 64,
                     progress: bool = False) -> Iterator[torch.Tensor]:
     """L2-normalised features of `records`' images, a CPU tensor per batch. Workers decode the images ahead of the
     model; on the CPU they also preprocess them, on a GPU the resizing runs there, under bf16 autocast."""
-    cuda = bundle.device.type == "cuda"
-    loader = image_batches(records, pixel_tensors if cuda else bundle.preprocess, batch_size, pin_memory=cuda)
+    loader = image_batches(records, worker_transform(bundle), batch_size, pin_memory=bundle.device.type == "cuda")
     with torch.inference_mode(), bundle.autocast(), tqdm(total=len(records), desc="image features", unit="img",
                                                         disable=None if progress else True, leave=False) as bar:
         for batch in loader:
-            pixels = bundle.preprocess_on_device(batch) if cuda else batch
-            yield bundle.image_embeds(pixels).float().cpu()
+            yield bundle.image_embeds(model_pixels(bundle, batch)).float().cpu()
             bar.update(len(batch))
 
 
@@ -52,13 +61,13 @@ def image_features(bundle: ClipBundle, images: Sequence[ImageRecord], progress: 
     store = FeatureCache(cache, bundle.image_fingerprint())
     keys = [r.key() for r in records]
     todo = {k: r for k, r in zip(keys, records) if k not in store}
-    done, rows = 0, []
+    new, done, pending = list(todo), 0, []
     for feats in encoded_batches(bundle, list(todo.values()), batch_size, progress):
-        rows.append(feats.numpy())
-        if sum(len(r) for r in rows) >= SHARD_ROWS or done + sum(len(r) for r in rows) == len(todo):
-            block = np.concatenate(rows)
-            store.add(list(todo)[done : done + len(block)], block)
-            done, rows = done + len(block), []
+        pending.append(feats)
+        count = sum(map(len, pending))
+        if count >= SHARD_ROWS or done + count == len(new):
+            store.add(new[done : done + count], torch.cat(pending).numpy())
+            done, pending = done + count, []
     return torch.from_numpy(store.rows(keys))
 
 

@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import Dataset
-from ..evaluation.features import image_features, pixel_tensors
+from ..evaluation.features import image_features, model_pixels, worker_transform
 from ..models import Block, ClipBundle, load_bundle
 from ..results.training import TrainResult
 from ..selection import freeze_except
@@ -109,11 +109,11 @@ class Trainer:
         """The current step's batch, from workers that prepare the next ones meanwhile (started anew when the step
         is not the one they prepared next, as after loading a checkpoint)."""
         if self._batches is None or self._batches_step != self.step_index:
-            cuda = self.bundle.device.type == "cuda"
-            pixels = None if self.cfg.cached_images else (pixel_tensors if cuda else self.bundle.preprocess)
+            pixels = None if self.cfg.cached_images else worker_transform(self.bundle)
             batches = StepBatches(self.source, self.bundle, self.kinds, self.cfg.batch_size, self.seed, self.step_index,
                                   self.rank, self.world, pixels)
-            self._batches = step_loader(batches, self.cfg.steps - self.step_index, pin_memory=cuda)
+            self._batches = step_loader(batches, self.cfg.steps - self.step_index,
+                                        pin_memory=self.bundle.device.type == "cuda")
         batch = next(self._batches)
         self._batches_step = batch["step"] + 1
         return batch
@@ -122,10 +122,8 @@ class Trainer:
         """The global batch's image features: looked up when cached, else encoded on each rank and gathered."""
         if self.cfg.cached_images:
             return self.encode_images()[batch["index"].to(self.bundle.device)]
-        pixels = batch["pixels"]
         with torch.no_grad():
-            pixels = self.bundle.preprocess_on_device(pixels) if isinstance(pixels, list) else pixels
-            return gather(self.bundle.image_embeds(pixels))
+            return gather(self.bundle.image_embeds(model_pixels(self.bundle, batch["pixels"])))
 
     def _stop_unless_finite(self, what: str, value: torch.Tensor) -> None:
         if not torch.isfinite(value):
