@@ -16,8 +16,8 @@ import numpy as np
 
 from ..data.forms import FORMS
 from ..io import write_text
+from ..reports.document import over_seeds
 from ..reports.figures import form_matrix
-from ..reports.report import over_seeds
 from ..results import EvaluationRow, RecipeRow, RecipesResult, TrainResult
 from ..selection import plan_blocks
 from .common import mean_std, open_study, slug

@@ -4,11 +4,15 @@ A stage's cache key is a hash of its content: the shared settings, its own secti
 model and the data it reads (their files' sizes and modification times), negscope's code and version, and
 the keys of the stages it reads from. So new weights saved into the same model folder, changed data, changed
 code or a change upstream redo the stage and everything downstream. A stage folder holds `.started` (the key,
-written first) and `stage.json` (the key, its inputs and timing, written atomically last). On a rerun a stage
+written first), `.segments.json` (the start and end of each attempt under that key) and `stage.json` (the key,
+its inputs and its seconds summed over the attempts, written atomically last). On a rerun a stage
 whose `stage.json` matches is skipped; one started under the same key but unfinished runs again in place, so a
 stage that resumes from its own files (activation shards, training checkpoints) picks up where it stopped; a
 folder left by another key is cleared first. Every stage starts from the same seeded RNG state, so a resumed
 run gives the results of an uninterrupted one.
+
+Each stage announces itself as "stage k/n" with the run's elapsed time and an estimate of the time left: the
+elapsed time scaled by the typical cost (`Stage.cost`) of the stages still to run against those already run.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +30,14 @@ import torch
 
 from ..data import data_fingerprint
 from ..fingerprint import code_fingerprint, digest
-from ..io import write_json
+from ..io import read_json, write_json
 from ..models import model_fingerprint
-from .common import CACHE, MARKER, claim, finished
+from ..progress import std_tqdm
+from .common import CACHE, MARKER, STARTED, claim, finished
 from .config import RunConfig
 from .stages import STAGE_LIST, Stage
+
+SEGMENTS = ".segments.json"
 
 
 def fingerprints(cfg: RunConfig) -> dict[str, str]:
@@ -64,6 +73,32 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def time_left(todo: list[Stage], done: int, elapsed: float) -> str:
+    """"; 02:10 so far, about 09:40 left": the elapsed time scaled by the typical cost of the stages left (empty at first)."""
+    spent = sum(s.cost for s in todo[:done])
+    if not done or spent <= 0:
+        return ""
+    left = elapsed * sum(s.cost for s in todo[done:]) / spent
+    return f"; {std_tqdm.format_interval(elapsed)} so far, about {std_tqdm.format_interval(left)} left"
+
+
+def timed(folder: Path, work: Callable[[], Any]) -> list[tuple[float, float]]:
+    """Run `work`, recording its start and end in `folder/.segments.json` beside those of earlier attempts under the
+    same key; returns every attempt's (start, end). An attempt that died unrecorded ends at the last file it wrote."""
+    path = folder / SEGMENTS
+    earlier = [tuple(s) for s in read_json(path)] if path.is_file() else []
+    segments = [(b, e if e is not None else max([b, *(p.stat().st_mtime for p in folder.rglob("*") if p.is_file() and p.name != STARTED)]))
+                for b, e in earlier]
+    start = time.time()
+    write_json(path, [*segments, (start, None)])
+    try:
+        work()
+    finally:
+        segments.append((start, time.time()))
+        write_json(path, segments)
+    return segments
+
+
 def run(cfg: RunConfig, out: str | Path, report: bool = True, stages: tuple[Stage, ...] = STAGE_LIST) -> dict[str, str]:
     """Run the configured stages into `out`, skipping those complete for their key; returns each stage's status."""
     out = Path(out)
@@ -73,25 +108,25 @@ def run(cfg: RunConfig, out: str | Path, report: bool = True, stages: tuple[Stag
     write_json(out / "config.json", dataclasses.asdict(cfg))
     prints = fingerprints(cfg)
     keys = stage_keys(cfg, stages, prints)
-    status: dict[str, str] = {}
-    for stage in stages:
-        if stage.name not in cfg.stages:
-            status[stage.name] = "not configured"
-            continue
+    status = {s.name: "not configured" for s in stages if s.name not in cfg.stages}
+    todo = [s for s in stages if s.name in cfg.stages]
+    for s in todo:
+        if finished(s.folder(out), keys[s.name], MARKER):
+            print(f"run: {s.name} is complete for key {keys[s.name]}; skipping")
+            status[s.name] = "skipped"
+    todo = [s for s in todo if s.name not in status]
+    begun = time.time()
+    for k, stage in enumerate(todo):
         folder, key = stage.folder(out), keys[stage.name]
-        if finished(folder, key, MARKER):
-            print(f"run: {stage.name} is complete for key {key}; skipping")
-            status[stage.name] = "skipped"
-            continue
         claim(folder, key, MARKER)
-        print(f"run: {stage.name} (key {key})")
-        start = time.time()
+        print(f"run: stage {k + 1}/{len(todo)} {stage.name} (key {key}){time_left(todo, k, time.time() - begun)}", flush=True)
         seed_everything(cfg.seed)
-        stage.run(cfg, out)
+        segments = timed(folder, partial(stage.run, cfg, out))
         write_json(
             folder / MARKER,
             {"stage": stage.name, "key": key, "inputs": stage_inputs(cfg, stage, prints),
-             "needs": {n: keys[n] for n in stage.needs}, "seconds": round(time.time() - start, 1)},
+             "needs": {n: keys[n] for n in stage.needs}, "seconds": round(sum(e - b for b, e in segments), 1),
+             "segments": len(segments)},
         )
         status[stage.name] = "done"
     if report:
@@ -99,4 +134,4 @@ def run(cfg: RunConfig, out: str | Path, report: bool = True, stages: tuple[Stag
 
         html, md = write_report(out)
         print(f"run: wrote {html} and {md}")
-    return status
+    return {s.name: status[s.name] for s in stages}

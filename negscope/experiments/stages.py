@@ -36,6 +36,7 @@ class Stage:
     needs: tuple[str, ...]
     run: Callable[[RunConfig, Path], Result]
     trains: bool = False
+    cost: float = 1.0  # typical share of a run's time (seconds of the default run); only for `negscope run`'s ETA
 
     @property
     def name(self) -> str:
@@ -134,16 +135,16 @@ def selection_file(root: str | Path) -> Path:
 
 
 STAGE_LIST: tuple[Stage, ...] = (
-    Stage(NegationsResult, (), _negations),
-    Stage(SimilarityResult, (), _similarity),
-    Stage(ProbesResult, (), _probes),
-    Stage(AttributionResult, (), _attribution),
-    Stage(PatchingResult, (), _patching),
-    Stage(ErasureResult, (), _erasure),
-    Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection),
-    Stage(TrainResult, ("selection",), _finetune, trains=True),
-    Stage(EvaluationResult, ("finetune",), _evaluate),
-    Stage(RecipesResult, ("selection",), _recipes, trains=True),
-    Stage(StudyResult, ("selection", "finetune"), _study, trains=True),
+    Stage(NegationsResult, (), _negations, cost=5),
+    Stage(SimilarityResult, (), _similarity, cost=22),
+    Stage(ProbesResult, (), _probes, cost=205),
+    Stage(AttributionResult, (), _attribution, cost=60),
+    Stage(PatchingResult, (), _patching, cost=6),
+    Stage(ErasureResult, (), _erasure, cost=13),
+    Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection, cost=1),
+    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=22),
+    Stage(EvaluationResult, ("finetune",), _evaluate, cost=104),
+    Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=600),
+    Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=765),
 )
 STAGE: dict[str, Stage] = {s.name: s for s in STAGE_LIST}

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_path, write_text
+from ..reports.document import over_seeds
 from ..reports.figures import study_bars
-from ..reports.report import over_seeds
 from ..results import EvaluationRow, RankCorrelation, SelectionResult, StudyResult, StudyRow
 from ..results.study import FrontBack, SeedRun
 from ..selection import plan_blocks

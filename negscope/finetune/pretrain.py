@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data import world_dataset
 from ..data.world import TRAIN_SEED
 from ..evaluation.suite import evaluate
 from ..models import ClipBundle, new_bundle
+from ..progress import tqdm
 from .config import WorldTrainConfig
 from .losses import clip_loss
 from .schedule import warmup_cosine

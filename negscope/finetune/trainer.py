@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data import Dataset
 from ..evaluation.features import image_features, model_pixels, worker_transform
 from ..models import Block, ClipBundle, load_bundle
+from ..progress import tqdm
 from ..results.training import TrainResult
 from ..selection import freeze_except
 from .batches import StepBatches, step_loader

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
-from tqdm.auto import tqdm
 
+from ..progress import tqdm
 from .sites import Block, Site, all_blocks, all_sites, check_block, check_site
 
 SiteHook = Callable[[torch.Tensor], torch.Tensor | None]

@@ -15,8 +15,9 @@ class EvaluationRow(SeedRow):
     The `*_by_objects` dicts split the one-draw presence and absence pairs by the number of distinct object categories
     in the image (the key, as a string), with the pairs behind each share in `*_pairs_by_objects`; the `*_all_pairs`
     accuracies cover every (caption, present object) and (caption, spread absent object) pair. `retrieval_ci` holds
-    each recall's 95% interval over images; `form_accuracy` the presence and absence accuracy of every negation form
-    (`data.forms`), on the same drawn objects for every form.
+    each recall's 95% interval over images and `intervals` that of each accuracy (and the flip rate); `chance` each
+    metric's expected value under random scores. `form_accuracy` holds the presence and absence accuracy of every
+    negation form (`data.forms`), on the same drawn objects for every form.
     """
 
     images: int = 0
@@ -34,12 +35,18 @@ class EvaluationRow(SeedRow):
     retrieval: dict[str, float] = field(default_factory=dict)
     retrieval_ci: dict[str, list[float]] = field(default_factory=dict)
     form_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    chance: dict[str, float] = field(default_factory=dict)
 
     def metric(self, name: str) -> float:
         """A metric by name, retrieval figures (`i2t_r1`, ...) included."""
         if name in self.retrieval:
             return self.retrieval[name]
         return getattr(self, name)
+
+    def interval(self, name: str) -> list[float] | None:
+        """A metric's 95% interval over images, when the row holds one."""
+        return self.retrieval_ci.get(name) or self.intervals.get(name)
 
 
 @dataclass

@@ -74,6 +74,16 @@ class TaskProbes(ProbeSweep):
     classes: list[str] = field(default_factory=list)
     at_object: ProbeSweep | None = None
 
+    def beaten_by(self, sweep: ProbeSweep | None = None) -> str | None:
+        """The surface baseline that scores at least as high as the probe at every site of `sweep` (default: the pooled
+        sweep), or None. Where one does, the task is uninformative there: its labels read off the tokens as well as
+        off any state, so its curve cannot say where the model represents them."""
+        sites = (sweep or self).sites
+        if not self.baselines or not sites:
+            return None
+        name, best = max(self.baselines.items(), key=lambda kv: kv[1].accuracy)
+        return name if best.accuracy >= max(r.accuracy for r in sites) else None
+
 
 @dataclass
 class Divergence:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .base import Result
 
@@ -47,7 +47,8 @@ class Stability:
 
 @dataclass
 class EvidenceSummary:
-    """The kinds of evidence used or missing, their per-block scores, the combined score and the plan's coverage."""
+    """The kinds of evidence used or missing, their per-block scores, the combined score, the plan's coverage and
+    the evidence left out as uninformative (`excluded`: what, and why)."""
 
     kinds: list[str]
     missing: list[str]
@@ -56,6 +57,7 @@ class EvidenceSummary:
     combined: list[float]
     coverage_of_plan: float
     stability: Stability
+    excluded: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -8,7 +8,9 @@ block k adds between its input site and its output site `text.block.k` (`negscop
 - ``patching``: the rise across block k of the EOS-patching curve, the share of the negation effect that
   patching the EOS state recreates (`attribution.patching`); forward and reverse directions averaged.
 - ``probes``: the rise across block k of probe selectivity (accuracy minus the larger of the control task's
-  and the untrained copy's accuracy), averaged over the probing tasks of the probes result.
+  and the untrained copy's accuracy), averaged over the probing tasks of the probes result. A task whose surface
+  baseline scores at least as high as the probe at every site (`TaskProbes.beaten_by`) is uninformative and left
+  out; `EvidenceSummary.excluded` names it with the reason.
 - ``erasure``: the rise across block k of the share of the negation effect that LEACE erasure of the
   "negated" concept removes (`ErasureResult`).
 
@@ -57,6 +59,7 @@ class Evidence:
     erasure: np.ndarray | None = None
     untrained: dict[str, np.ndarray] = field(default_factory=dict)  # per kind, the untrained copy's per-block gain
     sources: dict[str, str] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)  # evidence left out, with the reason
 
     @property
     def kinds(self) -> list[str]:
@@ -110,7 +113,7 @@ def gather_evidence(
         if patching.untrained_runs:
             ev.untrained["patching"] = _patch_gain(names, _patch_effects(patching.untrained_runs))
     if probes is not None:
-        ev.probes = probe_gains(probes, ev.n_blocks)
+        ev.probes = probe_gains(probes, ev.n_blocks, ev.excluded)
     if erasure is not None:
         if erasure.sites != names:
             raise ValueError(f"the erasure result has sites {erasure.sites}, the other evidence {names}; rerun it on one model")
@@ -119,11 +122,18 @@ def gather_evidence(
     return ev
 
 
-def probe_gains(probes: ProbesResult, n_blocks: int) -> np.ndarray | None:
-    """Per block, the rise of selectivity from its input to its output site, averaged over probing tasks."""
+def probe_gains(probes: ProbesResult, n_blocks: int, excluded: dict[str, str] | None = None) -> np.ndarray | None:
+    """Per block, the rise of selectivity from its input to its output site, averaged over the informative probing
+    tasks; each task a surface baseline beats at every site is named in `excluded`, with the reason."""
     sites = [s.name for s in all_sites(n_blocks)]
     curves = []
-    for task in probes.tasks.values():
+    for name, task in probes.tasks.items():
+        if (baseline := task.beaten_by()) is not None:
+            if excluded is not None:
+                excluded[f"probes: {name}"] = (
+                    f"uninformative: the {baseline.replace('_', ' ')} baseline ({task.baselines[baseline].accuracy:.3f}) "
+                    f"scores at least as high as the probe at every site (best {max(r.accuracy for r in task.sites):.3f})")
+            continue
         sel = {r.site: r.selectivity for r in task.sites}
         if all(s in sel for s in sites):
             curves.append(block_gains(sites, [sel[s] for s in sites]))
@@ -204,6 +214,7 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamp
             combined=combined.tolist(),
             coverage_of_plan=float(combined[blocks].sum()),
             stability=Stability(resamples, seed, (counts / max(resamples, 1)).tolist()),
+            excluded=dict(ev.excluded),
         ),
         rule=f"{rule} (coverage {coverage:g}): " + (
             f"smallest front block 0..m of text blocks whose combined score reaches {coverage:g}"

@@ -13,7 +13,7 @@ import pytest
 from negscope.data import export_coco, world_dataset
 from negscope.experiments.common import MARKER
 from negscope.experiments.config import STAGES, RunConfig, load_config, quick, with_overrides
-from negscope.experiments.run import run, stage_keys
+from negscope.experiments.run import SEGMENTS, run, stage_keys
 from negscope.experiments.stages import STAGE_LIST, Stage
 from negscope.io import read_json, write_json
 from negscope.results import Result
@@ -110,7 +110,7 @@ CFG = RunConfig(stages=["similarity", "probes", "selection"])
 
 def results(root: Path) -> dict:
     return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.json"))
-            if p.name not in (MARKER, "config.json")}
+            if p.name not in (MARKER, SEGMENTS, "config.json")}
 
 
 def test_rerun_skips_complete_stages(fake_stages, tmp_path):
@@ -148,6 +148,49 @@ def test_interrupted_run_resumes_to_identical_results(fake_stages, tmp_path):
     assert status == {"similarity": "skipped", "probes": "done", "selection": "done"}
     assert calls == ["probes", "selection"]
     assert results(tmp_path / "cut") == results(tmp_path / "whole")
+
+
+def test_a_resumed_stage_counts_the_seconds_of_every_attempt(tmp_path, capsys):
+    attempts = []
+
+    def slow(cfg, root):
+        write_json(root / "probes" / "part1.json", {"attempt": len(attempts)})
+        time.sleep(0.3)
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise KeyboardInterrupt
+        return _fake_type("probes")(1.0).save(root / "probes")
+
+    stages = (Stage(_fake_type("similarity"), (), lambda cfg, root: _fake_type("similarity")(0.0).save(root / "similarity")),
+              Stage(_fake_type("probes"), (), slow))
+    cfg = RunConfig(stages=["similarity", "probes"])
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tmp_path, report=False, stages=stages)
+    run(cfg, tmp_path, report=False, stages=stages)
+    marker = read_json(tmp_path / "probes" / MARKER)
+    assert marker["segments"] == 2 and marker["seconds"] >= 0.6
+    out = capsys.readouterr().out
+    assert "stage 1/2 similarity" in out and "stage 2/2 probes" in out and "stage 1/1 probes" in out
+    assert "so far, about" in out  # the second stage of the first attempt has an estimate
+
+
+def test_an_attempt_killed_unrecorded_ends_at_its_last_file(tmp_path):
+    def stage(cfg, root):
+        return _fake_type("probes")(1.0).save(root / "probes")
+
+    stages = (Stage(_fake_type("probes"), (), stage),)
+    cfg = RunConfig(stages=["probes"])
+    folder = tmp_path / "probes"
+    folder.mkdir()
+    (folder / ".started").write_text(stage_keys(cfg, stages)["probes"])
+    begun = time.time() - 100
+    write_json(folder / SEGMENTS, [[begun, None]])
+    os.utime(folder / SEGMENTS, (begun, begun))
+    (folder / "shard.npy").write_bytes(b"x")
+    os.utime(folder / "shard.npy", (begun + 40, begun + 40))
+    run(cfg, tmp_path, report=False, stages=stages)
+    marker = read_json(folder / MARKER)
+    assert marker["segments"] == 2 and 40 <= marker["seconds"] < 45
 
 
 def test_unconfigured_stages_are_left_alone(fake_stages, tmp_path):

@@ -98,7 +98,7 @@ def test_report_numbers_come_from_the_json(run_dir):
     assert "| after: `finetune` | 0.650 | 0.560 |" in md
     assert "| after − before | +0.350 | +0.360 | +0.000 | -70 |" in md and md.rstrip().count("| -70 |") == 1
     assert "| after − before | -0.020 | +0.000 | +0.000 | +0.000 | +0.000 | +0.000 |" in md
-    assert "| similarity | complete | abc123 | 4.2 |" in md and "| finetune | not run | – | – |" in md
+    assert "| similarity | complete | abc123 | 4.2 | 1 |" in md and "| finetune | not run | – | – | – |" in md
     assert ("| front (0,1) | 0.650 ± 0.020 (+0.350) | 0.560 ± 0.010 (+0.360) | 0.500 ± 0.000 (+0.100) "
             "| 0.780 ± 0.005 (-0.020) | +0.355 ± 0.015 | 0.700 |") in md
     assert "2 seeds: 0, 1" in md and "+0.355 ± 0.015, came from the `front` set" in md and "ρ = 0.90 (p = 0.04, n = 5)" in md

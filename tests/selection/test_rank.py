@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from negscope.results import Divergence, ProbesResult, SelectionResult, SiteScore, TaskProbes
+from negscope.results import Divergence, ProbesResult, Score, SelectionResult, SiteScore, TaskProbes
 from negscope.selection import Evidence, gather_evidence, rank_blocks
 from negscope.selection.rank import choose, probe_gains
 
@@ -93,3 +93,18 @@ def test_without_any_gain_over_the_untrained_copy_the_selection_says_so():
     sel = rank_blocks(ev, resamples=0)
     assert not sel.over_untrained and "not evidence of learned negation" in sel.rule
     assert sel.blocks  # still a plan, ranked on the model's own gains
+
+
+def test_a_probe_task_a_surface_baseline_beats_everywhere_is_left_out():
+    beaten, kept = _task([0, 0.2, 0.5]), _task([0, 0.4, 0.4])
+    beaten.baselines = {"bigrams": Score(1.0, 0.99, 1.0, "bigram counts")}
+    kept.baselines = {"bigrams": Score(0.8, 0.7, 0.9, "bigram counts")}
+    assert beaten.beaten_by() == "bigrams" and kept.beaten_by() is None
+    assert kept.beaten_by(_task([0, 0, 0])) == "bigrams"  # another sweep of the task (e.g. at the object's token)
+    probes = ProbesResult(model="m", data="d", images=1, settings={}, tasks={"negated": beaten, "scope": kept},
+                          divergence=[], seconds=0.0, threads=1)
+    excluded = {}
+    np.testing.assert_allclose(probe_gains(probes, 2, excluded), [0.4, 0.0])
+    assert list(excluded) == ["probes: negated"] and "bigrams baseline (1.000)" in excluded["probes: negated"]
+    kept.baselines["bigrams"] = Score(0.9, 0.8, 1.0)
+    assert probe_gains(probes, 2) is None

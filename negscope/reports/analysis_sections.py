@@ -1,0 +1,196 @@
+"""The report's sections on the analysis stages: the negated captions, seed Table 1, probes, attribution, patching,
+erasure and the block selection."""
+
+from __future__ import annotations
+
+from .document import Doc, StageOutput, caption_from_name, ci_cell, fmt, open_section, pct
+
+
+def negations(doc: Doc, out: StageOutput) -> None:
+    """The negated captions the stages read: how many, the captions skipped and why, and a sample."""
+    res = open_section(doc, "The negated captions every stage reads", out)
+    if res is None:
+        return
+    skipped = "; ".join(f"{reason}: {n} ({pct(n / res.captions)})" for reason, n in res.skipped_captions.items())
+    source = ("the negations the data file brings" if res.given else
+              "the rule builders (\"no\" in the object's determiner slot; \", with no X\" for an absent X)")
+    doc.para(
+        f"{res.captions} captions of {res.images} images of `{res.data}` are negated by {source}; "
+        f"{res.skipped_images} missing or unreadable images were skipped. "
+        + (f"{res.questions} multiple-choice questions come with the data. " if res.questions else "")
+        + (f"Captions that give no presence negation: {skipped}. " if skipped else "Every caption gives a presence negation. ")
+        + (f"{res.unmentioned_pairs} of {res.object_pairs} (caption, annotated object) pairs do not mention the "
+           "object, which is then never negated in that caption. " if res.object_pairs else "")
+        + f"{len(res.samples)} captions drawn at random (seed {res.seed}), with the negations the stages use:"
+    )
+    doc.table(["caption", "object", "presence (false)", "absent", "absence (true)"],
+              [[r.caption, r.object, r.presence, r.absent, r.absence] for r in res.samples])
+
+
+def seed_study(doc: Doc, out: StageOutput) -> None:
+    """Seed Table 1, the seven-template means, the template chart and the t-SNE."""
+    sim = open_section(doc, "Do negated captions score like true ones? (seed Table 1)", out)
+    if sim is None:
+        return
+    rows, folder = sim.rows, out.folder
+    for r in rows:
+        doc.para(
+            f"For `{r.model}`, \"This is not ⟨caption⟩\" scores at least as high as the caption itself in "
+            f"{r.flips} of {r.pairs} image–caption pairs ({pct(r.flip_rate)}). The mean similarity moves "
+            f"only from {r.pos_mean:.3f} to {r.neg_mean:.3f} when the caption is negated."
+        )
+    doc.table(
+        ["model", "pairs", "S(I, c): mean ± std", "S(I, not c): mean ± std", "flips", "flip rate"],
+        [[r.model, r.pairs, f"{r.pos_mean:.4f} ± {r.pos_std:.4f}", f"{r.neg_mean:.4f} ± {r.neg_std:.4f}",
+          r.flips, pct(r.flip_rate)] for r in rows],
+    )
+    names = list(rows[0].templates) if rows else []
+    doc.para("Mean similarity of each image to its caption under the seven templates (seed report, Algorithm 2):")
+    doc.table(["model", *names], [[r.model, *(r.templates[n] for n in names)] for r in rows])
+    doc.figures(folder, "templates_*.png", lambda p: f"The seven templates scored against a few images ({p.stem[10:]}).")
+    doc.figures(folder, "tsne_*.png", lambda p: f"t-SNE of image, caption and negated-caption embeddings ({p.stem[5:]}).")
+    doc.figures(folder, "*.png", caption_from_name)
+
+
+def _grid(grid: list[float] | None) -> str:
+    return f"C = {min(grid):g} … {max(grid):g}, " if grid else "a grid of C, "
+
+
+def probes(doc: Doc, out: StageOutput) -> None:
+    """Per-site probe accuracy with confidence intervals, controls, baselines and the divergence curve."""
+    res = open_section(doc, "Where is negation decodable? (linear probes)", out)
+    if res is None:
+        return
+    folder = out.folder
+    doc.para(
+        f"Linear probes (L2 logistic regression, its strength chosen by an inner grouped search over "
+        f"{_grid(res.settings.get('C_grid'))}"
+        f"grouped cross-validation so that a caption and its rewrites never fall on both sides of a split) read the "
+        f"pooled state at each site of `{res.model}` on {res.images} images. Each is repeated on an untrained copy of "
+        f"the architecture (same tokenizer and data) and on a control task with random labels per caption type. "
+        f"Selectivity is accuracy minus the larger of the two; a site's finding is its gain over the untrained copy. "
+        f"The surface baselines read only the tokens: any text-labelled task is solvable from them, so they show how "
+        f"much a linear read-out could get, not what the model does."
+    )
+    for task, t in res.tasks.items():
+        best = max(t.sites, key=lambda r: r.selectivity)
+        bases = "; ".join(f"{name.replace('_', ' ')} {b.accuracy:.3f}" for name, b in t.baselines.items())
+        seeds = f" Means over seeds {t.seeds}." if len(t.seeds) > 1 else ""
+        doc.para(
+            f"Task `{task}` ({' vs '.join(t.classes)}; {t.samples} captions in {t.groups} groups, "
+            f"chance {fmt(t.chance)}): selectivity peaks at `{best.site}` ({best.selectivity:+.3f}): accuracy "
+            f"{best.accuracy:.3f} (95% CI {best.ci_low:.3f}–{best.ci_high:.3f}), untrained copy "
+            f"{fmt(best.untrained_accuracy)}, control {best.control_accuracy:.3f}. Baselines: {bases}.{seeds}"
+        )
+        sweeps = [("pooled", t)] + ([("object token", t.at_object)] if t.at_object is not None else [])
+        doc.table(
+            ["position", "site", "accuracy", "± std", "95% CI", "untrained", "control", "gain over untrained",
+             "selectivity", "C", "C at grid edge"],
+            [[where, r.site, r.accuracy, r.accuracy_std, ci_cell(r), r.untrained_accuracy, r.control_accuracy,
+              r.untrained_gain, r.selectivity, r.C, r.C_at_edge] for where, sw in sweeps for r in sw.sites]
+            + [["", f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, b.std, ci_cell(b), None, None, None,
+                None, None, None] for name, b in t.baselines.items()],
+        )
+        doc.figures(folder, f"probe_{task}.png", lambda p, task=task: (
+            f"Probe accuracy for `{task}` per site, trained and untrained, with 95% bands, the control task and the baselines."))
+    if res.divergence:
+        doc.para("Mean cosine between the EOS states of a caption and its \"This is not\" negation, per site (lower means the site separates them more):")
+        doc.table(["site", "mean cosine", "untrained copy"], [[r.site, r.mean_cosine, r.untrained_cosine] for r in res.divergence])
+    doc.figures(folder, "divergence.png", lambda p: "Caption–negation cosine per site.")
+    doc.figures(folder, "*.png", lambda p: f"Probes: {caption_from_name(p)}.")
+
+
+def attribution(doc: Doc, out: StageOutput) -> None:
+    """Token attribution (share on negation words, heatmap) and per-site attribution."""
+    res = open_section(doc, "Which tokens and sites carry the negation? (attribution)", out)
+    if res is None:
+        return
+    folder, tok, lay = out.folder, res.tokens, res.sites
+    doc.para(
+        f"Integrated gradients ({res.steps} steps) of S(I, T) on the token embeddings of `{res.model}`, over "
+        f"{tok.n_texts} captions (the seven templates per image). Completeness holds to a mean |delta| of "
+        f"{tok.mean_abs_delta:.2e} (max {tok.max_abs_delta:.2e}). Share of the attribution on negation words "
+        f"({', '.join(tok.negation_words)}), by template:"
+    )
+    doc.table(["template", "mean share", "95% CI", "captions"],
+              [[t, v.mean, ci_cell(v), v.n] for t, v in tok.negation_share.items()])
+    doc.figures(folder, "token_negation_share.png", lambda p: "Share of token attribution on negation words, per template.")
+    heatmap = folder / "token_heatmap.html"
+    if heatmap.is_file():
+        doc.embed(heatmap, "Token attribution heatmap: red tokens raise S(I, T), blue tokens lower it.")
+    doc.para(
+        f"Per-site attribution of the gap S(I, negated) − S(I, positive) over {lay.n_pairs} {lay.pairs} pairs "
+        f"(mean gap {lay.mean_gap:.4f}). `eos_share` is the part of the gap's attribution already on the pooled EOS "
+        f"state at that site; a block's importance is how much of it the block adds:"
+    )
+    doc.table(["site", "EOS share", "changed-token share", "total", "mean |delta|"],
+              [[r.site, r.eos_share, r.changed_share, r.total, r.mean_abs_delta] for r in lay.states])
+    doc.table(["block", "name", "importance", "95% CI"],
+              [[b.block, b.name, b.mean, ci_cell(b)] for b in lay.blocks])
+    doc.figures(folder, "layer_attribution.png", lambda p: "Per-site attribution of the negation gap.")
+    doc.figures(folder, "*.png", lambda p: f"Attribution: {caption_from_name(p)}.")
+
+
+def patching(doc: Doc, out: StageOutput) -> None:
+    """Activation-patching curves, both directions."""
+    res = open_section(doc, "Which sites carry the negation effect? (activation patching)", out)
+    if res is None:
+        return
+    dirs = res.directions
+    for positions, curve in res.curves.items():
+        doc.para(
+            f"Patching the `{positions}` state(s) at one site, on {res.n_pairs[positions]} {res.pairs} pairs of "
+            f"`{res.model}`: the share of the similarity change between the captions that the patch recreates "
+            f"(forward: {dirs['forward']}; reverse: {dirs['reverse']}), with bootstrap 95% intervals."
+        )
+        fwd, rev = curve.get("forward", []), curve.get("reverse", [])
+        untrained = res.untrained_curves if positions == "eos" and res.untrained_curves else {}
+        uf, ur = untrained.get("forward", [None] * len(fwd)), untrained.get("reverse", [None] * len(rev))
+        doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI", "untrained forward", "untrained reverse"],
+                  [[f.site, f.share, ci_cell(f), r.share, ci_cell(r), u and u.share, v and v.share]
+                   for f, r, u, v in zip(fwd, rev, uf, ur)])
+    doc.figures(out.folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
+
+
+def erasure(doc: Doc, out: StageOutput) -> None:
+    """LEACE erasure per site: the share of the negation effect removed, trained against untrained."""
+    res = open_section(doc, "Does the model use it? (LEACE erasure)", out)
+    if res is None:
+        return
+    t, u = res.trained, res.untrained
+    best = max(zip(t.points, u.points), key=lambda p: p[0].removed_share - p[1].removed_share)
+    doc.para(
+        f"At each site the linear \"negated\" concept was erased with LEACE (fitted on {res.fit_texts} captions of "
+        f"{res.fit_images} images) and the forward pass finished; {res.pairs['presence']} presence and "
+        f"{res.pairs['absence']} absence pairs of {res.eval_images} other images were scored. Before erasure the model's "
+        f"presence accuracy is {t.presence_accuracy:.3f} and absence accuracy {t.absence_accuracy:.3f} (untrained copy: "
+        f"{u.presence_accuracy:.3f}, {u.absence_accuracy:.3f}). The largest removal beyond the untrained copy is at "
+        f"`{best[0].site}`: {best[0].removed_share:.2f} (95% CI {best[0].ci_low:.2f}–{best[0].ci_high:.2f}) against "
+        f"{best[1].removed_share:.2f}."
+    )
+    doc.table(["site", "removed share", "95% CI", "untrained copy", "presence after", "presence drop", "absence after",
+               "absence drop"],
+              [[a.site, a.removed_share, ci_cell(a), b.removed_share, a.presence_accuracy, a.presence_drop,
+                a.absence_accuracy, a.absence_drop] for a, b in zip(t.points, u.points)])
+    doc.figures(out.folder, "*.png", lambda p: "Share of the negation effect removed by erasure at each site, trained and untrained.")
+
+
+def selection(doc: Doc, out: StageOutput) -> None:
+    """The selected blocks, the rule and the evidence."""
+    res = open_section(doc, "Selected text blocks", out)
+    if res is None:
+        return
+    ev = res.evidence
+    doc.para(
+        f"Selected text blocks: {', '.join(map(str, res.blocks))}, covering {ev.coverage_of_plan:.3f} of the combined "
+        f"evidence. Rule: {res.rule}. Evidence used (each as its gain over an untrained copy"
+        f"{'' if res.over_untrained else ', of which none was positive'}): {', '.join(ev.kinds)}"
+        + (f"; missing: {', '.join(ev.missing)}." if ev.missing else ".")
+    )
+    inclusion = ev.stability.inclusion
+    doc.table(["rank", "block", "score", *ev.kinds, "inclusion (bootstrap)"],
+              [[i + 1, r.name, r.score, *(r.by_kind.get(k) for k in ev.kinds),
+                inclusion[r.block] if r.block < len(inclusion) else None] for i, r in enumerate(res.ranking)])
+    doc.figures(out.folder, "*.png", lambda p: "Per-block evidence and the selected blocks.")
+
+

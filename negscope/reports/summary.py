@@ -1,0 +1,213 @@
+"""The report's first screen: how blind the model is to negation, where the evidence points once its controls are
+applied, the blocks selected, every metric before and after fine-tuning with its interval and chance level, the
+caveats the results themselves raise, and what each metric means."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..data.forms import TRAIN_FORMS
+from ..results import EvaluationRow
+from .document import Doc, StageOutput, mean_of, pct
+
+METRICS = {  # key: (name, what it measures)
+    "presence_accuracy": ("presence accuracy", (
+        "share of (image, caption) pairs where the true caption scores above the same caption negating an object the "
+        "image holds")),
+    "absence_accuracy": ("absence accuracy", (
+        "share of pairs where a true caption negating an object the image lacks scores above the same caption "
+        "affirming that object")),
+    "trained_forms": ("trained forms", "mean of presence and absence accuracy over the negation forms fine-tuning trained on"),
+    "held_out_forms": ("held-out forms", "the same mean over the negation forms fine-tuning never saw"),
+    "mcq_accuracy": ("MCQ accuracy", (
+        "share of multiple-choice questions (one true caption against three foils, some negated) where the true caption "
+        "scores highest; by answer type, the same share over the questions whose true answer is of that type")),
+    "swap_accuracy": ("swap accuracy", (
+        "share of pairs where the caption scores above the same caption naming an object the image lacks instead: "
+        "whether the model tells objects apart at all")),
+    "flip_rate": ("\"This is not\" flip rate", (
+        "share of captions c where \"This is not c\" scores at least as high as c (lower is better)")),
+    "i2t_r1": ("i2t R@1", (
+        "image-to-text recall at k: share of images with one of their own captions among the k best of all captions "
+        "(R@5 and R@10 likewise)")),
+    "t2i_r1": ("t2i R@1", "text-to-image recall at k: share of captions whose image is among the k best of all images"),
+}
+RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
+
+
+def summary(doc: Doc, stages: dict[str, StageOutput], config: dict | None) -> None:
+    """The summary screen; a part whose stage has no result is left out (its section says why)."""
+    result = {name: out.result for name, out in stages.items()}
+    doc.heading("Summary")
+    if config is not None:
+        doc.para(f"Model `{config['model']}`, data `{config['data']}`, seed {config['seed']}. Stage timings and cache "
+                 f"keys are in the appendix.")
+    blindness(doc, result.get("similarity"), result.get("evaluate"))
+    evidence(doc, result)
+    comparison(doc, result.get("evaluate"), result.get("finetune"))
+    notes = caveats(result)
+    if notes:
+        doc.para("Caveats, computed from the results:")
+        doc.bullets(notes)
+    doc.para("What the metrics mean (chance: the expected value when scores are random):")
+    doc.bullets([f"**{name}**: {what}." for name, what in METRICS.values()])
+
+
+def blindness(doc: Doc, similarity: Any | None, evaluate: Any | None) -> None:
+    """The headline: how often "This is not c" scores like c, and the negation accuracies before fine-tuning."""
+    parts = []
+    if similarity is not None and similarity.rows:
+        r = similarity.rows[0]
+        parts.append(f"For `{r.model}`, \"This is not ⟨caption⟩\" scores at least as high as the caption itself in "
+                     f"{r.flips:,} of {r.pairs:,} image–caption pairs ({pct(r.flip_rate)}); the mean similarity only "
+                     f"moves from {r.pos_mean:.3f} to {r.neg_mean:.3f}.")
+    if evaluate is not None and evaluate.rows:
+        b = evaluate.rows[0]
+        swap = "" if math.isnan(b.swap_accuracy) else f", while telling objects apart in {pct(b.swap_accuracy)} of swap pairs"
+        parts.append(f"Before fine-tuning it prefers the true text in {pct(b.presence_accuracy)} of presence pairs and "
+                     f"{pct(b.absence_accuracy)} of absence pairs, where chance is 50%{swap}.")
+    if parts:
+        doc.para("**Blindness to negation.** " + " ".join(parts))
+
+
+def evidence(doc: Doc, result: dict[str, Any]) -> None:
+    """Per kind of evidence, the block that gains most over the untrained copy, and the blocks selected."""
+    selection = result.get("selection")
+    if selection is None:
+        return
+    ev = selection.evidence
+    rows = []
+    for kind in ("probes", "attribution", "patching", "erasure"):
+        if kind in ev.scores:
+            scores = ev.scores[kind]
+            top = max(range(len(scores)), key=scores.__getitem__)
+            rows.append([kind, f"block {top}", f"{scores[top]:.2f}", "used"])
+        else:
+            rows.append([kind, None, None, "missing" if kind in ev.missing else "not run"])
+    rows += [[what, None, None, why] for what, why in ev.excluded.items()]
+    control = ("its gain over an untrained copy of the architecture" if selection.over_untrained else
+               "the model's own gain, because no kind of evidence gains over the untrained copy: the selection is not "
+               "evidence of learned negation")
+    doc.para(f"**Where the evidence points.** Each kind of evidence credits a text block with {control}, clipped at zero "
+             f"and scaled to sum to one over blocks; the table gives each kind's leading block and its share.")
+    doc.table(["evidence", "leading block", "share", "status"], rows)
+    inclusion = ev.stability.inclusion
+    kept = min(inclusion[b] for b in selection.blocks) if inclusion else None
+    doc.para(f"**Selected text blocks: {', '.join(map(str, selection.blocks))}.** They hold {ev.coverage_of_plan:.2f} of the "
+             f"combined evidence (rule: {selection.rule.split(':')[0]})"
+             + (f"; each is kept in at least {pct(kept)} of {ev.stability.resamples} bootstrap resamples." if kept is not None
+                else "."))
+
+
+def form_means(row: EvaluationRow, forms: list[str], trained: bool) -> float | None:
+    """Mean of presence and absence accuracy over the forms trained on (or held out)."""
+    picked = [f for f in row.form_accuracy if (f in forms) == trained]
+    return mean_of([v for f in picked for v in row.form_accuracy[f].values()])
+
+
+def values(row: EvaluationRow, forms: list[str]) -> dict[str, float | None]:
+    """Every summary metric of one evaluation row that it measured."""
+    out = {k: row.metric(k) for k in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy", "flip_rate")}
+    out |= {f"mcq_{t}": v for t, v in row.mcq_by_type.items()}
+    out |= {"trained_forms": form_means(row, forms, True), "held_out_forms": form_means(row, forms, False)}
+    out |= {k: row.retrieval[k] for k in RECALLS if k in row.retrieval}
+    return {k: v for k, v in out.items() if v is not None and not math.isnan(v)}
+
+
+def name_of(key: str) -> str:
+    """A metric's name in the summary: `i2t_r5` as `i2t R@5`, `mcq_negated` as `MCQ, negated answer`."""
+    if key in METRICS:
+        return METRICS[key][0]
+    if key.startswith("mcq_"):
+        return f"MCQ, {key[4:].replace('_', ' ')} answer"
+    direction, k = key.split("_r")
+    return f"{direction} R@{k}"
+
+
+def trained_forms(finetune: Any | None) -> list[str]:
+    """The forms the fine-tune trained on (its result's), else the default ones."""
+    return list(finetune.config.get("forms") or TRAIN_FORMS) if finetune is not None else list(TRAIN_FORMS)
+
+
+def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
+    """Every metric before and after fine-tuning, with its 95% interval and its chance level."""
+    if evaluate is None or len(evaluate.rows) < 2:
+        return
+    before, after = evaluate.rows[0], evaluate.rows[-1]
+    forms = trained_forms(finetune)
+    b, a = values(before, forms), values(after, forms)
+
+    def cell(row: EvaluationRow, key: str, value: float | None) -> str:
+        ci = row.interval(key)
+        return "–" if value is None else f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
+
+    rows = [[name_of(k), _chance(before, k), cell(before, k, b[k]), cell(after, k, a.get(k)),
+             None if a.get(k) is None else f"{a[k] - b[k]:+.3f}"] for k in b]
+    doc.para(f"**Before → after fine-tuning** on {before.images:,} images of `{evaluate.data}` (95% intervals over images "
+             f"in brackets; trained forms: {', '.join(f'`{f}`' for f in forms)}):")
+    doc.table(["metric", "chance", "before", "after", "change"], rows)
+
+
+def _chance(row: EvaluationRow, key: str) -> str:
+    chance = row.chance.get(key)
+    return "–" if chance is None else f"{chance:.3f}"
+
+
+def caveats(result: dict[str, Any]) -> list[str]:
+    """What the results say about their own reliability, each as one sentence."""
+    notes = []
+    selection, attribution, evaluate, study = (result.get(k) for k in ("selection", "attribution", "evaluate", "study"))
+    if selection is not None:
+        notes += [f"Left out of the selection, {what}: {why}." for what, why in selection.evidence.excluded.items()]
+    if attribution is not None:
+        notes += attribution_caveats(attribution)
+    if evaluate is not None and len(evaluate.rows) >= 2:
+        notes += change_caveats(evaluate.rows[0], evaluate.rows[-1])
+        if study is not None and "i2t_r1" in study.baseline and study.images != evaluate.rows[0].images:
+            notes.append(f"The layer study evaluates on its own {study.images:,} images, so its \"before\" figures differ "
+                         f"from those above (i2t R@1 {study.baseline['i2t_r1']:.3f} against "
+                         f"{evaluate.rows[0].retrieval.get('i2t_r1', float('nan')):.3f} on {evaluate.rows[0].images:,}): "
+                         f"recall among fewer captions is easier. Compare its rows with its own baseline.")
+    return notes
+
+
+def attribution_caveats(attribution: Any) -> list[str]:
+    """Dropped pairs with their reasons, and a gap too small for its shares to mean anything."""
+    notes = []
+    for label, sites in (("", attribution.sites), (" on the untrained copy", attribution.untrained)):
+        if sites is None:
+            continue
+        dropped = getattr(sites, "dropped", None) or {}
+        if dropped and not label:
+            reasons = "; ".join(f"{why}: {n}" for why, n in dropped.items())
+            notes.append(f"Per-site attribution kept {sites.n_pairs} of {sites.requested} pairs ({reasons}).")
+        ci = getattr(sites, "gap_ci", None)
+        if getattr(sites, "gap_within_noise", False) and ci:
+            notes.append(f"The negation gap S(I, negated) − S(I, positive) attributed{label} averages {sites.mean_gap:+.4f} "
+                         f"[{ci[0]:+.4f}, {ci[1]:+.4f}] over {sites.n_pairs} pairs: its interval holds zero, so the "
+                         f"per-site shares apportion noise and are not evidence.")
+    return notes
+
+
+def change_caveats(before: EvaluationRow, after: EvaluationRow) -> list[str]:
+    """Metrics that end no better than chance, and metrics that fine-tuning made worse beyond their interval."""
+    notes = []
+    keys = ["presence_accuracy", "absence_accuracy", "mcq_accuracy", *RECALLS]
+    for key in keys:
+        name, b, a = name_of(key), before.metric(key) if _has(before, key) else None, after.metric(key) if _has(after, key) else None
+        if a is None or b is None:
+            continue
+        chance, ci_after, ci_before = after.chance.get(key), after.interval(key), before.interval(key)
+        if chance is not None and ci_after and ci_after[0] <= chance:
+            notes.append(f"{name} after fine-tuning, {a:.3f} [{ci_after[0]:.3f}, {ci_after[1]:.3f}], is not above "
+                         f"chance ({chance:.3f}).")
+        if ci_before and a < ci_before[0]:
+            notes.append(f"{name} fell from {b:.3f} to {a:.3f}, below the model-before's interval "
+                         f"[{ci_before[0]:.3f}, {ci_before[1]:.3f}].")
+    return notes
+
+
+def _has(row: EvaluationRow, key: str) -> bool:
+    value = row.retrieval.get(key) if key.startswith(("i2t", "t2i")) else getattr(row, key)
+    return value is not None and not math.isnan(value)

@@ -1,0 +1,61 @@
+from negscope.experiments.report import write_report
+from negscope.results import EvaluationResult, SelectionResult, StudyResult
+
+from .test_report import run_dir  # noqa: F401  (the fixture)
+
+
+def _with_intervals(root):
+    res = EvaluationResult.load(root / "evaluate" / "evaluation.json")
+    before, after = res.rows
+    for row in res.rows:
+        row.chance = {"presence_accuracy": 0.5, "absence_accuracy": 0.5, "mcq_accuracy": 0.25, "swap_accuracy": 0.5,
+                      "flip_rate": 0.5, "i2t_r1": 0.025, "t2i_r1": 0.025}
+    before.intervals = {"presence_accuracy": [0.25, 0.35], "absence_accuracy": [0.15, 0.25], "mcq_accuracy": [0.35, 0.45]}
+    after.intervals = {"presence_accuracy": [0.6, 0.7], "absence_accuracy": [0.5, 0.6], "mcq_accuracy": [0.2, 0.3]}
+    after.mcq_accuracy = 0.27
+    before.retrieval_ci = {"i2t_r1": [0.79, 0.81], "t2i_r1": [0.45, 0.55]}
+    after.retrieval_ci = {"i2t_r1": [0.77, 0.79], "t2i_r1": [0.45, 0.55]}
+    res.save(root / "evaluate")
+
+
+def test_the_summary_comes_first_with_every_headline_figure(run_dir):  # noqa: F811
+    _with_intervals(run_dir)
+    md = write_report(run_dir)[1].read_text()
+    summary = md.split("## Summary")[1].split("\n## ")[0]
+    assert md.index("## Summary") < md.index("## Do negated captions") < md.index("## Appendix: stages, timings")
+    assert "scores at least as high as the caption itself in 87 of 200 image–caption pairs (43.5%)" in summary
+    assert "30.0% of presence pairs and 20.0% of absence pairs, where chance is 50%" in summary
+    assert "**Selected text blocks: 0, 2.** They hold 0.90 of the combined evidence" in summary
+    assert "kept in at least 70.0% of 20 bootstrap resamples" in summary
+    assert "| patching | block 2 | 0.60 | used |" in summary and "| probes | – | – | missing |" in summary
+    assert "| presence accuracy | 0.500 | 0.300 [0.250, 0.350] | 0.650 [0.600, 0.700] | +0.350 |" in summary
+    assert "| i2t R@1 | 0.025 | 0.800 [0.790, 0.810] | 0.780 [0.770, 0.790] | -0.020 |" in summary
+    assert "| t2i R@1 | 0.025 | 0.500 [0.450, 0.550] | 0.500 [0.450, 0.550] | +0.000 |" in summary
+    assert "| MCQ, negation answer | – | 0.300 | 0.300 | +0.000 |" in summary
+    # computed caveats: a metric not above chance after, and a fall below the model-before's interval
+    assert "MCQ accuracy after fine-tuning, 0.270 [0.200, 0.300], is not above chance (0.250)." in summary
+    assert "i2t R@1 fell from 0.800 to 0.780, below the model-before's interval [0.790, 0.810]." in summary
+    assert "t2i R@1 fell" not in summary and "presence accuracy after fine-tuning" not in summary
+    assert "**absence accuracy**: share of pairs where a true caption negating an object the image lacks" in summary
+    assert "| stage | status |" not in summary and "nan" not in summary
+
+
+def test_a_study_on_other_images_is_named_as_its_own_baseline(run_dir):  # noqa: F811
+    study = StudyResult.load(run_dir / "study" / "study.json")
+    study.images = 20
+    study.save(run_dir / "study")
+    md = write_report(run_dir)[1].read_text()
+    assert ("The layer study evaluates on its own 20 images, so its \"before\" figures differ from those above "
+            "(i2t R@1 0.800 against 0.800 on 40)") in md
+
+
+def test_evidence_left_out_and_a_selection_without_learned_evidence_are_said(run_dir):  # noqa: F811
+    sel = SelectionResult.load(run_dir / "selection" / "selection.json")
+    sel.evidence.excluded = {"probes: negated": "uninformative: the bigrams baseline (1.000) scores at least as high"}
+    sel.over_untrained = False
+    sel.save(run_dir / "selection")
+    md = write_report(run_dir)[1].read_text()
+    summary = md.split("## Summary")[1].split("\n## ")[0]
+    assert "| probes: negated | – | – | uninformative: the bigrams baseline (1.000) scores at least as high |" in summary
+    assert "Left out of the selection, probes: negated: uninformative" in summary
+    assert "the selection is not evidence of learned negation" in summary
