@@ -4,6 +4,7 @@ erasure and the block selection."""
 from __future__ import annotations
 
 from .document import Doc, StageOutput, caption_from_name, ci_cell, fmt, open_section, pct
+from .figures import site_label
 
 
 def negations(doc: Doc, out: StageOutput) -> None:
@@ -78,15 +79,21 @@ def probes(doc: Doc, out: StageOutput) -> None:
         seeds = f" Means over seeds {t.seeds}." if len(t.seeds) > 1 else ""
         doc.para(
             f"Task `{task}` ({' vs '.join(t.classes)}; {t.samples} captions in {t.groups} groups, "
-            f"chance {fmt(t.chance)}): selectivity peaks at `{best.site}` ({best.selectivity:+.3f}): accuracy "
+            f"chance {fmt(t.chance)}): selectivity peaks at site {site_label(best.site)} ({best.selectivity:+.3f}): accuracy "
             f"{best.accuracy:.3f} (95% CI {best.ci_low:.3f}–{best.ci_high:.3f}), untrained copy "
             f"{fmt(best.untrained_accuracy)}, control {best.control_accuracy:.3f}. Baselines: {bases}.{seeds}"
         )
         sweeps = [("pooled", t)] + ([("object token", t.at_object)] if t.at_object is not None else [])
+        for where, sw in sweeps:
+            if (name := t.beaten_by(sw)) is not None:
+                doc.para(f"**Uninformative at the {where} state:** the {name.replace('_', ' ')} baseline "
+                         f"({t.baselines[name].accuracy:.3f}) scores at least as high as the probe at every site, so "
+                         f"this curve cannot say where the model represents `{task}`"
+                         + ("; the selection leaves it out." if where == "pooled" else "."))
         doc.table(
             ["position", "site", "accuracy", "± std", "95% CI", "untrained", "control", "gain over untrained",
              "selectivity", "C", "C at grid edge"],
-            [[where, r.site, r.accuracy, r.accuracy_std, ci_cell(r), r.untrained_accuracy, r.control_accuracy,
+            [[where, site_label(r.site), r.accuracy, r.accuracy_std, ci_cell(r), r.untrained_accuracy, r.control_accuracy,
               r.untrained_gain, r.selectivity, r.C, r.C_at_edge] for where, sw in sweeps for r in sw.sites]
             + [["", f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, b.std, ci_cell(b), None, None, None,
                 None, None, None] for name, b in t.baselines.items()],
@@ -95,7 +102,7 @@ def probes(doc: Doc, out: StageOutput) -> None:
             f"Probe accuracy for `{task}` per site, trained and untrained, with 95% bands, the control task and the baselines."))
     if res.divergence:
         doc.para("Mean cosine between the EOS states of a caption and its \"This is not\" negation, per site (lower means the site separates them more):")
-        doc.table(["site", "mean cosine", "untrained copy"], [[r.site, r.mean_cosine, r.untrained_cosine] for r in res.divergence])
+        doc.table(["site", "mean cosine", "untrained copy"], [[site_label(r.site), r.mean_cosine, r.untrained_cosine] for r in res.divergence])
     doc.figures(folder, "divergence.png", lambda p: "Caption–negation cosine per site.")
     doc.figures(folder, "*.png", lambda p: f"Probes: {caption_from_name(p)}.")
 
@@ -124,9 +131,8 @@ def attribution(doc: Doc, out: StageOutput) -> None:
         f"state at that site; a block's importance is how much of it the block adds:"
     )
     doc.table(["site", "EOS share", "changed-token share", "total", "mean |delta|"],
-              [[r.site, r.eos_share, r.changed_share, r.total, r.mean_abs_delta] for r in lay.states])
-    doc.table(["block", "name", "importance", "95% CI"],
-              [[b.block, b.name, b.mean, ci_cell(b)] for b in lay.blocks])
+              [[site_label(r.site), r.eos_share, r.changed_share, r.total, r.mean_abs_delta] for r in lay.states])
+    doc.table(["block", "importance", "95% CI"], [[b.block, b.mean, ci_cell(b)] for b in lay.blocks])
     doc.figures(folder, "layer_attribution.png", lambda p: "Per-site attribution of the negation gap.")
     doc.figures(folder, "*.png", lambda p: f"Attribution: {caption_from_name(p)}.")
 
@@ -147,7 +153,7 @@ def patching(doc: Doc, out: StageOutput) -> None:
         untrained = res.untrained_curves if positions == "eos" and res.untrained_curves else {}
         uf, ur = untrained.get("forward", [None] * len(fwd)), untrained.get("reverse", [None] * len(rev))
         doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI", "untrained forward", "untrained reverse"],
-                  [[f.site, f.share, ci_cell(f), r.share, ci_cell(r), u and u.share, v and v.share]
+                  [[site_label(f.site), f.share, ci_cell(f), r.share, ci_cell(r), u and u.share, v and v.share]
                    for f, r, u, v in zip(fwd, rev, uf, ur)])
     doc.figures(out.folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
 
@@ -165,12 +171,12 @@ def erasure(doc: Doc, out: StageOutput) -> None:
         f"{res.pairs['absence']} absence pairs of {res.eval_images} other images were scored. Before erasure the model's "
         f"presence accuracy is {t.presence_accuracy:.3f} and absence accuracy {t.absence_accuracy:.3f} (untrained copy: "
         f"{u.presence_accuracy:.3f}, {u.absence_accuracy:.3f}). The largest removal beyond the untrained copy is at "
-        f"`{best[0].site}`: {best[0].removed_share:.2f} (95% CI {best[0].ci_low:.2f}–{best[0].ci_high:.2f}) against "
+        f"site {site_label(best[0].site)}: {best[0].removed_share:.2f} (95% CI {best[0].ci_low:.2f}–{best[0].ci_high:.2f}) against "
         f"{best[1].removed_share:.2f}."
     )
     doc.table(["site", "removed share", "95% CI", "untrained copy", "presence after", "presence drop", "absence after",
                "absence drop"],
-              [[a.site, a.removed_share, ci_cell(a), b.removed_share, a.presence_accuracy, a.presence_drop,
+              [[site_label(a.site), a.removed_share, ci_cell(a), b.removed_share, a.presence_accuracy, a.presence_drop,
                 a.absence_accuracy, a.absence_drop] for a, b in zip(t.points, u.points)])
     doc.figures(out.folder, "*.png", lambda p: "Share of the negation effect removed by erasure at each site, trained and untrained.")
 
@@ -189,7 +195,7 @@ def selection(doc: Doc, out: StageOutput) -> None:
     )
     inclusion = ev.stability.inclusion
     doc.table(["rank", "block", "score", *ev.kinds, "inclusion (bootstrap)"],
-              [[i + 1, r.name, r.score, *(r.by_kind.get(k) for k in ev.kinds),
+              [[i + 1, r.block, r.score, *(r.by_kind.get(k) for k in ev.kinds),
                 inclusion[r.block] if r.block < len(inclusion) else None] for i, r in enumerate(res.ranking)])
     doc.figures(out.folder, "*.png", lambda p: "Per-block evidence and the selected blocks.")
 

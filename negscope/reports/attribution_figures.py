@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from ..io import write_text
 from ..results import CurvePoint, ErasureResult, MeanCI, SelectionResult, SiteAttributions
-from .figures import BLOCK_AXIS, SITE_AXIS, save, site_ticks
+from .figures import BLOCK_AXIS, SITE_AXIS, fit_ylim, save, site_ticks
 
 
 def _errors(rows: list, key: str) -> np.ndarray:
@@ -27,7 +27,7 @@ def negation_share_bars(shares: dict[str, MeanCI], path: str | Path, title: str)
     ax.bar(range(len(names)), [r.mean for r in rows], yerr=_errors(rows, "mean"), capsize=3, color="tab:red", alpha=0.8)
     ax.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("share of |attribution| on negation words")
-    ax.set_ylim(0, 1)
+    fit_ylim(ax, [0.0] + [r.ci_high for r in rows])
     ax.set_title(title, fontsize=9)
     return save(fig, path)
 
@@ -51,7 +51,8 @@ def layer_attribution_plot(trained: SiteAttributions, untrained: SiteAttribution
         b.legend(fontsize=8)
     a.set_xlabel(SITE_AXIS)
     a.set_ylabel("share of |attribution| of the gap")
-    a.set_ylim(-0.02, 1.02)
+    shares = [[s.eos_share, s.changed_share] for run in (trained, untrained) if run is not None for s in run.states]
+    fit_ylim(a, [0.0, *np.ravel(shares)])
     a.set_xticks(idx, labels)
     a.legend(fontsize=7)
     b.axhline(0, color="black", lw=0.6)

@@ -25,10 +25,25 @@ def save(fig: Figure, path: str | Path) -> Figure:
     return fig
 
 
+def site_label(site: str) -> str:
+    """A site as every figure and table of the report shows it: `embed`, then k for `text.block.k` (the output of block k)."""
+    # plain string work on the name, so that drawing figures does not import torch through negscope.models
+    return site.removeprefix("text.block.").removeprefix("text.")
+
+
 def site_ticks(sites: list[str]) -> tuple[list[int], list[str]]:
-    """x positions and tick labels for site names: `embed`, then k for `text.block.k` (the output of block k)."""
-    # plain string work on the names, so that drawing figures does not import torch through negscope.models
-    return list(range(len(sites))), [s.removeprefix("text.block.").removeprefix("text.") for s in sites]
+    """x positions and tick labels for site names (`site_label`)."""
+    return list(range(len(sites))), [site_label(s) for s in sites]
+
+
+def fit_ylim(ax, values, floor: float | None = None, pad: float = 0.06) -> None:
+    """Scale the y axis to `values` (every line, band and bar end drawn, reference lines included), with `pad` of the
+    range as margin, so that nothing sits on the frame; `floor` bounds it below where the quantity is bounded."""
+    v = np.asarray([x for x in np.ravel(np.asarray(values, dtype=float)) if np.isfinite(x)])
+    lo, hi = (float(v.min()), float(v.max())) if len(v) else (0.0, 1.0)
+    margin = max(hi - lo, 1e-3) * pad
+    lo, hi = lo - margin, hi + margin
+    ax.set_ylim(lo if floor is None else max(floor, lo), hi)
 
 
 def template_bars(result, path: str | Path, n_images: int = 4) -> Figure:
@@ -95,7 +110,8 @@ def study_bars(result: StudyResult, path: str | Path) -> Figure:
         ax.axhline(result.baseline[metric], color=TAB10(k), ls="--", lw=1, label=f"{label} before")
     ax.set_xticks(x, [f"{r.set}\n{','.join(map(str, r.blocks))}" for r in rows], fontsize=8)
     ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1)
+    metrics = ("presence_accuracy", "absence_accuracy")
+    fit_ylim(ax, [0.0] + [r.values[m] + r.std[m] for r in rows for m in metrics] + [result.baseline[m] for m in metrics])
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     ax.set_title(f"Fine-tuning different text blocks with the same budget (mean ± std over {len(result.seeds)} seeds)",
                  fontsize=9, pad=22)

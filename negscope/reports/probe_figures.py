@@ -7,7 +7,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from ..results import Divergence, SiteScore, TaskProbes
-from .figures import SITE_AXIS, save, site_ticks
+from .figures import SITE_AXIS, fit_ylim, save, site_ticks
 
 
 def _ticks(ax, rows: list[SiteScore] | list[Divergence]) -> None:
@@ -40,7 +40,9 @@ def probe_figure(task: str, result: TaskProbes, path: str | Path, model: str = "
     ax.axhline(result.chance, color="black", linewidth=0.6, label="majority class")
     _ticks(ax, rows)
     ax.set_ylabel("held-out accuracy")
-    ax.set_ylim(max(0.0, min([0.4, result.chance - 0.1] + [r.control_accuracy - 0.05 for r in rows])), 1.01)
+    drawn = [[s.ci_low, s.ci_high, s.untrained_ci_low, s.untrained_ci_high] for _, sw, _, _ in curves for s in sw.sites]
+    fit_ylim(ax, [result.chance, *[r.control_accuracy for r in rows], *[b.accuracy for b in result.baselines.values()],
+                  *[v for row in drawn for v in row if v is not None]], floor=0.0)
     seeds = f", {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
     ax.set_title(f"{model}: probe for '{task}' ({result.samples} captions, {result.groups} groups{seeds})", fontsize=9)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))

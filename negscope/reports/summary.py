@@ -33,6 +33,9 @@ METRICS = {  # key: (name, what it measures)
         "(R@5 and R@10 likewise)")),
     "t2i_r1": ("t2i R@1", "text-to-image recall at k: share of captions whose image is among the k best of all images"),
 }
+NUMBERING = ("**sites and blocks**: a site is a hidden state of the text encoder, `embed` (token and position "
+             "embeddings) or k (the output of text block k); blocks are numbered 0, 1, … from the input, so block k is "
+             "read from the site before it to site k. Every figure and table uses these numbers.")
 RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
 
 
@@ -51,7 +54,7 @@ def summary(doc: Doc, stages: dict[str, StageOutput], config: dict | None) -> No
         doc.para("Caveats, computed from the results:")
         doc.bullets(notes)
     doc.para("What the metrics mean (chance: the expected value when scores are random):")
-    doc.bullets([f"**{name}**: {what}." for name, what in METRICS.values()])
+    doc.bullets([f"**{name}**: {what}." for name, what in METRICS.values()] + [NUMBERING])
 
 
 def blindness(doc: Doc, similarity: Any | None, evaluate: Any | None) -> None:

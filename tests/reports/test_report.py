@@ -92,7 +92,7 @@ def test_report_numbers_come_from_the_json(run_dir):
     assert "| world | 200 | 0.3123 ± 0.0500 | 0.3051 ± 0.0400 | 87 | 43.5% |" in md
     assert "40 images used by the similarity study, 1 unreadable images skipped" in md
     assert "Selected text blocks: 0, 2, covering 0.900" in md
-    assert "| 1 | text.block.2 | 0.600 | 0.600 | 0.950 |" in md
+    assert "| 1 | 2 | 0.600 | 0.600 | 0.950 |" in md
     assert "presence accuracy from 0.300 to 0.650 (+0.350)" in md and "absence accuracy from 0.200 to 0.560 (+0.360)" in md
     assert "image-to-text R@1 went from 0.800 to 0.780 (-0.020)" in md
     assert "| after: `finetune` | 0.650 | 0.560 |" in md
