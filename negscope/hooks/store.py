@@ -7,10 +7,12 @@ Layout of a store folder::
     shard_00000/eos/text.block.0.npy
     ...
 
-`write_store` captures one shard at a time (a forward pass, a write, then the states are dropped), so memory
-does not grow with the number of captions. A shard folder appears by an atomic rename only once all its files
-are written, so a rerun after an interruption resumes at the first missing shard. `ActivationStore.states`
-reads one site for every caption without opening the files of other sites.
+`write_store` captures one batch at a time and copies its pooled states into one shard buffer per site and pool,
+allocated once and reused for every shard, so memory does not grow with the number of captions or shards. The
+capture holds a single batch: states kept across a shard's batches would pin the allocator's heap between the
+forward passes' temporaries and let it grow batch by batch. A shard folder appears by an atomic rename only once
+all its files are written, so a rerun after an interruption resumes at the first missing shard.
+`ActivationStore.states` reads one site for every caption without opening the files of other sites.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..io import read_json, write_json
 from ..models import ClipBundle, Site
-from .capture import capture_text_states
+from .capture import TextStates, capture_text_states
 
 MANIFEST = "manifest.json"
 FORMAT = 2
@@ -93,11 +95,25 @@ def write_store(
         }
         _open_manifest(folder, manifest)
         todo = [s for s in range(manifest["shards"]) if not _shard_dir(folder, s).is_dir()]
+        buffers: dict[tuple[str, str], np.ndarray] = {}
         for s in tqdm(todo, desc=f"capture {folder.name}", disable=not progress, leave=False):
-            bundle.encode_text(texts[s * shard_size : (s + 1) * shard_size], batch_size=batch_size)
-            _write_shard(folder, s, {p: cap.pooled(p) for p in cap.pools})
-            cap.clear()
+            shard = texts[s * shard_size : (s + 1) * shard_size]
+            for start in range(0, len(shard), batch_size):
+                bundle.encode_text(shard[start : start + batch_size], batch_size=batch_size)
+                _fill(buffers, cap, start, shard_size)
+                cap.clear()
+            _write_shard(folder, s, {key: buf[: len(shard)] for key, buf in buffers.items()})
     return ActivationStore(folder)
+
+
+def _fill(buffers: dict[tuple[str, str], np.ndarray], cap: TextStates, start: int, shard_size: int) -> None:
+    """Copy the batch `cap` holds into `buffers` from row `start`, allocating a (shard_size, width) buffer on first use."""
+    for pool in cap.pools:
+        for name, x in cap.pooled(pool).items():
+            rows = x.numpy()
+            if (pool, name) not in buffers:
+                buffers[(pool, name)] = np.empty((shard_size, rows.shape[1]), rows.dtype)
+            buffers[(pool, name)][start : start + len(rows)] = rows
 
 
 def _open_manifest(folder: Path, manifest: dict) -> None:
@@ -114,14 +130,13 @@ def _open_manifest(folder: Path, manifest: dict) -> None:
     write_json(path, manifest)
 
 
-def _write_shard(folder: Path, index: int, pooled: dict[str, dict[str, torch.Tensor]]) -> None:
+def _write_shard(folder: Path, index: int, states: dict[tuple[str, str], np.ndarray]) -> None:
     final = _shard_dir(folder, index)
     tmp = folder / f".{final.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    for pool, states in pooled.items():
-        (tmp / pool).mkdir(parents=True)
-        for name, x in states.items():
-            np.save(tmp / pool / f"{name}.npy", x.numpy())
+    for (pool, name), rows in states.items():
+        (tmp / pool).mkdir(parents=True, exist_ok=True)
+        np.save(tmp / pool / f"{name}.npy", rows)
     os.replace(tmp, final)
 
 

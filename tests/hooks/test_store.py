@@ -1,10 +1,11 @@
-"""Activation store: round trip, one-site reads, resume after an interruption, mismatched reruns."""
+"""Activation store: round trip, one-site reads, one batch held at a time, resume after an interruption, mismatched reruns."""
 
 import numpy as np
 import pytest
 import torch
 
 from negscope.hooks import ActivationStore, text_states, write_store
+from negscope.hooks.capture import TextStates
 
 TEXTS = [f"a {c} {s}" for c in ("red", "blue", "green") for s in ("circle", "square", "cross")]
 
@@ -25,6 +26,24 @@ def test_round_trip_and_one_site_reads(tiny, tmp_path):
     np.testing.assert_array_equal(ActivationStore(tmp_path).states(tiny.sites[0], pool="mean").shape, (9, 32))
     assert store.texts == TEXTS and store.groups.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4]
     assert store.labels("y").tolist() == [0, 1, 0, 1, 0, 1, 0, 1, 0]
+
+
+def test_capture_holds_one_batch_at_a_time(tiny, tmp_path, monkeypatch):
+    held = []
+    start = TextStates._start
+
+    def spy(self, input_ids):
+        held.append(len(self))
+        start(self, input_ids)
+
+    monkeypatch.setattr(TextStates, "_start", spy)
+    store = write_store(tmp_path, tiny, TEXTS, groups=range(9), pools=("eos", "mean"), shard_size=4, batch_size=3)
+    assert held == [0] * 5  # shards of 4, 4 and 1 captions in batches of 3 + 1, 3 + 1 and 1, each forward pass from empty
+    monkeypatch.undo()
+    for pool in ("eos", "mean"):
+        expected = text_states(tiny, TEXTS, pool=pool)
+        for name in store.sites:
+            np.testing.assert_allclose(store.states(name, pool), expected[name].numpy(), atol=1e-6)
 
 
 def test_resume_after_interruption(tiny, tmp_path, monkeypatch):
