@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..io import read_json, write_json
 from ..models import ClipBundle, Site
+from ..progress import tqdm
 from .capture import TextStates, capture_text_states
 
 MANIFEST = "manifest.json"
