@@ -98,6 +98,7 @@ def probe_task(
     def seeds(states, copies, with_baselines: bool) -> ProbeSweep:
         return merge_seeds([
             sweep(states, y, groups, task.texts, seed=s, n_boot=cfg.n_boot, splits=splits[s], untrained=copies(s),
+                  solver=cfg.solver,
                   baselines=features if with_baselines else None, progress=progress)
             for s in untrained
         ])

@@ -3,18 +3,21 @@
 from .baselines import SURFACE_BASELINES, bigram_counts, negator_position, surface_features, token_counts
 from .divergence import mean_pair_cosine
 from .linear import (
+    Folds,
     LinearProbe,
     ProbeScore,
     bootstrap_ci,
     control_labels,
     cross_validate,
     grouped_splits,
+    nested_folds,
 )
 from .sweep import merge_seeds, sweep
 from .tasks import ProbeTask, divergence_pairs, mention_order, negated_task, scope_position_task, scope_task
 
 __all__ = [
     "SURFACE_BASELINES",
+    "Folds",
     "LinearProbe",
     "ProbeScore",
     "ProbeTask",
@@ -29,6 +32,7 @@ __all__ = [
     "merge_seeds",
     "negated_task",
     "negator_position",
+    "nested_folds",
     "scope_position_task",
     "scope_task",
     "surface_features",

@@ -1,4 +1,5 @@
-"""The linear probe and its grouped evaluation: outer grouped folds, bootstrap intervals, control task."""
+"""The linear probe and its grouped evaluation: outer and nested grouped folds, many probes fitted at once, bootstrap
+intervals, control task."""
 
 from __future__ import annotations
 
@@ -7,48 +8,100 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
+
+from .solvers import sklearn_path, torch_path
 
 # Wide enough that the inner search rarely settles on an end; `ProbeScore.at_edge` reports how often it does.
 DEFAULT_CS = tuple(10.0**k for k in range(-4, 7))
+PATHS = {"sklearn": sklearn_path, "torch": torch_path}
+Splits = list[tuple[np.ndarray, np.ndarray]]
 
 
 class LinearProbe(ClassifierMixin, BaseEstimator):
-    """Standardise, then L2 logistic regression (Newton-Cholesky) with C chosen by inner grouped, stratified cross-validation."""
+    """Standardise, then L2 logistic regression (Newton-Cholesky) with C chosen by inner grouped, stratified
+    cross-validation; each inner split is solved along one path of C, weakest regularisation last, warm-started.
 
-    def __init__(self, Cs: Sequence[float] = DEFAULT_CS, inner_folds: int = 3, max_iter: int = 1000, seed: int = 0) -> None:
+    `solver` is "sklearn" (scikit-learn's `LogisticRegression`) or "torch" (the same algorithm, batched).
+    """
+
+    def __init__(self, Cs: Sequence[float] = DEFAULT_CS, inner_folds: int = 3, max_iter: int = 1000, seed: int = 0,
+                 solver: str = "sklearn") -> None:
         self.Cs = Cs
         self.inner_folds = inner_folds
         self.max_iter = max_iter
         self.seed = seed
+        self.solver = solver
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> LinearProbe:
         """Fit on (X, y); rows sharing a group never sit on both sides of an inner split."""
-        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+        y = np.asarray(y)
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(f"probe training data has one class only ({self.classes_}); each fold needs both classes")
-        self.scaler_ = StandardScaler().fit(X)
-        inner = grouped_splits(y, groups, self.inner_folds, self.seed)
-        search = LogisticRegressionCV(
-            Cs=list(self.Cs), cv=inner, l1_ratios=(0.0,), scoring="accuracy", max_iter=self.max_iter,
-            solver="newton-cholesky",
-            use_legacy_attributes=False,
-        )
-        with threadpool_limits(limits=1):  # small dense problems: BLAS threads cost far more than they give
-            self.model_ = search.fit(self.scaler_.transform(X), y)
-        self.C_ = float(np.ravel(self.model_.C_)[0])
+        _classes(y)  # one class: say so before the splitter complains about it
+        fit_probes([self], [(X, y, grouped_splits(y, groups, self.inner_folds, self.seed))])
         return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Decision scores: positive means `classes_[1]`. NotFittedError before `fit`."""
+        check_is_fitted(self, ("scaler_", "coef_"))
+        return self.scaler_.transform(np.asarray(X, dtype=np.float64)) @ self.coef_ + self.intercept_
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted labels for the rows of X; NotFittedError before `fit`."""
-        check_is_fitted(self, ("scaler_", "model_"))
-        return self.model_.predict(self.scaler_.transform(np.asarray(X, dtype=np.float64)))
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(int)]
+
+
+def _classes(y: np.ndarray) -> np.ndarray:
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"probe training data has one class only ({classes}); each fold needs both classes")
+    if len(classes) > 2:
+        raise ValueError(f"probe labels have {len(classes)} classes ({classes}); probes are binary")
+    return classes
+
+
+def fit_probes(probes: Sequence[LinearProbe], data: Sequence[tuple[np.ndarray, np.ndarray, Splits]]) -> None:
+    """Fit each probe on its (X, y, inner splits), with the settings of the first.
+
+    Every inner split of every probe is solved along one path of `Cs`, strong to weak regularisation, in a single
+    call of the solver; each probe takes the C of the best summed inner accuracy (the smallest of equal sums, as
+    `LogisticRegressionCV` picks) and is refitted on all of X at that C, starting from the mean inner solution there.
+    """
+    if not probes:
+        return
+    settings = probes[0]
+    if settings.solver not in PATHS:
+        raise ValueError(f"probe solver {settings.solver!r} is not one of {', '.join(PATHS)}")
+    path, Cs = PATHS[settings.solver], np.sort(np.asarray(settings.Cs, dtype=np.float64))
+    scaled = [_scale(probe, X, y) for probe, (X, y, _) in zip(probes, data)]
+    problems = [(Z[train], t[train]) for (Z, t), (_, _, splits) in zip(scaled, data) for train, _ in splits
+                if len(np.unique(t[train])) == 2]
+    paths = iter(path(problems, np.repeat(Cs[:, None], len(problems), 1), None, settings.max_iter))
+    best, init = [], []
+    for (Z, t), (_, _, splits) in zip(scaled, data):
+        scores, solved = [], []
+        for train, test in splits:
+            if len(np.unique(t[train])) < 2:  # nothing to fit: the lone class is the prediction at every C
+                scores.append(np.full(len(Cs), np.mean(t[test] == t[train][0])))
+                continue
+            solved.append(w := next(paths))
+            scores.append(((Z[test] @ w[:, :-1].T + w[:, -1] > 0) == t[test][:, None]).mean(0))
+        best.append(k := int(np.argmax(np.sum(scores, axis=0))))
+        init.append(np.mean([w[k] for w in solved], axis=0) if solved else np.zeros(Z.shape[1] + 1))
+    for probe, k, w in zip(probes, best, path(scaled, Cs[best][None, :], init, settings.max_iter)):
+        probe.C_, probe.coef_, probe.intercept_ = float(Cs[k]), w[0, :-1], float(w[0, -1])
+
+
+def _scale(probe: LinearProbe, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Set the probe's classes and scaler; the standardised X and y as 0/1 (1 for the second class)."""
+    X = np.asarray(X, dtype=np.float64)
+    if not np.isfinite(X).all():
+        raise ValueError("probe features contain NaN or infinite values")
+    probe.classes_, probe.scaler_ = _classes(y), StandardScaler().fit(X)
+    return probe.scaler_.transform(X), (y == probe.classes_[1]).astype(np.float64)
 
 
 def grouped_splits(y: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -58,6 +111,23 @@ def grouped_splits(y: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int 
         raise ValueError(f"only {n_groups} caption groups for {folds} folds; use more images (--limit) or fewer folds")
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y, groups))
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Nested grouped folds of one label vector: the outer (train, test) splits and, per outer train set, the
+    inner splits (indices into that train set) that choose C."""
+
+    labels: np.ndarray
+    groups: np.ndarray
+    outer: Splits
+    inner: list[Splits]
+
+
+def nested_folds(y: np.ndarray, groups: np.ndarray, outer: Splits, inner_folds: int = 3, seed: int = 0) -> Folds:
+    """`Folds` of labels `y` on the `outer` splits, made once so every site, copy and baseline probed on `y` shares them."""
+    y, groups = np.asarray(y), np.asarray(groups)
+    return Folds(y, groups, outer, [grouped_splits(y[train], groups[train], inner_folds, seed) for train, _ in outer])
 
 
 def bootstrap_ci(correct: np.ndarray, groups: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -85,26 +155,30 @@ class ProbeScore:
 
 
 def cross_validate(
-    X: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray,
-    splits: list[tuple[np.ndarray, np.ndarray]],
+    jobs: Sequence[tuple[np.ndarray, Folds]],
     probe: LinearProbe | None = None,
     n_boot: int = 1000,
     seed: int = 0,
-) -> ProbeScore:
-    """Fit a fresh probe per outer split and score every row once, out of fold."""
+) -> list[ProbeScore]:
+    """Per (X, folds): fit a fresh probe per outer split and score every row once, out of fold.
+
+    Every probe of every job is fitted in one `fit_probes` call, so the torch solver solves them as one batch.
+    """
     probe = probe or LinearProbe(seed=seed)
-    y, groups = np.asarray(y), np.asarray(groups)
-    correct = np.zeros(len(y), dtype=bool)
-    chosen = []
-    for train, test in splits:
-        fitted = clone(probe).fit(X[train], y[train], groups[train])
-        correct[test] = fitted.predict(X[test]) == y[test]
-        chosen.append(fitted.C_)
-    lo, hi = bootstrap_ci(correct, groups, n_boot, seed)
+    fitted = [clone(probe) for _, folds in jobs for _ in folds.outer]
+    fit_probes(fitted, [(X[train], folds.labels[train], inner)
+                        for X, folds in jobs for (train, _), inner in zip(folds.outer, folds.inner)])
+    models, scores = iter(fitted), []
     edges = (min(probe.Cs), max(probe.Cs))
-    return ProbeScore(float(correct.mean()), lo, hi, chosen, correct, float(np.mean([c in edges for c in chosen])))
+    for X, folds in jobs:
+        correct = np.zeros(len(folds.labels), dtype=bool)
+        chosen = []
+        for (_, test), model in zip(folds.outer, models):
+            correct[test] = model.predict(X[test]) == folds.labels[test]
+            chosen.append(model.C_)
+        lo, hi = bootstrap_ci(correct, folds.groups, n_boot, seed)
+        scores.append(ProbeScore(float(correct.mean()), lo, hi, chosen, correct, float(np.mean([c in edges for c in chosen]))))
+    return scores
 
 
 def control_labels(types: Sequence[str], y: np.ndarray, seed: int = 0) -> np.ndarray:

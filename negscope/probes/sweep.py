@@ -7,10 +7,10 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ..progress import tqdm
 from ..results.probes import ProbeSweep, Score, SiteScore
-from .linear import ProbeScore, control_labels, cross_validate, grouped_splits
+from .linear import Folds, LinearProbe, ProbeScore, control_labels, cross_validate, grouped_splits, nested_folds
 
 
 def _site_score(site: str, real: ProbeScore, control: ProbeScore, untrained: ProbeScore | None) -> SiteScore:
@@ -39,34 +39,42 @@ def sweep(
     baselines: Mapping[str, np.ndarray] | None = None,
     untrained: Mapping[str, np.ndarray] | None = None,
     splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    solver: str = "sklearn",
     progress: bool = False,
 ) -> ProbeSweep:
     """Per site: probe accuracy and CI, control-task accuracy, the untrained copy's accuracy, selectivity and C.
 
     `states` maps a site name (e.g. 'text.block.0') to its (rows, width) states; it is read one site at a time.
-    `untrained` maps the same sites to the states of an untrained copy of the model. The grouped folds are made
-    once from `folds` and `seed` (or taken from `splits`) and serve every site, the control task
-    (`control_labels` of `texts`), the untrained states and every baseline.
+    `untrained` maps the same sites to the states of an untrained copy of the model. The grouped outer folds are
+    made once from `folds` and `seed` (or taken from `splits`), and the inner folds that choose C once per label
+    vector: the task's serve every site, the untrained states and every baseline; the control task
+    (`control_labels` of `texts`) has its own. `solver` is the `LinearProbe` solver, "sklearn" or "torch"; a site's
+    probes (task, control, untrained) are fitted together.
     """
     y, groups = np.asarray(labels), np.asarray(groups)
     if not len(y) == len(groups) == len(texts):
         raise ValueError(f"got {len(y)} labels, {len(groups)} groups and {len(texts)} texts; give one of each per row")
-    splits = grouped_splits(y, groups, folds, seed) if splits is None else splits
-    control = control_labels(texts, y, seed)
+    probe = LinearProbe(seed=seed, solver=solver)
+    task = nested_folds(y, groups, grouped_splits(y, groups, folds, seed) if splits is None else splits,
+                        probe.inner_folds, seed)
+    control = nested_folds(control_labels(texts, y, seed), groups, task.outer, probe.inner_folds, seed)
 
-    def score(name: str, X: np.ndarray, target: np.ndarray) -> ProbeScore:
-        if len(X) != len(y):
-            raise ValueError(f"states {name!r} have {len(X)} rows for {len(y)} labels; give one row per label")
-        return cross_validate(np.asarray(X), target, groups, splits, n_boot=n_boot, seed=seed)
+    def score(jobs: dict[str, tuple[np.ndarray, Folds]]) -> list[ProbeScore]:
+        for name, (X, _) in jobs.items():
+            if len(X) != len(y):
+                raise ValueError(f"states {name!r} have {len(X)} rows for {len(y)} labels; give one row per label")
+        return cross_validate([(np.asarray(X), f) for X, f in jobs.values()], probe, n_boot=n_boot, seed=seed)
 
     sites = []
     for site, X in tqdm(states.items(), total=len(states), desc="probe sites", disable=not progress, leave=False):
-        base = None if untrained is None else score(f"untrained {site}", untrained[site], y)
-        sites.append(_site_score(site, score(site, X, y), score(site, X, control), base))
-    baseline_scores = {}
-    for name, X in (baselines or {}).items():
-        s = score(name, X, y)
-        baseline_scores[name] = Score(s.accuracy, s.ci_low, s.ci_high)
+        jobs = {site: (X, task), f"control {site}": (X, control)}
+        if untrained is not None:
+            jobs[f"untrained {site}"] = (untrained[site], task)
+        real, ctrl, *copy = score(jobs)
+        sites.append(_site_score(site, real, ctrl, copy[0] if copy else None))
+    baselines = baselines or {}
+    scores = score({name: (X, task) for name, X in baselines.items()})
+    baseline_scores = {name: Score(s.accuracy, s.ci_low, s.ci_high) for name, s in zip(baselines, scores)}
     _, counts = np.unique(y, return_counts=True)
     return ProbeSweep(len(y), len(np.unique(groups)), float(counts.max() / len(y)), sites, baseline_scores, [seed])
 

@@ -1,4 +1,5 @@
-"""Probe evaluation: grouped splits, a scikit-learn cross-check, bootstrap intervals and the control task."""
+"""Probe evaluation: grouped and nested splits, a `LogisticRegressionCV` cross-check of both solvers, bootstrap
+intervals and the control task."""
 
 import numpy as np
 import pytest
@@ -16,10 +17,13 @@ from negscope.probes import (
     cross_validate,
     grouped_splits,
     negated_task,
+    nested_folds,
     scope_position_task,
     scope_task,
 )
 from negscope.probes.linear import DEFAULT_CS
+
+SOLVERS = ["sklearn", "torch"]
 
 
 @pytest.mark.parametrize("builder", [negated_task, scope_task, scope_position_task])
@@ -34,7 +38,24 @@ def test_no_group_on_both_sides_of_any_split(small_world, builder):
             assert not set(groups[train][itrain]) & set(groups[train][itest])
 
 
-def test_matches_scikit_learn_on_output_hidden_states(tiny, small_world):
+def reference(X, y, groups, splits, inner_splits=None):
+    """The plain probe: per outer split, `LogisticRegressionCV` on inner splits made from that split; (hits, Cs)."""
+    hits, chosen = 0, []
+    for k, (train, test) in enumerate(splits):
+        inner = inner_splits[k] if inner_splits else list(
+            StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=0).split(X[train], y[train], groups[train]))
+        model = make_pipeline(
+            StandardScaler(),
+            LogisticRegressionCV(Cs=list(DEFAULT_CS), cv=inner, l1_ratios=(0.0,), scoring="accuracy",
+                                 solver="newton-cholesky", max_iter=1000, use_legacy_attributes=False),
+        ).fit(X[train].astype(np.float64), y[train])
+        hits += int((model.predict(X[test].astype(np.float64)) == y[test]).sum())
+        chosen.append(float(model[-1].C_))
+    return hits, chosen
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_matches_scikit_learn_on_output_hidden_states(tiny, small_world, solver):
     task = negated_task(small_world, captions_per_image=5)
     tokens = tiny.tokenize(task.texts)
     with torch.inference_mode():
@@ -43,31 +64,65 @@ def test_matches_scikit_learn_on_output_hidden_states(tiny, small_world):
     X = hidden[torch.arange(len(task.texts)), eos].numpy()
     y, groups = np.array(task.labels), np.array(task.groups)
     splits = grouped_splits(y, groups, folds=4)
-    ours = cross_validate(X, y, groups, splits, n_boot=100)
+    ours = cross_validate([(X, nested_folds(y, groups, splits))], LinearProbe(solver=solver), n_boot=100)[0]
 
-    hits = 0
-    for train, test in splits:
-        inner = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=0).split(X[train], y[train], groups[train])
-        model = make_pipeline(
-            StandardScaler(),
-            LogisticRegressionCV(Cs=list(DEFAULT_CS), cv=list(inner), l1_ratios=(0.0,), scoring="accuracy",
-                                 max_iter=1000, use_legacy_attributes=False),
-        ).fit(X[train].astype(np.float64), y[train])
-        hits += int((model.predict(X[test].astype(np.float64)) == y[test]).sum())
+    hits, chosen = reference(X, y, groups, splits)
+    assert ours.chosen_C == chosen
     assert ours.accuracy == pytest.approx(hits / len(y))
     assert ours.ci_low <= ours.accuracy <= ours.ci_high
 
 
-def test_probe_is_an_estimator_with_score():
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_nested_folds_serve_every_feature_set_with_the_reference_choices(solver):
+    rng = np.random.default_rng(1)
+    groups = np.repeat(np.arange(30), 2)
+    y = np.tile([0, 1], 30)
+    weak = np.c_[0.6 * y + rng.normal(size=60), rng.normal(size=(60, 3))]  # a weak signal: C is not always an end
+    feature_sets = [weak, rng.normal(size=(60, 6)), np.c_[y + rng.normal(scale=0.3, size=60), rng.normal(size=60)]]
+    folds = nested_folds(y, groups, grouped_splits(y, groups, folds=3), seed=0)
+    scores = cross_validate([(X, folds) for X in feature_sets], LinearProbe(solver=solver), n_boot=50)
+    for X, score in zip(feature_sets, scores):
+        hits, chosen = reference(X, y, groups, folds.outer, folds.inner)
+        assert score.chosen_C == chosen and score.correct.sum() == hits
+    # some choice lies inside the grid, so agreeing is more than agreeing on the tie-break at an end
+    assert any(min(DEFAULT_CS) < c < max(DEFAULT_CS) for score in scores for c in score.chosen_C)
+
+
+def test_an_inner_split_with_one_class_predicts_that_class_as_logistic_regression_cv_does():
+    rng = np.random.default_rng(0)
+    groups = np.arange(40) // 2
+    y = (groups == 0).astype(int)  # one group of the second class: some inner training split lacks it
+    X = rng.normal(size=(40, 3)) + 2 * y[:, None]
+    inner = grouped_splits(y, groups, 3, 0)
+    assert any(len(np.unique(y[train])) == 1 for train, _ in inner)
+    expected = reference(X, y, groups, [(np.arange(40), np.arange(40))], [inner])
+    for solver in SOLVERS:
+        probe = LinearProbe(solver=solver).fit(X, y, groups)
+        assert ((probe.predict(X) == y).sum(), [probe.C_]) == expected
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_probe_is_an_estimator_with_score(solver):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 4))
     y = (X[:, 0] > 0).astype(int)
-    probe = LinearProbe().fit(X, y, groups=np.arange(120) // 2)
+    probe = LinearProbe(solver=solver).fit(X, y, groups=np.arange(120) // 2)
     assert probe.score(X, y) > 0.9 and probe.C_ in DEFAULT_CS
+    assert np.array_equal(probe.predict(X), probe.decision_function(X) > 0)
     with pytest.raises(ValueError, match="one class"):
-        LinearProbe().fit(X, np.zeros(120, dtype=int))
+        LinearProbe(solver=solver).fit(X, np.zeros(120, dtype=int))
+    with pytest.raises(ValueError, match="probes are binary"):
+        LinearProbe(solver=solver).fit(X, np.arange(120) % 3)
+    with pytest.raises(ValueError, match="caption groups"):
+        LinearProbe(solver=solver).fit(X[:8], y[:8], groups=np.arange(8) // 4)
     with pytest.raises(ValueError, match="caption groups"):
         grouped_splits(y[:4], np.arange(4), folds=5)
+    with pytest.raises(ValueError, match="one class"):
+        cross_validate([(X, nested_folds(np.zeros(120), np.arange(120), grouped_splits(y, np.arange(120))))])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        LinearProbe(solver=solver).fit(np.where(X > 2, np.nan, X), y)
+    with pytest.raises(ValueError, match="'lbfgs' is not one of sklearn, torch"):
+        LinearProbe(solver="lbfgs").fit(X, y)
 
 
 def test_predict_before_fit_raises_not_fitted():

@@ -1,4 +1,5 @@
-"""The in-memory probe sweep on synthetic states: an informative site, a noise site, a baseline, one set of folds."""
+"""The in-memory probe sweep on synthetic states: an informative site, a noise site, a baseline, folds made once per
+label vector, and both solvers."""
 
 import importlib
 
@@ -8,6 +9,7 @@ import pytest
 from negscope.probes import grouped_splits, sweep
 
 sweep_module = importlib.import_module("negscope.probes.sweep")  # the package attribute `sweep` is the function
+linear_module = importlib.import_module("negscope.probes.linear")
 
 N_GROUPS = 60
 
@@ -25,19 +27,24 @@ def data():
     return states, y, groups, texts
 
 
-def test_sweep_separates_informative_from_noise_sites(data, monkeypatch):
+@pytest.mark.parametrize("solver", ["sklearn", "torch"])
+def test_sweep_separates_informative_from_noise_sites(data, monkeypatch, solver):
     states, y, groups, texts = data
-    calls = []
-    monkeypatch.setattr(sweep_module, "grouped_splits", lambda *a: calls.append(a) or grouped_splits(*a))
-    res = sweep(states, y, groups, texts, folds=3, n_boot=100, baselines={"label_copy": y[:, None].astype(float)})
-    assert len(calls) == 1
+    outer, inner = [], []
+    monkeypatch.setattr(sweep_module, "grouped_splits", lambda *a: outer.append(a) or grouped_splits(*a))
+    monkeypatch.setattr(linear_module, "grouped_splits", lambda *a: inner.append(a) or grouped_splits(*a))
+    res = sweep(states, y, groups, texts, folds=3, n_boot=100, baselines={"label_copy": y[:, None].astype(float)},
+                untrained=states, solver=solver)
+    # outer folds once; inner folds once per outer fold and label vector (task, control), for every site and copy
+    assert len(outer) == 1 and len(inner) == 2 * 3
+    assert not np.array_equal(inner[0][0], inner[3][0])  # the control task's labels on the same outer fold
     assert [r.site for r in res.sites] == ["text.embed", "text.block.0"]
     noise, informative = res.sites
     assert informative.accuracy > 0.95 and abs(noise.accuracy - 0.5) < 0.15
     assert res.site("text.block.0") is informative
     for r in res.sites:
         assert r.ci_low <= r.accuracy <= r.ci_high
-        assert r.selectivity == pytest.approx(r.accuracy - r.control_accuracy) and r.untrained_accuracy is None
+        assert r.untrained_accuracy == r.accuracy and r.untrained_gain == 0
     assert res.baselines["label_copy"].accuracy == 1.0
     assert (res.samples, res.groups, res.chance) == (2 * N_GROUPS, N_GROUPS, 0.5)
 
@@ -72,3 +79,13 @@ def test_untrained_states_enter_selectivity_and_seeds_average(data):
         values = [r.sites[k].accuracy for r in runs]
         assert row.accuracy == pytest.approx(np.mean(values)) and row.accuracy_std == pytest.approx(np.std(values, ddof=1))
         assert row.selectivity == pytest.approx(np.mean([r.sites[k].selectivity for r in runs]))
+
+
+def test_both_solvers_give_the_same_sweep(data):
+    states, y, groups, texts = data
+    untrained = {site: X[:, ::-1].copy() for site, X in states.items()}
+    a, b = (sweep(states, y, groups, texts, folds=3, n_boot=50, untrained=untrained, solver=s) for s in ("sklearn", "torch"))
+    for ra, rb in zip(a.sites, b.sites):
+        assert ra.C == rb.C
+        for field in ("accuracy", "control_accuracy", "untrained_accuracy"):
+            assert getattr(ra, field) == pytest.approx(getattr(rb, field), abs=1e-3)

@@ -57,16 +57,16 @@ def test_scope_task_binds_the_label_to_an_object_not_a_position(tiny, small_worl
 
 def test_position_and_words_do_not_solve_the_scope_task_but_solve_scope_position(tiny):
     from negscope.data import world_dataset
-    from negscope.probes import cross_validate, grouped_splits
+    from negscope.probes import cross_validate, grouped_splits, nested_folds
 
     data = world_dataset(120)
     accuracy = {}
     for task in (scope_task(data), scope_position_task(data)):
         y, groups = np.array(task.labels), np.array(task.groups)
-        splits = grouped_splits(y, groups, 3)
+        folds = nested_folds(y, groups, grouped_splits(y, groups, 3))
         for name, X in (("position", negator_position(tiny, task.texts)), ("words", token_counts(tiny, task.texts)),
                         ("bigrams", bigram_counts(tiny, task.texts))):
-            accuracy[task.name, name] = cross_validate(X, y, groups, splits, n_boot=10).accuracy
+            accuracy[task.name, name] = cross_validate([(X, folds)], n_boot=10)[0].accuracy
     assert abs(accuracy["scope", "position"] - 0.5) < 0.06 and accuracy["scope", "words"] == 0.5
     assert accuracy["scope_position", "position"] > 0.95
     assert accuracy["scope", "bigrams"] > 0.8  # "no circle" names the negated object: surface features can read it
