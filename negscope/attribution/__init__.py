@@ -8,7 +8,7 @@ from .patching import (
     patched_site,
     recreated_share,
 )
-from .stats import bootstrap_ci, mean_with_ci
+from .stats import bootstrap_ci, mean_with_ci, mean_within_noise
 from .tokens import NEGATION_WORDS, TokenAttribution, pad_baseline, token_attributions
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "equal_length_pairs",
     "layer_attributions",
     "mean_with_ci",
+    "mean_within_noise",
     "pad_baseline",
     "patch_pairs",
     "patched_site",

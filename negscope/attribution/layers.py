@@ -1,11 +1,11 @@
-"""Per-site attribution of the negation gap S(I, negated) - S(I, positive), one site per Captum call.
+"""Per-site attribution of the negation gap S(I, negated) - S(I, positive).
 
-For a pair whose captions have the same token length (a presence negation swaps "a X" for "no X"),
-`LayerIntegratedGradients` at a site runs from the positive caption's states (baseline) to the negated
-caption's states (input), so its attributions sum to the gap at every site (the convergence delta says how
-closely). What differs between sites is *where* the gap sits: at `text.embed` it is all on the changed
-token(s); at the last block's output it is all on the pooled EOS state. Block k's importance is the share of
-the gap's absolute attribution that block k moves onto the EOS position:
+For a pair whose captions have the same token length (a presence negation swaps "a X" for "no X"), layer
+integrated gradients at a site (Captum's Gauss-Legendre rule, `integrated.path_attributions`) run from the
+positive caption's states (baseline) to the negated caption's states (input), so their attributions sum to the
+gap at every site (the convergence delta says how closely). What differs between sites is *where* the gap sits:
+at `text.embed` it is all on the changed token(s); at the last block's output it is all on the pooled EOS state.
+Block k's importance is the share of the gap's absolute attribution that block k moves onto the EOS position:
 
     importance_k = eos_share(output site of block k) - eos_share(input site of block k)
 
@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..models import ClipBundle, block_gains
-from .score import similarity_at
+from .integrated import bare_blocks, path_attributions, site_states
 
 
 @dataclass
@@ -83,43 +84,43 @@ def layer_attributions(
     batch_size: int = 16,
     progress: bool = False,
 ) -> LayerAttribution:
-    """Attribute S(I, negatives[i]) - S(I, positives[i]) at every site, one site per Captum call."""
-    from captum.attr import LayerIntegratedGradients  # captum imports matplotlib.pyplot
-
+    """Attribute S(I, negatives[i]) - S(I, positives[i]) at every site; pairs of similar token length share the forward
+    passes, which read every site's states once and then integrate one site at a time."""
     if not (len(positives) == len(negatives) == len(image_feats)):
         raise ValueError("positives, negatives and image_feats must have one entry per pair")
     sites = [s.name for s in bundle.sites]
-    tok = {k: v.to(bundle.device) for k, v in pair_tokens(bundle, positives, negatives).items()}
-    mask = tok["attention_mask"]
-    pooled = bundle.pool_positions(tok["positive"])
-    changed = (tok["positive"] != tok["negative"]).cpu()
-    img = image_feats.to(bundle.device)
-    with torch.no_grad():
-        gap = similarity_at(bundle, tok["negative"], mask, pooled, img) - similarity_at(bundle, tok["positive"], mask, pooled, img)
+    tok = pair_tokens(bundle, positives, negatives)
+    lengths = tok["attention_mask"].sum(1)
+    order = torch.argsort(lengths, stable=True)
+    blocks = bundle.text_layers if bare_blocks(bundle) else []
     n, width = len(positives), len(sites)
+    gap = np.zeros(n)
     total, delta, eos_share, changed_share = (np.zeros((n, width)) for _ in range(4))
     bar = tqdm(total=width * ((n + batch_size - 1) // batch_size), desc="site IG", disable=not progress, leave=False)
-    for j, site in enumerate(sites):
-        module, is_input = bundle.site_point(site)
-        lig = LayerIntegratedGradients(lambda ids, m, p, im: similarity_at(bundle, ids, m, p, im), module)
-        for s in range(0, n, batch_size):
-            sl = slice(s, s + batch_size)
-            attr, d = lig.attribute(
-                tok["negative"][sl],
-                baselines=tok["positive"][sl],
-                additional_forward_args=(mask[sl], pooled[sl], img[sl]),
-                n_steps=steps,
-                attribute_to_layer_input=is_input,
-                return_convergence_delta=True,
-            )
-            per_pos = attr.sum(-1).detach().cpu()
+    for start in range(0, n, batch_size):
+        rows = order[start : start + batch_size]
+        idx = rows.numpy()
+        cols = tok["positive"].shape[1] if bundle.pad_to_context else int(lengths[rows].max())
+        pos, neg, mask = (tok[k][rows, :cols].to(bundle.device) for k in ("positive", "negative", "attention_mask"))
+        pooled = bundle.pool_positions(pos)
+        img = image_feats[rows].to(bundle.device)
+        states, scores = site_states(bundle, sites, {"input_ids": torch.cat([neg, pos]), "attention_mask": mask.repeat(2, 1)},
+                                     pooled.repeat(2), img.repeat(2, 1))
+        negated, positive = scores.cpu().split(len(rows))
+        g = negated - positive
+        gap[idx] = g.numpy()
+        changed = (pos != neg).cpu()
+        at = torch.arange(len(rows))
+        for j, site in enumerate(sites):
+            end, begin = states[site].split(len(rows))
+            per_pos = path_attributions(bundle, partial(bundle.hook_site, site), neg, mask, pooled, img, begin, end, steps,
+                                        skip=blocks[: bundle.site(site).depth]).cpu()
             absolute = per_pos.abs()
             norm = absolute.sum(1).clamp_min(1e-12)
-            rows = torch.arange(len(per_pos))
-            total[sl, j] = per_pos.sum(1).numpy()
-            delta[sl, j] = d.detach().cpu().numpy()
-            eos_share[sl, j] = (absolute[rows, pooled[sl].cpu()] / norm).numpy()
-            changed_share[sl, j] = ((absolute * changed[sl]).sum(1) / norm).numpy()
+            total[idx, j] = per_pos.sum(1).numpy()
+            delta[idx, j] = (per_pos.sum(1) - g).numpy()
+            eos_share[idx, j] = (absolute[at, pooled.cpu()] / norm).numpy()
+            changed_share[idx, j] = ((absolute * changed).sum(1) / norm).numpy()
             bar.update()
     bar.close()
-    return LayerAttribution(sites, gap.cpu().numpy(), total, delta, eos_share, changed_share)
+    return LayerAttribution(sites, gap, total, delta, eos_share, changed_share)

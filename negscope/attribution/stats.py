@@ -28,3 +28,10 @@ def mean_with_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> di
     values = np.asarray(values, dtype=float)
     low, high = bootstrap_ci(lambda idx: values[idx].mean(), len(values), resamples, seed)
     return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high), "n": len(values)}
+
+
+def mean_within_noise(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> tuple[dict[str, float], bool]:
+    """`mean_with_ci(values)`, and whether that mean is within noise: true when its bootstrap 95% interval holds 0
+    (ci_low <= 0 <= ci_high), so the examples do not tell it apart from no effect at that level."""
+    ci = mean_with_ci(values, resamples, seed)
+    return ci, ci["ci_low"] <= 0 <= ci["ci_high"]

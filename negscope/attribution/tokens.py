@@ -1,4 +1,5 @@
-"""Token attribution: Captum `LayerIntegratedGradients` on the token-embedding layer of S(I, T).
+"""Token attribution: layer integrated gradients on the token-embedding layer of S(I, T), Captum's Gauss-Legendre
+rule (`integrated.path_attributions`).
 
 Baseline: the caption's special tokens (start, end) are kept and every word token is replaced by the
 padding id (the end-of-text id for CLIP tokenizers). Position embeddings, the attention mask and the pooled
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ..data.negation import NEGATORS
 from ..models import ClipBundle
+from .integrated import path_attributions
 from .score import similarity_at
 
 NEGATION_WORDS = NEGATORS | {"absolutely"}
@@ -65,41 +67,41 @@ def token_attributions(
     batch_size: int = 16,
     progress: bool = False,
 ) -> list[TokenAttribution]:
-    """Attribute S(image_feats[i], texts[i]) to the tokens of each text with layer integrated gradients."""
-    from captum.attr import LayerIntegratedGradients  # captum imports matplotlib.pyplot
-
+    """Attribute S(image_feats[i], texts[i]) to the tokens of each text with layer integrated gradients on the token
+    embeddings; texts of similar token length share a forward pass."""
     texts = list(texts)
     if len(texts) != len(image_feats):
         raise ValueError(f"got {len(texts)} texts but {len(image_feats)} image feature rows; pass one image per text")
-    lig = LayerIntegratedGradients(
-        lambda ids, mask, pooled, img: similarity_at(bundle, ids, mask, pooled, img), bundle.token_embedding
-    )
-    out = []
+    tok = bundle.tokenize(texts)
+    lengths = tok["attention_mask"].sum(1)
+    order = torch.argsort(lengths, stable=True)
+    embed = bundle.token_embedding
+
+    def install(fn):
+        return embed.register_forward_hook(lambda module, args, output: fn(output))
+
+    out: dict[int, TokenAttribution] = {}
     for start in tqdm(range(0, len(texts), batch_size), desc="token IG", disable=not progress, leave=False):
-        chunk = texts[start : start + batch_size]
-        tok = {k: v.to(bundle.device) for k, v in bundle.tokenize(chunk).items()}
-        ids, mask = tok["input_ids"], tok["attention_mask"]
+        rows = order[start : start + batch_size]
+        width = tok["input_ids"].shape[1] if bundle.pad_to_context else int(lengths[rows].max())
+        ids, mask = (tok[k][rows, :width].to(bundle.device) for k in ("input_ids", "attention_mask"))
         pooled = bundle.pool_positions(ids)
-        lengths = mask.sum(1)
-        img = image_feats[start : start + batch_size].to(bundle.device)
+        img = image_feats[rows].to(bundle.device)
         base = pad_baseline(bundle, ids)
-        attr, delta = lig.attribute(
-            ids, baselines=base, additional_forward_args=(mask, pooled, img), n_steps=steps, return_convergence_delta=True
-        )
         with torch.no_grad():
-            score = similarity_at(bundle, ids, mask, pooled, img)
-            base_score = similarity_at(bundle, base, mask, pooled, img)
-        per_token = attr.sum(-1).detach().cpu()
-        for b, text in enumerate(chunk):
-            n = int(lengths[b])
-            out.append(
-                TokenAttribution(
-                    text=text,
-                    tokens=bundle.token_names(ids[b, :n].tolist()),
-                    attributions=per_token[b, :n].tolist(),
-                    score=float(score[b]),
-                    baseline_score=float(base_score[b]),
-                    delta=float(delta[b]),
-                )
+            score, base_score = similarity_at(bundle, torch.cat([ids, base]), mask.repeat(2, 1), pooled.repeat(2),
+                                              img.repeat(2, 1)).cpu().split(len(rows))
+            start_states, end_states = embed(base), embed(ids)
+        per_token = path_attributions(bundle, install, ids, mask, pooled, img, start_states, end_states, steps).cpu()
+        delta = per_token.sum(1) - (score - base_score)
+        for b, i in enumerate(rows.tolist()):
+            n = int(lengths[i])
+            out[i] = TokenAttribution(
+                text=texts[i],
+                tokens=bundle.token_names(ids[b, :n].tolist()),
+                attributions=per_token[b, :n].tolist(),
+                score=float(score[b]),
+                baseline_score=float(base_score[b]),
+                delta=float(delta[b]),
             )
-    return out
+    return [out[i] for i in range(len(texts))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 
 from ..data.negation import MCQ_TYPES, ImageNegations
 from ..models import ClipBundle
+from ..probes.linear import bootstrap_ci
 from .features import text_lookup
 
 Triple = tuple[int, str, str]
@@ -41,13 +43,19 @@ def by_key(wins: torch.Tensor, keys: list[str]) -> tuple[dict[str, float], dict[
     return {k: _share(wins[m]) for k, m in masks.items()}, {k: int(m.sum()) for k, m in masks.items()}
 
 
-def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations]) -> dict[str, Any]:
-    """`EvaluationRow`'s pair metrics from one encoding pass: presence, absence and swap accuracy (one draw), presence
-    and absence by number of object categories, and over every pair."""
+def image_interval(hits: np.ndarray | torch.Tensor, images: np.ndarray | list[int], seed: int = 0) -> list[float]:
+    """The 95% bootstrap interval of a share of hits when whole images (each with all its rows) are resampled."""
+    return list(bootstrap_ci(np.asarray(hits, dtype=bool), np.asarray(images), seed=seed)) if len(hits) else []
+
+
+def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations], seed: int = 0) -> dict[str, Any]:
+    """`EvaluationRow`'s pair metrics from one encoding pass: presence, absence and swap accuracy (one draw) with their
+    intervals over images, presence and absence by number of object categories, and over every pair."""
     kinds = ("presence", "absence", "swap", "presence_all", "absence_all")
     triples = {k: [(i, t, f) for i, n in enumerate(negs) for t, f in getattr(n, k)] for k in kinds}
     wins = dict(zip(kinds, pair_wins(bundle, image_feats, *triples.values())))
-    out: dict[str, Any] = {"swap_accuracy": _share(wins["swap"])}
+    out: dict[str, Any] = {"swap_accuracy": _share(wins["swap"]), "intervals": {
+        f"{k}_accuracy": image_interval(wins[k], [i for i, _, _ in triples[k]], seed) for k in ("presence", "absence", "swap")}}
     for kind in ("presence", "absence"):
         keys = [str(len(negs[i].record.present)) for i, _, _ in triples[kind]]
         out[f"{kind}_accuracy"] = _share(wins[kind])
@@ -83,19 +91,29 @@ def swap_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[Imag
     return pair_accuracy(bundle, image_feats, [(i, t, f) for i, n in enumerate(negs) for t, f in n.swap])
 
 
-def mcq_accuracy(
-    bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations], seed: int = 0
-) -> tuple[float, dict[str, float]]:
-    """Four-option accuracy overall and by the type of the correct answer; ties broken at random."""
+@dataclass
+class MCQScore:
+    """Multiple-choice accuracy, by the type of the correct answer, its 95% interval over images and its chance level
+    (the mean over questions of one over the number of options)."""
+
+    accuracy: float
+    by_type: dict[str, float]
+    interval: list[float]
+    chance: float
+
+
+def mcq_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations], seed: int = 0) -> MCQScore:
+    """Accuracy overall and by the type of the correct answer; ties broken at random."""
     items = [(i, n.mcq) for i, n in enumerate(negs) if n.mcq is not None]
     if not items:
-        return float("nan"), {}
+        return MCQScore(float("nan"), {}, [], float("nan"))
     feats, row = text_lookup(bundle, [o for _, q in items for o in q.options])
     rng = np.random.default_rng(seed)
-    hits: dict[str, list[bool]] = {t: [] for t in MCQ_TYPES}
+    hits = []
     for i, q in items:
         scores = (feats[[row[o] for o in q.options]] @ image_feats[i]).numpy()
         best = np.flatnonzero(scores == scores.max())
-        hits[q.answer_type].append(int(rng.choice(best)) == q.answer)
-    every = [h for v in hits.values() for h in v]
-    return float(np.mean(every)), {t: float(np.mean(v)) for t, v in hits.items() if v}
+        hits.append(int(rng.choice(best)) == q.answer)
+    hits, types = np.array(hits), np.array([q.answer_type for _, q in items])
+    return MCQScore(float(hits.mean()), {t: float(hits[types == t].mean()) for t in MCQ_TYPES if (types == t).any()},
+                    image_interval(hits, [i for i, _ in items], seed), float(np.mean([1 / len(q.options) for _, q in items])))

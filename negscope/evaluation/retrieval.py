@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import comb
+
 import torch
 
 from ..data import Dataset
@@ -34,3 +36,15 @@ def retrieval(
             if n_boot:
                 ci[name] = list(bootstrap_ci(hits.numpy(), groups.numpy(), n_boot, seed))
     return values, ci
+
+
+def recall_chance(dataset: Dataset, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+    """Each R@k under random scores: for image-to-text the mean over images of the chance that k captions drawn from
+    all of them hold one of the image's own; for text-to-image k over the number of images."""
+    sizes = [len(r.captions) for r in dataset]
+    total, n = sum(sizes), len(sizes)
+    out = {}
+    for k in ks:
+        out[f"i2t_r{k}"] = sum(1 - comb(total - m, k) / comb(total, k) for m in sizes) / n
+        out[f"t2i_r{k}"] = min(k, n) / n
+    return out

@@ -56,6 +56,32 @@ class SimilarityScores:
         )
 
 
+@dataclass
+class StudyTexts:
+    """The study's pairs: each caption's image row, the caption and its seven template texts."""
+
+    pair_image: list[int]
+    captions: list[str]
+    texts: list[dict[str, str]]
+
+
+def study_texts(dataset: Dataset, seed: int = 0) -> StudyTexts:
+    """Every (image, caption) pair with its seven templates, the changed subject drawn with `seed` (the same for
+    every model)."""
+    rng = np.random.default_rng(seed)
+    cooccur = dataset.cooccurrence()
+    out = StudyTexts([], [], [])
+    for i, rec in enumerate(dataset):
+        extra = dataset[(i + 1) % len(dataset)].captions[0]
+        absent = new_subjects(rec, cooccur, dataset.categories)
+        for cap in rec.captions:
+            changed = change_subject(cap, rec.present, str(rng.choice(absent)))
+            out.pair_image.append(i)
+            out.captions.append(cap)
+            out.texts.append(seven_templates(cap, changed, extra))
+    return out
+
+
 def similarity_study(
     bundle: ClipBundle,
     dataset: Dataset,
@@ -63,30 +89,23 @@ def similarity_study(
     progress: bool = False,
     image_feats: torch.Tensor | None = None,
     cache: str | Path | None = None,
+    pairs: StudyTexts | None = None,
 ) -> SimilarityScores:
     """Score every (image, caption) pair under the seven templates; image features are computed once (through the
-    feature `cache` folder when given), or `image_feats` used."""
-    rng = np.random.default_rng(seed)
-    cooccur = dataset.cooccurrence()
+    feature `cache` folder when given), or `image_feats` used; `pairs` is `study_texts(dataset, seed)`, made here
+    unless given."""
+    pairs = study_texts(dataset, seed) if pairs is None else pairs
     img = image_features(bundle, dataset, progress=progress, cache=cache) if image_feats is None else image_feats
-    pair_image, captions, texts = [], [], []
-    for i, rec in enumerate(dataset):
-        extra = dataset[(i + 1) % len(dataset)].captions[0]
-        absent = new_subjects(rec, cooccur, dataset.categories)
-        for cap in rec.captions:
-            changed = change_subject(cap, rec.present, str(rng.choice(absent)))
-            pair_image.append(i)
-            captions.append(cap)
-            texts.append(seven_templates(cap, changed, extra))
+    texts = pairs.texts
     feats, row = text_lookup(bundle, [t for d in texts for t in d.values()], progress=progress)
     index = torch.tensor([[row[d[n]] for n in TEMPLATE_NAMES] for d in texts])
-    pi = torch.tensor(pair_image)
+    pi = torch.tensor(pairs.pair_image)
     scores = torch.einsum("pd,ptd->pt", img[pi], feats[index]).numpy()
     return SimilarityScores(
         model=bundle.spec,
         image_ids=[r.image_id for r in dataset],
         pair_image=pi.numpy(),
-        captions=captions,
+        captions=pairs.captions,
         texts=texts,
         scores=scores,
         image_feats=img,

@@ -2,48 +2,73 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from ..data import Dataset
 from ..data.forms import FORMS, form_pairs
-from ..data.negation import build_negations
+from ..data.negation import ImageNegations, build_negations
 from ..models import ClipBundle
 from ..results.evaluation import EvaluationRow
 from .features import image_features, shared_texts
-from .negation import form_accuracy, mcq_accuracy, negation_breakdown
-from .retrieval import retrieval
-from .similarity import similarity_study
+from .negation import Triple, form_accuracy, image_interval, mcq_accuracy, negation_breakdown
+from .retrieval import recall_chance, retrieval
+from .similarity import StudyTexts, similarity_study, study_texts
+
+
+@dataclass
+class Tasks:
+    """The texts `evaluate` scores on one dataset and seed, the same for every model: the negations, every form's
+    pairs and the seed study's pairs."""
+
+    negations: list[ImageNegations]
+    forms: dict[str, dict[str, list[Triple]]]
+    study: StudyTexts
+
+
+def evaluation_tasks(dataset: Dataset, seed: int = 0) -> Tasks:
+    """`evaluate`'s tasks on `dataset`, drawn with `seed`: build them once to evaluate many models."""
+    return Tasks(build_negations(dataset, seed=seed), form_pairs(dataset, list(FORMS.values()), seed=seed),
+                 study_texts(dataset, seed))
 
 
 def evaluate(
     bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
-    cache: str | Path | None = None,
+    cache: str | Path | None = None, tasks: Tasks | None = None,
 ) -> EvaluationRow:
     """One evaluation row: negation accuracies, MCQ, retrieval and the seed table fields (`image_feats` reused if
-    given, else computed through the feature `cache` folder when given)."""
+    given, else computed through the feature `cache` folder when given; `tasks`, `evaluation_tasks(dataset, seed)`,
+    made here unless given)."""
     if image_feats is not None and len(image_feats) != len(dataset):
         raise ValueError(
             f"image_feats has {len(image_feats)} rows for {len(dataset)} images of {dataset.name}; "
             "pass image_features(bundle, dataset) of this dataset or None"
         )
+    tasks = evaluation_tasks(dataset, seed) if tasks is None else tasks
+    if len(tasks.negations) != len(dataset):
+        raise ValueError(f"tasks cover {len(tasks.negations)} images, not the {len(dataset)} of {dataset.name}; "
+                         "pass evaluation_tasks(dataset, seed) of this dataset or None")
     with shared_texts(bundle, progress):
-        negs = build_negations(dataset, seed=seed)
         feats = image_features(bundle, dataset, progress=progress, cache=cache) if image_feats is None else image_feats
-        mcq, by_type = mcq_accuracy(bundle, feats, negs, seed=seed)
-        seed_row = similarity_study(bundle, dataset, seed=seed, image_feats=feats).summary()
+        mcq = mcq_accuracy(bundle, feats, tasks.negations, seed=seed)
+        study = similarity_study(bundle, dataset, seed=seed, image_feats=feats, pairs=tasks.study)
         recall, recall_ci = retrieval(bundle, feats, dataset, seed=seed)
-        forms = form_accuracy(bundle, feats, form_pairs(dataset, list(FORMS.values()), seed=seed))
-        breakdown = negation_breakdown(bundle, feats, negs)
+        forms = form_accuracy(bundle, feats, tasks.forms)
+        breakdown = negation_breakdown(bundle, feats, tasks.negations, seed=seed)
+    intervals = breakdown.pop("intervals") | {"mcq_accuracy": mcq.interval,
+                                               "flip_rate": image_interval(study.s_neg >= study.s_pos, study.pair_image, seed)}
+    halves = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "flip_rate", "trained_forms", "held_out_forms")
     return EvaluationRow(
-        **asdict(seed_row) | {"truncated_captions": bundle.truncated},
+        **asdict(study.summary()) | {"truncated_captions": bundle.truncated},
         images=len(dataset),
         **breakdown,
-        mcq_accuracy=mcq,
-        mcq_by_type=by_type,
+        mcq_accuracy=mcq.accuracy,
+        mcq_by_type=mcq.by_type,
         retrieval=recall,
         retrieval_ci=recall_ci,
         form_accuracy=forms,
+        intervals={k: v for k, v in intervals.items() if v},
+        chance=dict.fromkeys(halves, 0.5) | {"mcq_accuracy": mcq.chance} | recall_chance(dataset),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..evaluation.suite import evaluate
+from ..evaluation.suite import evaluate, evaluation_tasks
 from ..io import atomic_path, write_text
 from ..models import load_bundle
 from ..results import EvaluationResult
@@ -35,14 +35,16 @@ def format_summary(result: EvaluationResult) -> str:
 def run_evaluate(
     common: Common, cfg: EvaluateConfig, out: str | Path, models: list[str] | None = None, progress: bool = True
 ) -> EvaluationResult:
-    """Evaluate every model (default: the common one) on the data; write evaluation.json, comparison.md and .csv."""
+    """Evaluate every model (default: the common one) on the data, on tasks drawn once for all of them; write
+    evaluation.json, comparison.md and .csv."""
     out = Path(out)
     dataset = common_dataset(common, cfg.limit)
     result = EvaluationResult(common.data, common.seed, len(dataset.skipped), [])
+    tasks = evaluation_tasks(dataset, common.seed)
     for spec in models or [common.model]:
         print(f"evaluate: {spec} on {len(dataset)} images of {common.data}")
         result.rows.append(evaluate(load_bundle(spec), dataset, seed=common.seed, progress=progress,
-                                    cache=feature_cache(common, out)))
+                                    cache=feature_cache(common, out), tasks=tasks))
     result.save(out)
     write_text(out / "comparison.md", format_summary(result))
     with atomic_path(out / "comparison.csv") as tmp, open(tmp, "w", newline="") as fh:

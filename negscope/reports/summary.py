@@ -85,7 +85,8 @@ def evidence(doc: Doc, result: dict[str, Any]) -> None:
         if kind in ev.scores:
             scores = ev.scores[kind]
             top = max(range(len(scores)), key=scores.__getitem__)
-            rows.append([kind, f"block {top}", f"{scores[top]:.2f}", "used"])
+            noise = kind == "attribution" and (a := result.get("attribution")) is not None and a.sites.gap_within_noise
+            rows.append([kind, f"block {top}", f"{scores[top]:.2f}", "used; its gap is within noise" if noise else "used"])
         else:
             rows.append([kind, None, None, "missing" if kind in ev.missing else "not run"])
     rows += [[what, None, None, why] for what, why in ev.excluded.items()]
@@ -178,18 +179,16 @@ def caveats(result: dict[str, Any]) -> list[str]:
 def attribution_caveats(attribution: Any) -> list[str]:
     """Dropped pairs with their reasons, and a gap too small for its shares to mean anything."""
     notes = []
-    for label, sites in (("", attribution.sites), (" on the untrained copy", attribution.untrained)):
-        if sites is None:
-            continue
-        dropped = getattr(sites, "dropped", None) or {}
-        if dropped and not label:
-            reasons = "; ".join(f"{why}: {n}" for why, n in dropped.items())
-            notes.append(f"Per-site attribution kept {sites.n_pairs} of {sites.requested} pairs ({reasons}).")
-        ci = getattr(sites, "gap_ci", None)
-        if getattr(sites, "gap_within_noise", False) and ci:
-            notes.append(f"The negation gap S(I, negated) − S(I, positive) attributed{label} averages {sites.mean_gap:+.4f} "
-                         f"[{ci[0]:+.4f}, {ci[1]:+.4f}] over {sites.n_pairs} pairs: its interval holds zero, so the "
-                         f"per-site shares apportion noise and are not evidence.")
+    sites = attribution.sites
+    if sites.dropped:
+        reasons = "; ".join(f"{why}: {n}" for why, n in sites.dropped.items())
+        notes.append(f"Per-site attribution kept {sites.n_pairs} of {sites.requested} pairs ({reasons}).")
+    for label, run in (("", sites), (" on the untrained copy", attribution.untrained)):
+        if run is not None and run.gap_within_noise:
+            low, high = run.gap_ci
+            notes.append(f"The negation gap S(I, negated) − S(I, positive) attributed{label} averages {run.mean_gap:+.4f} "
+                         f"[{low:+.4f}, {high:+.4f}] over {run.n_pairs} pairs: its interval holds zero, so the per-site "
+                         f"shares apportion noise and are not evidence.")
     return notes
 
 

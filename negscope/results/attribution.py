@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Result
@@ -29,7 +29,8 @@ class CaptionPair:
 
 @dataclass
 class TokenAttributions:
-    """Token-level integrated gradients over the seven templates."""
+    """Token-level integrated gradients over the seven templates. `baseline_gap` holds, per template, the mean of
+    S(I, T) - S(I, baseline) over texts with its interval: what each text's attributions add up to (less its delta)."""
 
     method: str
     n_texts: int
@@ -38,6 +39,7 @@ class TokenAttributions:
     mean_abs_delta: float
     max_abs_delta: float
     attributions: list[dict[str, Any]]
+    baseline_gap: dict[str, MeanCI] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,7 +78,12 @@ class PerPair:
 
 @dataclass
 class SiteAttributions:
-    """Per-site integrated gradients of S(I, negated) - S(I, positive) on pairs of equal token length."""
+    """Per-site integrated gradients of S(I, negated) - S(I, positive) on pairs of equal token length.
+
+    Of the `requested` pairs (one per image) `n_pairs` were kept; `dropped` counts the others by reason. `gap_ci` is the
+    bootstrap 95% interval of `mean_gap` over pairs, and `gap_within_noise` is true when that interval holds 0 (then
+    the per-site shares apportion a gap not told apart from none). Files written before these fields leave them unset.
+    """
 
     method: str
     pairs: str
@@ -87,6 +94,10 @@ class SiteAttributions:
     blocks: list[BlockImportance]
     captions: list[CaptionPair]
     per_pair: PerPair
+    requested: int | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    gap_ci: list[float] | None = None
+    gap_within_noise: bool | None = None
 
 
 @dataclass

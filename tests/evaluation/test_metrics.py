@@ -74,9 +74,23 @@ def test_mcq_chance_and_ties():
 
     ds = world_dataset(400)
     negs = build_negations(ds)
-    acc, by_type = mcq_accuracy(Flat(), torch.ones(len(ds), 4) / 2, negs, seed=0)
+    score = mcq_accuracy(Flat(), torch.ones(len(ds), 4) / 2, negs, seed=0)
+    acc, by_type = score.accuracy, score.by_type
     assert 0.19 < acc < 0.31
     assert set(by_type) == {"affirmation", "negation", "hybrid"}
+    assert score.chance == 0.25 and score.interval[0] < acc < score.interval[1]
+
+
+def test_recall_chance_is_what_random_scores_give():
+    from types import SimpleNamespace
+
+    from negscope.evaluation.retrieval import recall_chance
+
+    images = [SimpleNamespace(captions=["a", "b"]), SimpleNamespace(captions=["c"]), SimpleNamespace(captions=["d"])]
+    chance = recall_chance(images, ks=(1, 2))
+    assert abs(chance["i2t_r1"] - (2 / 4 + 1 / 4 + 1 / 4) / 3) < 1e-12 and abs(chance["t2i_r1"] - 1 / 3) < 1e-12
+    # k = 2 of 4 captions: an image with 2 misses both with probability 1/6, one with 1 misses with probability 1/2
+    assert abs(chance["i2t_r2"] - ((1 - 1 / 6) + 0.5 + 0.5) / 3) < 1e-12 and abs(chance["t2i_r2"] - 2 / 3) < 1e-12
 
 
 def test_form_accuracy_matches_direct_and_covers_every_form(tiny, small_world):

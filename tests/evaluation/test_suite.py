@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from negscope.data.records import Dataset
 from negscope.evaluation.features import image_features
-from negscope.evaluation.suite import evaluate
+from negscope.evaluation.suite import evaluate, evaluation_tasks
 from negscope.experiments.config import Common, EvaluateConfig
 from negscope.experiments.evaluate import run_evaluate
 from negscope.experiments.report import write_report
@@ -32,10 +33,28 @@ def test_row_holds_every_metric_in_range(row, small_world):
     assert all(0.0 <= v <= 1.0 for v in (*row.presence_by_objects.values(), *row.absence_by_objects.values()))
 
 
+def test_every_accuracy_has_an_interval_and_every_metric_a_chance_level(row):
+    for key in ("presence_accuracy", "absence_accuracy", "swap_accuracy", "mcq_accuracy", "flip_rate", "i2t_r1", "t2i_r5"):
+        low, high = row.interval(key)
+        assert low <= row.metric(key) <= high
+    assert row.chance["presence_accuracy"] == 0.5 and row.chance["mcq_accuracy"] == 0.25
+    assert row.chance["t2i_r1"] == 1 / row.images and 0 < row.chance["i2t_r1"] < row.chance["i2t_r5"] < 1
+
+
 def test_given_image_features_give_the_same_row(row, tiny, small_world):
     assert evaluate(tiny, small_world, image_feats=image_features(tiny, small_world)) == row
     with pytest.raises(ValueError, match="image_feats has 7 rows for 8 images"):
         evaluate(tiny, small_world, image_feats=image_features(tiny, small_world)[:7])
+
+
+def test_tasks_built_once_give_the_same_rows(row, tiny, small_world, tmp_path):
+    tasks = evaluation_tasks(small_world, seed=0)
+    assert evaluate(tiny, small_world, tasks=tasks) == row
+    with pytest.raises(ValueError, match="tasks cover 8 images, not the 4"):
+        evaluate(tiny, Dataset(small_world.name, small_world.records[:4], small_world.categories), tasks=tasks)
+    twice = run_evaluate(Common(model="tiny", data="world[:8]"), EvaluateConfig(), tmp_path, models=["tiny", "tiny"],
+                         progress=False)
+    assert twice.rows == [row, row]
 
 
 def test_evaluate_runner_writes_the_suite_rows(row, tmp_path):
