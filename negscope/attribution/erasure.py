@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.utils.hooks import RemovableHandle
-from tqdm.auto import tqdm
 
 from ..hooks.capture import capture_text_states
 from ..models import ClipBundle
+from ..progress import tqdm
 from .patching import recreated_share
 from .stats import bootstrap_ci
 

@@ -20,9 +20,9 @@ from functools import partial
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..models import ClipBundle, block_gains
+from ..progress import tqdm
 from .integrated import bare_blocks, path_attributions, site_states
 
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..hooks.capture import capture_text_states
 from ..models import ClipBundle, Site
+from ..progress import tqdm
 from ..results import CurvePoint
 from .stats import bootstrap_ci
 

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data.negation import NEGATORS
 from ..models import ClipBundle
+from ..progress import tqdm
 from .integrated import path_attributions
 from .score import similarity_at
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data import ImageRecord
 from ..data.loader import image_batches
 from ..models import ClipBundle
+from ..progress import tqdm
 from .cache import FeatureCache
 
 SHARD_ROWS = 4096
