@@ -87,8 +87,10 @@ def evidence(doc: Doc, result: dict[str, Any]) -> None:
             top = max(range(len(scores)), key=scores.__getitem__)
             noise = kind == "attribution" and (a := result.get("attribution")) is not None and a.sites.gap_within_noise
             rows.append([kind, f"block {top}", f"{scores[top]:.2f}", "used; its gap is within noise" if noise else "used"])
+        elif any(what.startswith(f"{kind}:") for what in ev.excluded):
+            rows.append([kind, None, None, "left out: every part uninformative (below)"])
         else:
-            rows.append([kind, None, None, "missing" if kind in ev.missing else "not run"])
+            rows.append([kind, None, None, "missing"])
     rows += [[what, None, None, why] for what, why in ev.excluded.items()]
     control = ("its gain over an untrained copy of the architecture" if selection.over_untrained else
                "the model's own gain, because no kind of evidence gains over the untrained copy: the selection is not "

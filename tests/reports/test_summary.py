@@ -57,5 +57,6 @@ def test_evidence_left_out_and_a_selection_without_learned_evidence_are_said(run
     md = write_report(run_dir)[1].read_text()
     summary = md.split("## Summary")[1].split("\n## ")[0]
     assert "| probes: negated | – | – | uninformative: the bigrams baseline (1.000) scores at least as high |" in summary
+    assert "| probes | – | – | left out: every part uninformative (below) |" in summary
     assert "Left out of the selection, probes: negated: uninformative" in summary
     assert "the selection is not evidence of learned negation" in summary
