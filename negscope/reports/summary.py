@@ -156,7 +156,7 @@ def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
 
 
 def _chance(row: EvaluationRow, key: str) -> str:
-    chance = row.chance.get(key)
+    chance = row.chance.get("mcq_accuracy" if key.startswith("mcq_") else key)
     return "–" if chance is None else f"{chance:.3f}"
 
 

@@ -31,7 +31,7 @@ def test_the_summary_comes_first_with_every_headline_figure(run_dir):  # noqa: F
     assert "| presence accuracy | 0.500 | 0.300 [0.250, 0.350] | 0.650 [0.600, 0.700] | +0.350 |" in summary
     assert "| i2t R@1 | 0.025 | 0.800 [0.790, 0.810] | 0.780 [0.770, 0.790] | -0.020 |" in summary
     assert "| t2i R@1 | 0.025 | 0.500 [0.450, 0.550] | 0.500 [0.450, 0.550] | +0.000 |" in summary
-    assert "| MCQ, negation answer | – | 0.300 | 0.300 | +0.000 |" in summary
+    assert "| MCQ, negation answer | 0.250 | 0.300 | 0.300 | +0.000 |" in summary
     # computed caveats: a metric not above chance after, and a fall below the model-before's interval
     assert "MCQ accuracy after fine-tuning, 0.270 [0.200, 0.300], is not above chance (0.250)." in summary
     assert "i2t R@1 fell from 0.800 to 0.780, below the model-before's interval [0.790, 0.810]." in summary
