@@ -32,14 +32,16 @@ class LogLines(std_tqdm):
         self.sp = None  # no in-place redraws: closing writes no carriage return or blank line
 
     def display(self, msg: str | None = None, pos: int | None = None) -> bool:
-        """Write the bar's state as one line, once the work has run for `mininterval` seconds."""
-        if self.spoke or self._time() - getattr(self, "start_t", self._time()) >= self.mininterval:
+        """Write the bar's state as one line when `mininterval` seconds have passed since the start or the last line,
+        however often the bar is refreshed (`set_postfix` refreshes at every call)."""
+        now = self._time()
+        if now - getattr(self, "said_t", getattr(self, "start_t", now)) >= self.mininterval:
             self._line()
         return True
 
     def close(self) -> None:
         """A closing line with the final count, when the bar wrote any line before."""
-        if not self.disable and self.spoke and self.last_print_n != self.n:
+        if not self.disable and self.spoke and self.said_n != self.n:
             self._line()
         super().close()
 
@@ -47,7 +49,7 @@ class LogLines(std_tqdm):
         self.fp.write(f"{self}\n".lstrip())
         self.fp.flush()
         self.spoke = True
-        self.last_print_n = self.n
+        self.said_t, self.said_n = self._time(), self.n
 
 
 def tqdm(*args: Any, **kwargs: Any) -> std_tqdm:

@@ -29,3 +29,15 @@ def test_a_terminal_gets_the_live_bar_and_a_log_the_lines(monkeypatch):
     assert isinstance(progress.tqdm(range(2), disable=True), LogLines)
     monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: True, raising=False)
     assert not isinstance(progress.tqdm(range(2), disable=True), LogLines)
+
+
+def test_refreshing_at_every_step_still_writes_a_line_per_interval():
+    log = io.StringIO()
+    bar = LogLines(total=40, desc="train", file=log, mininterval=0.2)
+    for _ in range(40):
+        time.sleep(0.01)
+        bar.set_postfix(loss=1.0)  # refreshes the bar each call
+        bar.update(1)
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert 1 <= len(lines) <= 4 and lines[-1].startswith("train: 100%")
