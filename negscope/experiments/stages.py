@@ -135,15 +135,15 @@ def selection_file(root: str | Path) -> Path:
 
 
 STAGE_LIST: tuple[Stage, ...] = (
-    Stage(NegationsResult, (), _negations, cost=5),
-    Stage(SimilarityResult, (), _similarity, cost=22),
-    Stage(ProbesResult, (), _probes, cost=205),
-    Stage(AttributionResult, (), _attribution, cost=60),
-    Stage(PatchingResult, (), _patching, cost=6),
-    Stage(ErasureResult, (), _erasure, cost=13),
+    Stage(NegationsResult, (), _negations, cost=1),
+    Stage(SimilarityResult, (), _similarity, cost=12),
+    Stage(ProbesResult, (), _probes, cost=153),
+    Stage(AttributionResult, (), _attribution, cost=31),
+    Stage(PatchingResult, (), _patching, cost=7),
+    Stage(ErasureResult, (), _erasure, cost=15),
     Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection, cost=1),
-    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=22),
-    Stage(EvaluationResult, ("finetune",), _evaluate, cost=104),
+    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=84),
+    Stage(EvaluationResult, ("finetune",), _evaluate, cost=120),
     Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=600),
     Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=765),
 )
