@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..data.forms import TRAIN_FORMS
 from ..results import EvaluationRow
 from .document import Doc, StageOutput, mean_of, pct
+from .tuning_sections import RETRIEVAL_COLUMNS, recall_name, trained_forms
 
 METRICS = {  # key: (name, what it measures)
     "presence_accuracy": ("presence accuracy", (
@@ -36,7 +36,6 @@ METRICS = {  # key: (name, what it measures)
 NUMBERING = ("**sites and blocks**: a site is a hidden state of the text encoder, `embed` (token and position "
              "embeddings) or k (the output of text block k); blocks are numbered 0, 1, … from the input, so block k is "
              "read from the site before it to site k. Every figure and table uses these numbers.")
-RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
 
 
 def summary(doc: Doc, stages: dict[str, StageOutput], config: dict | None) -> None:
@@ -117,7 +116,7 @@ def values(row: EvaluationRow, forms: list[str]) -> dict[str, float | None]:
     out = {k: row.metric(k) for k in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy", "flip_rate")}
     out |= {f"mcq_{t}": v for t, v in row.mcq_by_type.items()}
     out |= {"trained_forms": form_means(row, forms, True), "held_out_forms": form_means(row, forms, False)}
-    out |= {k: row.retrieval[k] for k in RECALLS if k in row.retrieval}
+    out |= {k: row.retrieval[k] for k in RETRIEVAL_COLUMNS if k in row.retrieval}
     return {k: v for k, v in out.items() if v is not None and not math.isnan(v)}
 
 
@@ -127,13 +126,7 @@ def name_of(key: str) -> str:
         return METRICS[key][0]
     if key.startswith("mcq_"):
         return f"MCQ, {key[4:].replace('_', ' ')} answer"
-    direction, k = key.split("_r")
-    return f"{direction} R@{k}"
-
-
-def trained_forms(finetune: Any | None) -> list[str]:
-    """The forms the fine-tune trained on (its result's), else the default ones."""
-    return list(finetune.config.get("forms") or TRAIN_FORMS) if finetune is not None else list(TRAIN_FORMS)
+    return recall_name(key)
 
 
 def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
@@ -141,7 +134,7 @@ def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
     if evaluate is None or len(evaluate.rows) < 2:
         return
     before, after = evaluate.rows[0], evaluate.rows[-1]
-    forms = trained_forms(finetune)
+    forms = trained_forms(finetune)[0]
     b, a = values(before, forms), values(after, forms)
 
     def cell(row: EvaluationRow, key: str, value: float | None) -> str:
@@ -169,7 +162,7 @@ def caveats(result: dict[str, Any]) -> list[str]:
     if attribution is not None:
         notes += attribution_caveats(attribution)
     if evaluate is not None and len(evaluate.rows) >= 2:
-        notes += change_caveats(evaluate.rows[0], evaluate.rows[-1])
+        notes += change_caveats(evaluate.rows[0], evaluate.rows[-1], trained_forms(result.get("finetune"))[0])
         if study is not None and "i2t_r1" in study.baseline and study.images != evaluate.rows[0].images:
             notes.append(f"The layer study evaluates on its own {study.images:,} images, so its \"before\" figures differ "
                          f"from those above (i2t R@1 {study.baseline['i2t_r1']:.3f} against "
@@ -194,24 +187,18 @@ def attribution_caveats(attribution: Any) -> list[str]:
     return notes
 
 
-def change_caveats(before: EvaluationRow, after: EvaluationRow) -> list[str]:
+def change_caveats(before: EvaluationRow, after: EvaluationRow, forms: list[str]) -> list[str]:
     """Metrics that end no better than chance, and metrics that fine-tuning made worse beyond their interval."""
     notes = []
-    keys = ["presence_accuracy", "absence_accuracy", "mcq_accuracy", *RECALLS]
-    for key in keys:
-        name, b, a = name_of(key), before.metric(key) if _has(before, key) else None, after.metric(key) if _has(after, key) else None
-        if a is None or b is None:
+    b, a = values(before, forms), values(after, forms)
+    for key in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", *RETRIEVAL_COLUMNS):
+        if key not in a or key not in b:
             continue
         chance, ci_after, ci_before = after.chance.get(key), after.interval(key), before.interval(key)
         if chance is not None and ci_after and ci_after[0] <= chance:
-            notes.append(f"{name} after fine-tuning, {a:.3f} [{ci_after[0]:.3f}, {ci_after[1]:.3f}], is not above "
-                         f"chance ({chance:.3f}).")
-        if ci_before and a < ci_before[0]:
-            notes.append(f"{name} fell from {b:.3f} to {a:.3f}, below the model-before's interval "
+            notes.append(f"{name_of(key)} after fine-tuning, {a[key]:.3f} [{ci_after[0]:.3f}, {ci_after[1]:.3f}], is not "
+                         f"above chance ({chance:.3f}).")
+        if ci_before and a[key] < ci_before[0]:
+            notes.append(f"{name_of(key)} fell from {b[key]:.3f} to {a[key]:.3f}, below the model-before's interval "
                          f"[{ci_before[0]:.3f}, {ci_before[1]:.3f}].")
     return notes
-
-
-def _has(row: EvaluationRow, key: str) -> bool:
-    value = row.retrieval.get(key) if key.startswith(("i2t", "t2i")) else getattr(row, key)
-    return value is not None and not math.isnan(value)

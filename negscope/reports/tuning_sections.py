@@ -79,7 +79,7 @@ EVAL_COLUMNS = ["presence_accuracy", "absence_accuracy", "mcq_accuracy"]
 RETRIEVAL_COLUMNS = ["i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"]
 
 
-def _recall_name(key: str) -> str:
+def recall_name(key: str) -> str:
     """`i2t_r1` as `i2t R@1`."""
     direction, k = key.split("_r")
     return f"{direction} R@{k}"
@@ -157,15 +157,13 @@ def _retrieval(doc: Doc, labels: list[str], rows: list[EvaluationRow]) -> None:
         before, after = rows[0], rows[-1]
         table.append(["after − before", *(f"{after.retrieval[k] - before.retrieval[k]:+.3f}"
                                           if k in after.retrieval and k in before.retrieval else None for k in keys)])
-    doc.table(["model", *(_recall_name(k) for k in keys)], table)
+    doc.table(["model", *(recall_name(k) for k in keys)], table)
 
 
-def _trained_forms(doc: Doc) -> tuple[list[str], bool]:
+def trained_forms(finetune: TrainResult | None) -> tuple[list[str], bool]:
     """The negation forms the fine-tune trained on, from its result; else the defaults, and False."""
-    stage = doc.stages.get("finetune")
-    res = stage.result if stage is not None else None
-    if res is not None and res.config.get("forms"):
-        return list(res.config["forms"]), True
+    if finetune is not None and finetune.config.get("forms"):
+        return list(finetune.config["forms"]), True
     return list(TRAIN_FORMS), False
 
 
@@ -175,7 +173,8 @@ def _forms(doc: Doc, labels: list[str], rows: list[EvaluationRow]) -> None:
     if not names:
         return
     forms = [f for f in FORMS if f in names] + sorted(names - set(FORMS))
-    trained, known = _trained_forms(doc)
+    stage = doc.stages.get("finetune")
+    trained, known = trained_forms(stage.result if stage is not None else None)
     doc.para(
         "Negation forms. Object forms negate one object: \"no X\" in place of its mention, or a clause (\"without a "
         "X\", \"a X is missing\") whose affirmative twin (\"with a X\", \"a X is there\") makes a minimal pair. "
