@@ -47,6 +47,7 @@ def evaluate(
             "pass image_features(bundle, dataset) of this dataset or None"
         )
     tasks = evaluation_tasks(dataset, seed) if tasks is None else tasks
+    truncated = bundle.truncated
     if len(tasks.negations) != len(dataset):
         raise ValueError(f"tasks cover {len(tasks.negations)} images, not the {len(dataset)} of {dataset.name}; "
                          "pass evaluation_tasks(dataset, seed) of this dataset or None")
@@ -61,7 +62,7 @@ def evaluate(
                                                "flip_rate": image_interval(study.s_neg >= study.s_pos, study.pair_image, seed)}
     halves = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "flip_rate", "trained_forms", "held_out_forms")
     return EvaluationRow(
-        **asdict(study.summary()) | {"truncated_captions": bundle.truncated},
+        **asdict(study.summary()) | {"truncated_captions": bundle.truncated - truncated},
         images=len(dataset),
         **breakdown,
         mcq_accuracy=mcq.accuracy,

@@ -20,6 +20,7 @@ from .config import Common, FinetuneConfig, RecipesConfig, StudyConfig
 
 if TYPE_CHECKING:
     from ..data import Dataset
+    from ..evaluation.suite import Tasks
     from ..models import ClipBundle
 
 CACHE = "cache"
@@ -80,6 +81,7 @@ class Study:
     key: str
     baseline: EvaluationRow
     cache: Path
+    tasks: Tasks
     progress: bool = True
 
     def run(self, folder: Path, train: FinetuneConfig, blocks: list[int], seed: int, label: str) -> EvaluationRow:
@@ -96,7 +98,7 @@ class Study:
             fine_tune(self.common.model, self.train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
                       pool=train.pool, resume=True, progress=self.progress, cache=self.cache)
             return evaluate(load_bundle(str(folder)), self.dataset, seed=self.common.seed, progress=self.progress,
-                            cache=self.cache)
+                            cache=self.cache, tasks=self.tasks)
 
         key = digest({"base": self.key, "train_data": data_fingerprint(self.train_data), "train": dataclasses.asdict(train),
                       "blocks": blocks, "seed": seed})
@@ -121,7 +123,7 @@ def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | Re
     the same data) for `study.steps` steps with seeds `common.seed` onwards (`study.seeds` of them); the model's
     evaluation row before fine-tuning is stored in `out/baseline`."""
     from ..data import data_fingerprint
-    from ..evaluation.suite import evaluate
+    from ..evaluation.suite import evaluate, evaluation_tasks
     from ..fingerprint import code_fingerprint, digest
     from ..models import load_bundle, model_fingerprint
 
@@ -130,10 +132,11 @@ def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | Re
     key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data), "split": common.split,
                   "limit": study.limit, "seed": common.seed, "code": code_fingerprint()})
     cache = feature_cache(common, out)
+    tasks = evaluation_tasks(dataset, common.seed)
     baseline = keyed_row(out / "baseline", key,
-                         lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress, cache=cache))
+                         lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress, cache=cache, tasks=tasks))
     return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps),
-                 list(range(common.seed, common.seed + study.seeds)), dataset, bundle, key, baseline, cache, progress)
+                 list(range(common.seed, common.seed + study.seeds)), dataset, bundle, key, baseline, cache, tasks, progress)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from ..progress import tqdm
+from .packing import PackedBatch, pack_prefixes, packed_batches
 from .sites import Block, Site, all_blocks, all_sites, check_block, check_site
 
 SiteHook = Callable[[torch.Tensor], torch.Tensor | None]
@@ -39,6 +40,7 @@ class ClipBundle(ABC):
     backend: ClassVar[str]
     pad_to_context: ClassVar[bool] = False  # text models with a fixed sequence width get every caption padded to it
     resize_mode: ClassVar[str] = "shortest"  # on a GPU: "shortest" side to the input size then centre crop, or "square"
+    packs_prefixes: ClassVar[bool] = False  # a causal text tower that `_packed_features` can run on prefix trees
 
     def __init__(self, spec: str, model: nn.Module) -> None:
         self.spec = spec
@@ -97,6 +99,11 @@ class ClipBundle(ABC):
     @abstractmethod
     def text_features(self, tokens: dict[str, torch.Tensor], positions: torch.Tensor | None = None) -> torch.Tensor:
         """Projected, unnormalised text features; `positions` overrides the pooled position per row."""
+
+    def _packed_features(self, batch: PackedBatch) -> torch.Tensor:
+        """Projected, unnormalised text features of the sequences packed in `batch`, in its order; only where
+        `packs_prefixes`."""
+        raise NotImplementedError(f"{self.backend} text towers do not run on packed prefix trees")
 
     @abstractmethod
     def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -351,14 +358,18 @@ class ClipBundle(ABC):
             self.logit_scale.clamp_(0, high)
 
     def encode_text(self, captions: Sequence[str], batch_size: int = 256, progress: bool = False,
-                    by_length: bool = False) -> torch.Tensor:
+                    by_length: bool = False, share_prefixes: bool = False) -> torch.Tensor:
         """L2-normalised text features for `captions`, on CPU, tokenised once and encoded in batches, each padded only
         to its own longest caption. `by_length` batches captions of similar length together (less padding); the
-        forward passes, and so any states captured from them, then follow that order instead of the captions'."""
+        forward passes, and so any states captured from them, then follow that order instead of the captions'.
+        `share_prefixes` encodes each shared token prefix once (`packing`) where the text tower `packs_prefixes`: the
+        same features, but the forward passes see packed rows, so capture nothing from them."""
         captions = list(captions)
         if not captions:
             raise ValueError("no captions given; pass at least one caption")
         tokens = self.tokenize(captions)
+        if share_prefixes and self.packs_prefixes:
+            return self._encode_packed(tokens["input_ids"], batch_size, progress)
         lengths = tokens["attention_mask"].sum(dim=1)
         order = torch.argsort(lengths, stable=True) if by_length else torch.arange(len(captions))
         out: torch.Tensor | None = None
@@ -370,6 +381,23 @@ class ClipBundle(ABC):
                 if out is None:
                     out = torch.empty(len(captions), feats.shape[1])
                 out[rows] = feats
+        return out
+
+    def _encode_packed(self, input_ids: torch.Tensor, batch_size: int, progress: bool) -> torch.Tensor:
+        """`encode_text` on prefix trees of the tokens through each pooled position, in batches of as many tokens as
+        `batch_size` unpacked captions hold on average."""
+        ends = self.pool_positions(input_ids).tolist()
+        rows = pack_prefixes([ids[: end + 1] for ids, end in zip(input_ids.tolist(), ends)], self.context_length)
+        max_nodes = batch_size * (sum(ends) + len(ends)) // len(ends)
+        out: torch.Tensor | None = None
+        with torch.inference_mode(), self.autocast(), tqdm(total=len(ends), desc="text", unit="text",
+                                                           disable=None if progress else True, leave=False) as bar:
+            for batch in packed_batches(rows, self.pad_token_id, max_nodes):
+                feats = nn.functional.normalize(self._packed_features(batch).float(), dim=-1).cpu()
+                if out is None:
+                    out = torch.empty(len(ends), feats.shape[1])
+                out[batch.sequences] = feats
+                bar.update(len(batch.sequences))
         return out
 
     def encode_image(self, images: Sequence[Any], batch_size: int = 64, progress: bool = False) -> torch.Tensor:

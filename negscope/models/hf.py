@@ -23,6 +23,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from .bundle import ClipBundle, ModelLoadError
+from .packing import PackedBatch
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "tokenizer.model")
 UNSET_MAX_LENGTH = 10**6  # transformers' "no limit" model_max_length is a huge integer
@@ -156,6 +157,7 @@ class HFClipBundle(HFBundle):
     """A Hugging Face `CLIPModel`: pooled at the first end-of-text token, projected by `text_projection`."""
 
     backend = "hf-clip"
+    packs_prefixes = True
     model_class = CLIPModel
     config_class = CLIPConfig
     processor_class = CLIPImageProcessorPil
@@ -173,6 +175,16 @@ class HFClipBundle(HFBundle):
 
     def _project_text(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.model.text_projection(pooled)
+
+    def _packed_features(self, batch: PackedBatch) -> torch.Tensor:
+        text = self.model.text_model
+        device = self.device
+        hidden = text.embeddings(input_ids=batch.input_ids.to(device), position_ids=batch.position_ids.to(device))
+        mask = batch.mask[:, None].to(device)
+        if text.config._attn_implementation != "sdpa":  # eager attention adds the mask to its scores
+            mask = torch.zeros(mask.shape, dtype=hidden.dtype, device=device).masked_fill_(~mask, torch.finfo(hidden.dtype).min)
+        hidden = text.final_layer_norm(text.encoder(inputs_embeds=hidden, attention_mask=mask).last_hidden_state)
+        return self._project_text(hidden[batch.rows.to(device), batch.ends.to(device)])
 
     @property
     def always_trained(self) -> tuple[str, ...]:

@@ -44,6 +44,20 @@ def test_text_features_equal_the_model_own(backbone):
     torch.testing.assert_close(ours, theirs)
 
 
+def test_shared_prefixes_give_the_features_of_captions_encoded_alone(backbone):
+    captions = [*CAPTIONS, "a red circle next to a blue square", "a red circle next to a green cross", "a red circle",
+                "This is not a blue square", " ".join(["a red circle"] * 40)]
+    assert backbone.packs_prefixes == (not isinstance(backbone, HFSiglipBundle))  # SigLIP's tower is not causal
+    alone = backbone.encode_text(captions, batch_size=3)
+    torch.testing.assert_close(backbone.encode_text(captions, batch_size=3, share_prefixes=True), alone)
+    if backbone.packs_prefixes:  # eager attention takes an additive mask, sdpa a boolean one
+        backbone.model.set_attn_implementation("eager")
+        try:
+            torch.testing.assert_close(backbone.encode_text(captions, share_prefixes=True), alone)
+        finally:
+            backbone.model.set_attn_implementation("sdpa")
+
+
 def test_capture_names_every_block_and_matches_hidden_states(backbone):
     states = text_states(backbone, CAPTIONS, pool="eos")
     assert list(states) == [s.name for s in backbone.sites]
