@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 
 import inflect
@@ -151,6 +151,7 @@ def _name_forms(name: str) -> dict[str, bool | None]:
     return {} if known(name) else _forms({"synonyms": [name.lower()]})
 
 
+@lru_cache(maxsize=2**16)  # inflect's rules take a third of the time of drawing a dataset's negations
 def indefinite(phrase: str, name: str | None = None) -> str:
     """`phrase` (by default `name`) with the indefinite form `name` takes: 'an apple', 'some broccoli', 'skis'."""
     art = lexicon().article.get(name if name is not None else phrase)

@@ -18,9 +18,6 @@ from ..progress import tqdm
 from .cache import FeatureCache
 
 SHARD_ROWS = 4096
-# captions' worth of tokens per text batch: on the CPU, small batches stay in cache (64 took 0.83 of 256's time on
-# the shapes-world model); on a GPU, large ones fill the device
-TEXT_BATCH = {"cpu": 64}
 
 
 def pixel_tensors(arrays: list[np.ndarray]) -> list[torch.Tensor]:
@@ -94,8 +91,7 @@ def text_lookup(bundle: ClipBundle, texts: Sequence[str], progress: bool = False
     unique = list(dict.fromkeys(texts))
     memo, shared_progress = (_SHARED.get() or {}).get(id(bundle), (None, False))
     new = unique if memo is None else [t for t in unique if t not in memo]
-    feats = bundle.encode_text(new, batch_size=TEXT_BATCH.get(bundle.device.type, 256), by_length=True,
-                               share_prefixes=True, progress=progress or shared_progress) if new else None
+    feats = bundle.encode_text(new, by_length=True, share_prefixes=True, progress=progress or shared_progress) if new else None
     if memo is None:
         return feats, {t: i for i, t in enumerate(unique)}
     memo.update(zip(new, feats) if new else ())

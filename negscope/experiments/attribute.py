@@ -129,17 +129,9 @@ def site_attributions(
 
 
 def format_summary(result: AttributionResult) -> str:
-    """The token share on negation words per template, each block's importance, and a caveat line when pairs were
-    dropped or a mean gap is within noise."""
+    """The token share on negation words per template, each block's importance, and a line per caveat
+    (`AttributionResult.caveats`)."""
     shares = ", ".join(f"{t} {v.mean:.2f}" for t, v in result.tokens.negation_share.items())
     blocks = " ".join(f"{b.block}:{b.mean:+.2f}" for b in result.sites.blocks)
     lines = [f"token attribution share on negation words: {shares}", f"block importance: {blocks}"]
-    sites, caveats = result.sites, []
-    if sites.dropped:
-        reasons = ", ".join(f"{why}: {n}" for why, n in sites.dropped.items())
-        caveats.append(f"{sites.n_pairs} of {sites.requested} pairs kept ({reasons})")
-    for label, s in (("", sites), ("untrained copy's ", result.untrained)):
-        if s is not None and s.gap_within_noise:
-            caveats.append(f"{label}mean gap S(I,neg) - S(I,pos) {s.mean_gap:+.4f} [95% CI {s.gap_ci[0]:+.4f}, "
-                           f"{s.gap_ci[1]:+.4f}] holds 0: its per-site shares apportion noise")
-    return "\n".join(lines + (["caveat: " + "; ".join(caveats)] if caveats else []))
+    return "\n".join(lines + [f"caveat: {note}" for note in result.caveats()])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import itertools
 import json
 import warnings
 from abc import ABC, abstractmethod
@@ -278,11 +279,12 @@ class ClipBundle(ABC):
                 stacklevel=2,
             )
             ids = [t[: ctx - 1] + [eos] if len(t) > ctx else t for t in ids]
-        width = ctx if self.pad_to_context else max(len(t) for t in ids)
-        pad = self.pad_token_id
-        input_ids = torch.tensor([t + [pad] * (width - len(t)) for t in ids])
-        mask = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in ids])
-        return {"input_ids": input_ids, "attention_mask": mask}
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        width = ctx if self.pad_to_context else int(lengths.max())
+        mask = np.arange(width) < lengths[:, None]
+        input_ids = np.full((len(ids), width), self.pad_token_id, dtype=np.int64)
+        input_ids[mask] = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+        return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask.astype(np.int64))}
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast on a GPU; nothing on the CPU."""

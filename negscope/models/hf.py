@@ -69,6 +69,9 @@ class HFBundle(ClipBundle):
         return frozenset(i for i in (self.tokenizer.bos_token_id, self.eos_token_id, self.pad_token_id) if i is not None)
 
     def _token_ids(self, captions: list[str]) -> list[list[int]]:
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None and backend.truncation is None and backend.padding is None:  # the ids alone: faster
+            return [encoding.ids for encoding in backend.encode_batch(captions, add_special_tokens=True)]
         return self.tokenizer(captions, add_special_tokens=True)["input_ids"]
 
     def token_names(self, ids: Sequence[int]) -> list[str]:

@@ -59,12 +59,12 @@ def pack_prefixes(sequences: Sequence[Sequence[int]], width: int) -> list[Packed
         if row is None:
             row, shared = PackedRow([], [], [], [], []), 0
             rows.append(row)
-        path = path[:shared]
-        for depth in range(shared, len(seq)):
-            row.tokens.append(seq[depth])
-            row.parents.append(path[-1] if path else -1)
-            row.depths.append(depth)
-            path.append(len(row.tokens) - 1)
+        start, added = len(row.tokens), len(seq) - shared
+        if added:  # the new nodes form a chain below the last shared one
+            row.tokens += seq[shared:]
+            row.parents += [path[shared - 1] if shared else -1, *range(start, start + added - 1)]
+            row.depths += range(shared, len(seq))
+        path = path[:shared] + list(range(start, start + added))
         row.sequences.append(i)
         row.ends.append(path[len(seq) - 1])
         previous = seq

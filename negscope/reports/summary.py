@@ -160,7 +160,7 @@ def caveats(result: dict[str, Any]) -> list[str]:
     if selection is not None:
         notes += [f"Left out of the selection, {what}: {why}." for what, why in selection.evidence.excluded.items()]
     if attribution is not None:
-        notes += attribution_caveats(attribution)
+        notes += attribution.caveats()
     if evaluate is not None and len(evaluate.rows) >= 2:
         notes += change_caveats(evaluate.rows[0], evaluate.rows[-1], trained_forms(result.get("finetune"))[0])
         if study is not None and "i2t_r1" in study.baseline and study.images != evaluate.rows[0].images:
@@ -168,22 +168,6 @@ def caveats(result: dict[str, Any]) -> list[str]:
                          f"from those above (i2t R@1 {study.baseline['i2t_r1']:.3f} against "
                          f"{evaluate.rows[0].retrieval.get('i2t_r1', float('nan')):.3f} on {evaluate.rows[0].images:,}): "
                          f"recall among fewer captions is easier. Compare its rows with its own baseline.")
-    return notes
-
-
-def attribution_caveats(attribution: Any) -> list[str]:
-    """Dropped pairs with their reasons, and a gap too small for its shares to mean anything."""
-    notes = []
-    sites = attribution.sites
-    if sites.dropped:
-        reasons = "; ".join(f"{why}: {n}" for why, n in sites.dropped.items())
-        notes.append(f"Per-site attribution kept {sites.n_pairs} of {sites.requested} pairs ({reasons}).")
-    for label, run in (("", sites), (" on the untrained copy", attribution.untrained)):
-        if run is not None and run.gap_within_noise:
-            low, high = run.gap_ci
-            notes.append(f"The negation gap S(I, negated) − S(I, positive) attributed{label} averages {run.mean_gap:+.4f} "
-                         f"[{low:+.4f}, {high:+.4f}] over {run.n_pairs} pairs: its interval holds zero, so the per-site "
-                         f"shares apportion noise and are not evidence.")
     return notes
 
 

@@ -116,6 +116,21 @@ class AttributionResult(Result):
     seconds: float
     untrained: SiteAttributions | None = None
 
+    def caveats(self) -> list[str]:
+        """Pairs dropped from the per-site attribution, with their reasons, and each gap (trained, untrained copy)
+        whose interval holds zero, so that its per-site shares apportion noise."""
+        notes = []
+        if self.sites.dropped:
+            reasons = "; ".join(f"{why}: {n}" for why, n in self.sites.dropped.items())
+            notes.append(f"Per-site attribution kept {self.sites.n_pairs} of {self.sites.requested} pairs ({reasons}).")
+        for label, run in (("", self.sites), (" on the untrained copy", self.untrained)):
+            if run is not None and run.gap_within_noise:
+                low, high = run.gap_ci
+                notes.append(f"The negation gap S(I, negated) − S(I, positive) attributed{label} averages "
+                             f"{run.mean_gap:+.4f} [95% CI {low:+.4f}, {high:+.4f}] over {run.n_pairs} pairs: its "
+                             "interval holds zero, so the per-site shares apportion noise and are not evidence.")
+        return notes
+
 
 @dataclass
 class CurvePoint:

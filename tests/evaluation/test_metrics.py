@@ -67,8 +67,6 @@ def test_retrieval_against_brute_force(tiny, small_world):
 
 def test_mcq_chance_and_ties():
     class Flat:
-        device = torch.device("cpu")
-
         def encode_text(self, texts, **_):
             return torch.ones(len(texts), 4) / 2
 

@@ -53,11 +53,13 @@ def test_the_summary_says_when_pairs_were_dropped_or_the_gap_is_noise(result):
 
     assert len(summary({}, False, False)) == 2
     lines = summary({UNEQUAL_LENGTH: 2}, False, False)
-    assert lines[-1] == f"caveat: {result.sites.n_pairs} of {result.sites.requested} pairs kept ({UNEQUAL_LENGTH}: 2)"
+    assert lines[-1] == (f"caveat: Per-site attribution kept {result.sites.n_pairs} of {result.sites.requested} pairs "
+                         f"({UNEQUAL_LENGTH}: 2).")
     (caveat,) = summary({}, True, False)[2:]
-    assert "[95% CI -0.0100, +0.0200] holds 0" in caveat and "untrained" not in caveat
+    assert "[95% CI -0.0100, +0.0200]" in caveat and "holds zero" in caveat and "untrained" not in caveat
     (caveat,) = summary({}, False, True)[2:]
-    assert caveat.startswith("caveat: untrained copy's mean gap") and "+0.0400" in caveat
+    assert "attributed on the untrained copy" in caveat and "+0.0400]" in caveat
+    assert len(summary({UNEQUAL_LENGTH: 2}, True, True)) == 5
 
 
 def test_files_written_before_the_caveats_still_load(result):

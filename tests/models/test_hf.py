@@ -44,6 +44,12 @@ def test_text_features_equal_the_model_own(backbone):
     torch.testing.assert_close(ours, theirs)
 
 
+def test_token_ids_are_the_tokenizer_own(backbone):
+    captions = [*CAPTIONS, "Ünïcödé  spaced   text, with punctuation!", "a"]
+    assert backbone.tokenizer.backend_tokenizer is not None  # the fast path is the one tested
+    assert backbone._token_ids(captions) == backbone.tokenizer(captions, add_special_tokens=True)["input_ids"]
+
+
 def test_shared_prefixes_give_the_features_of_captions_encoded_alone(backbone):
     captions = [*CAPTIONS, "a red circle next to a blue square", "a red circle next to a green cross", "a red circle",
                 "This is not a blue square", " ".join(["a red circle"] * 40)]
