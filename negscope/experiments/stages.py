@@ -36,7 +36,7 @@ class Stage:
     needs: tuple[str, ...]
     run: Callable[[RunConfig, Path], Result]
     trains: bool = False
-    cost: float = 1.0  # typical share of a run's time (seconds of the default run); only for `negscope run`'s ETA
+    cost: float = 1.0  # typical share of a run's time (its seconds in README's idle default run); only for the ETA
 
     @property
     def name(self) -> str:
@@ -136,15 +136,15 @@ def selection_file(root: str | Path) -> Path:
 
 STAGE_LIST: tuple[Stage, ...] = (
     Stage(NegationsResult, (), _negations, cost=1),
-    Stage(SimilarityResult, (), _similarity, cost=12),
-    Stage(ProbesResult, (), _probes, cost=153),
-    Stage(AttributionResult, (), _attribution, cost=31),
-    Stage(PatchingResult, (), _patching, cost=7),
-    Stage(ErasureResult, (), _erasure, cost=15),
+    Stage(SimilarityResult, (), _similarity, cost=7),
+    Stage(ProbesResult, (), _probes, cost=137),
+    Stage(AttributionResult, (), _attribution, cost=28),
+    Stage(PatchingResult, (), _patching, cost=5),
+    Stage(ErasureResult, (), _erasure, cost=13),
     Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection, cost=1),
-    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=84),
-    Stage(EvaluationResult, ("finetune",), _evaluate, cost=120),
-    Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=600),
-    Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=765),
+    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=68),
+    Stage(EvaluationResult, ("finetune",), _evaluate, cost=59),
+    Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=663),
+    Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=773),
 )
 STAGE: dict[str, Stage] = {s.name: s for s in STAGE_LIST}
