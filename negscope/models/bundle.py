@@ -41,7 +41,6 @@ class ClipBundle(ABC):
     backend: ClassVar[str]
     pad_to_context: ClassVar[bool] = False  # text models with a fixed sequence width get every caption padded to it
     resize_mode: ClassVar[str] = "shortest"  # on a GPU: "shortest" side to the input size then centre crop, or "square"
-    packs_prefixes: ClassVar[bool] = False  # a causal text tower that `_packed_features` can run on prefix trees
 
     def __init__(self, spec: str, model: nn.Module) -> None:
         self.spec = spec
@@ -100,6 +99,12 @@ class ClipBundle(ABC):
     @abstractmethod
     def text_features(self, tokens: dict[str, torch.Tensor], positions: torch.Tensor | None = None) -> torch.Tensor:
         """Projected, unnormalised text features; `positions` overrides the pooled position per row."""
+
+    @property
+    def packs_prefixes(self) -> bool:
+        """Whether `_packed_features` can run the text tower on prefix trees: a causal tower that takes position ids
+        and an attention mask."""
+        return False
 
     def _packed_features(self, batch: PackedBatch) -> torch.Tensor:
         """Projected, unnormalised text features of the sequences packed in `batch`, in its order; only where

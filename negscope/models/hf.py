@@ -160,7 +160,6 @@ class HFClipBundle(HFBundle):
     """A Hugging Face `CLIPModel`: pooled at the first end-of-text token, projected by `text_projection`."""
 
     backend = "hf-clip"
-    packs_prefixes = True
     model_class = CLIPModel
     config_class = CLIPConfig
     processor_class = CLIPImageProcessorPil
@@ -178,6 +177,11 @@ class HFClipBundle(HFBundle):
 
     def _project_text(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.model.text_projection(pooled)
+
+    @property
+    def packs_prefixes(self) -> bool:
+        # sdpa takes a boolean mask and eager attention an additive one; other kernels take no mask of this shape
+        return self.model.text_model.config._attn_implementation in ("sdpa", "eager")
 
     def _packed_features(self, batch: PackedBatch) -> torch.Tensor:
         text = self.model.text_model
