@@ -90,18 +90,14 @@ def layer_attributions(
         raise ValueError("positives, negatives and image_feats must have one entry per pair")
     sites = [s.name for s in bundle.sites]
     tok = pair_tokens(bundle, positives, negatives)
-    lengths = tok["attention_mask"].sum(1)
-    order = torch.argsort(lengths, stable=True)
     blocks = bundle.text_layers if bare_blocks(bundle) else []
     n, width = len(positives), len(sites)
     gap = np.zeros(n)
     total, delta, eos_share, changed_share = (np.zeros((n, width)) for _ in range(4))
     bar = tqdm(total=width * ((n + batch_size - 1) // batch_size), desc="site IG", disable=not progress, leave=False)
-    for start in range(0, n, batch_size):
-        rows = order[start : start + batch_size]
+    for rows, batch in bundle.length_batches(tok, batch_size):
         idx = rows.numpy()
-        cols = tok["positive"].shape[1] if bundle.pad_to_context else int(lengths[rows].max())
-        pos, neg, mask = (tok[k][rows, :cols].to(bundle.device) for k in ("positive", "negative", "attention_mask"))
+        pos, neg, mask = (batch[k].to(bundle.device) for k in ("positive", "negative", "attention_mask"))
         pooled = bundle.pool_positions(pos)
         img = image_feats[rows].to(bundle.device)
         states, scores = site_states(bundle, sites, {"input_ids": torch.cat([neg, pos]), "attention_mask": mask.repeat(2, 1)},

@@ -73,18 +73,15 @@ def token_attributions(
     if len(texts) != len(image_feats):
         raise ValueError(f"got {len(texts)} texts but {len(image_feats)} image feature rows; pass one image per text")
     tok = bundle.tokenize(texts)
-    lengths = tok["attention_mask"].sum(1)
-    order = torch.argsort(lengths, stable=True)
     embed = bundle.token_embedding
 
     def install(fn):
         return embed.register_forward_hook(lambda module, args, output: fn(output))
 
     out: dict[int, TokenAttribution] = {}
-    for start in tqdm(range(0, len(texts), batch_size), desc="token IG", disable=not progress, leave=False):
-        rows = order[start : start + batch_size]
-        width = tok["input_ids"].shape[1] if bundle.pad_to_context else int(lengths[rows].max())
-        ids, mask = (tok[k][rows, :width].to(bundle.device) for k in ("input_ids", "attention_mask"))
+    for rows, batch in tqdm(bundle.length_batches(tok, batch_size), total=-(-len(texts) // batch_size), desc="token IG",
+                            disable=not progress, leave=False):
+        ids, mask = (batch[k].to(bundle.device) for k in ("input_ids", "attention_mask"))
         pooled = bundle.pool_positions(ids)
         img = image_feats[rows].to(bundle.device)
         base = pad_baseline(bundle, ids)
@@ -95,7 +92,7 @@ def token_attributions(
         per_token = path_attributions(bundle, install, ids, mask, pooled, img, start_states, end_states, steps).cpu()
         delta = per_token.sum(1) - (score - base_score)
         for b, i in enumerate(rows.tolist()):
-            n = int(lengths[i])
+            n = int(mask[b].sum())
             out[i] = TokenAttribution(
                 text=texts[i],
                 tokens=bundle.token_names(ids[b, :n].tolist()),

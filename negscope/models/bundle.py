@@ -15,7 +15,7 @@ import itertools
 import json
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -377,18 +377,27 @@ class ClipBundle(ABC):
         tokens = self.tokenize(captions)
         if share_prefixes and self.packs_prefixes:
             return self._encode_packed(tokens["input_ids"], batch_size, progress)
-        lengths = tokens["attention_mask"].sum(dim=1)
-        order = torch.argsort(lengths, stable=True) if by_length else torch.arange(len(captions))
         out: torch.Tensor | None = None
         with torch.inference_mode(), self.autocast():
-            for i in tqdm(range(0, len(captions), batch_size), desc="text", disable=None if progress else True, leave=False):
-                rows = order[i : i + batch_size]
-                width = tokens["input_ids"].shape[1] if self.pad_to_context else int(lengths[rows].max())
-                feats = self.text_embeds({k: v[rows, :width] for k, v in tokens.items()}).cpu()
+            for rows, batch in tqdm(self.length_batches(tokens, batch_size, by_length), total=-(-len(captions) // batch_size),
+                                    desc="text", disable=None if progress else True, leave=False):
+                feats = self.text_embeds(batch).cpu()
                 if out is None:
                     out = torch.empty(len(captions), feats.shape[1])
                 out[rows] = feats
         return out
+
+    def length_batches(self, tokens: dict[str, torch.Tensor], batch_size: int, by_length: bool = True
+                       ) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        """Per batch of `batch_size` rows of `tokens` (captions of similar length together when `by_length`), the row
+        indices and every tensor of `tokens` at those rows, cut to the batch's longest caption (kept whole where the
+        model pads to its context)."""
+        lengths = tokens["attention_mask"].sum(dim=1)
+        order = torch.argsort(lengths, stable=True) if by_length else torch.arange(len(lengths))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            width = lengths.new_tensor(tokens["attention_mask"].shape[1]) if self.pad_to_context else lengths[rows].max()
+            yield rows, {k: v[rows, : int(width)] for k, v in tokens.items()}
 
     def _encode_packed(self, input_ids: torch.Tensor, batch_size: int, progress: bool) -> torch.Tensor:
         """`encode_text` on prefix trees of the tokens through each pooled position, in batches of as many tokens as

@@ -125,15 +125,12 @@ def attribution(doc: Doc, out: StageOutput) -> None:
     heatmap = folder / "token_heatmap.html"
     if heatmap.is_file():
         doc.embed(heatmap, "Token attribution heatmap: red tokens raise S(I, T), blue tokens lower it.")
-    kept = (f" (kept of {lay.requested} requested; dropped: "
-            + ("; ".join(f"{why}: {n}" for why, n in lay.dropped.items()) or "none") + ")") if lay.requested else ""
     gap = f"{lay.mean_gap:+.4f}" + (f" [{lay.gap_ci[0]:+.4f}, {lay.gap_ci[1]:+.4f}]" if lay.gap_ci else "")
-    noise = (" **The gap's 95% interval holds zero: the shares below apportion a gap not told apart from none, and "
-             "are not evidence.**" if lay.gap_within_noise else "")
+    caveats = "".join(f" **{note}**" for note in res.caveats())
     doc.para(
-        f"Per-site attribution of the gap S(I, negated) − S(I, positive) over {lay.n_pairs} {lay.pairs} pairs{kept}; "
-        f"mean gap {gap}.{noise} `eos_share` is the part of the gap's attribution already on the pooled EOS state at "
-        f"that site; a block's importance is how much of it the block adds:"
+        f"Per-site attribution of the gap S(I, negated) − S(I, positive) over {lay.n_pairs} {lay.pairs} pairs; mean gap "
+        f"{gap}.{caveats} `eos_share` is the part of the gap's attribution already on the pooled EOS state at that site; "
+        f"a block's importance is how much of it the block adds:"
     )
     doc.table(["site", "EOS share", "changed-token share", "total", "mean |delta|"],
               [[site_label(r.site), r.eos_share, r.changed_share, r.total, r.mean_abs_delta] for r in lay.states])
