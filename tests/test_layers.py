@@ -11,7 +11,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "negscope"
 LEVELS = {
-    **dict.fromkeys(("negscope.io", "negscope.progress", "negscope.settings", "negscope.fingerprint", "negscope.results", "negscope.models",
+    **dict.fromkeys(("negscope.io", "negscope.progress", "negscope.settings", "negscope.stats", "negscope.fingerprint", "negscope.results", "negscope.models",
                      "negscope.data"), 0),
     **dict.fromkeys(
         ("negscope.hooks", "negscope.probes", "negscope.attribution", "negscope.selection", "negscope.finetune",
