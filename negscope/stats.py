@@ -9,7 +9,7 @@ on the same images.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +48,26 @@ def image_draws(images: Sequence | np.ndarray | int, resamples: int = 1000, seed
     return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
 
 
+def image_resamples(images: Sequence | np.ndarray | int, resamples: int = 1000, seed: int = 0) -> Iterator[np.ndarray]:
+    """Row indices of each resample: the images of `image_draws`, each bringing all of its rows.
+
+    Args:
+        images: per row, the id of its image, or the number of rows when each row is its own unit.
+        resamples: how many resamples.
+        seed: the seed of the draws.
+
+    Returns:
+        An iterator of row-index arrays (with repeats), one per resample.
+    """
+    units = _units(images)
+    order = np.argsort(units, kind="stable")
+    sizes = np.bincount(units)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    for drawn in image_draws(units, resamples, seed):
+        lengths = sizes[drawn]
+        yield order[np.repeat(starts[drawn] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())]
+
+
 def bootstrap(
     statistic: Callable[[np.ndarray], np.ndarray | float],
     images: Sequence | np.ndarray | int,
@@ -67,15 +87,7 @@ def bootstrap(
     Returns:
         (low, high), each shaped like the statistic.
     """
-    units = _units(images)
-    order = np.argsort(units, kind="stable")
-    sizes = np.bincount(units)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    draws = []
-    for drawn in image_draws(units, resamples, seed):
-        lengths = sizes[drawn]
-        offsets = np.repeat(starts[drawn] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-        draws.append(np.asarray(statistic(order[offsets]), dtype=float))
+    draws = [np.asarray(statistic(rows), dtype=float) for rows in image_resamples(images, resamples, seed)]
     return _percentiles(np.stack(draws), level)
 
 

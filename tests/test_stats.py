@@ -60,3 +60,22 @@ def test_errors_name_the_fix():
     with pytest.raises(ValueError, match="one image id per value"):
         mean_interval(np.zeros(3), np.arange(4))
     assert within_noise(-0.1, 0.2) and not within_noise(0.01, 0.2)
+
+
+def test_block_evidence_resamples_model_and_copies_together():
+    from negscope.results.evidence import BlockEvidence
+
+    sites = ["text.embed", "text.block.0", "text.block.1"]
+    rng = np.random.default_rng(0)
+    images = np.repeat(np.arange(60), 2)
+    trained = rng.normal(size=(120, 3)) + np.array([0.0, 1.0, 1.0])  # block 0 adds 1, block 1 nothing
+    copies = [rng.normal(size=(120, 3)) for _ in range(3)]
+
+    def curves(rows):
+        return trained[rows].mean(0), [c[rows].mean(0) for c in copies]
+
+    ev = BlockEvidence.measure_curves("test", sites, curves, images, [0, 1, 2], resamples=200)
+    assert ev.images == 60 and ev.rows == 120 and len(ev.draws) == 200 and len(ev.untrained) == 3
+    assert ev.certain[0] and not ev.certain[1]
+    assert ev.ci_low[0] < ev.gain[0] < ev.ci_high[0]
+    assert np.allclose(ev.gain, np.array(ev.trained) - np.array(ev.untrained_mean))
