@@ -36,6 +36,10 @@ class Common:
     strict: bool = setting(False, "stop at the first unreadable image instead of skipping and counting it")
     cache: str = setting("", "folder of the image-feature cache the stages share (default: cache/ in the run folder, "
                          "or in --out for a single stage)")
+    untrained_copies: int = setting(3, "untrained copies of the architecture (seeds seed, seed+1, ...) every analysis "
+                                    "stage measures beside the model", low=1)
+    evidence_resamples: int = setting(200, "image resamples behind each kind of evidence's per-block interval and the "
+                                      "selection's stability", low=0)
 
 
 @dataclass(frozen=True)
