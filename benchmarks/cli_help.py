@@ -1,8 +1,8 @@
 """Wall time of `negscope --help` and `negscope probe --help` against `import torch`, side by side in one run.
 
-Runs each command N times in fresh subprocesses, taking turns, and prints the median wall time of each, the
-goal (help under 2 s) and each help time divided by the time of `python -c "import torch"` measured in the
-same run: a ratio near or above 1 means the CLI imports torch to print its help. Then runs
+Runs each command N times in fresh subprocesses, taking turns, and prints the median wall time of each and each
+help time divided by the time of `python -c "import torch"` measured in the same run, against the goal (help at
+most 0.6 × import torch): a ratio near or above 1 means the CLI imports torch to print its help. Then runs
 `python -X importtime -m negscope.cli --help` once and says which heavy modules the help imports.
 
     python benchmarks/cli_help.py [--repeats 5]
@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 
-GOAL_S = 2.0
-HEAVY = ("torch", "transformers", "sklearn", "matplotlib")
+GOAL_RATIO = 0.6
+HEAVY = ("torch", "inflect", "transformers", "sklearn", "matplotlib")
 COMMANDS = {
     "negscope --help": [sys.executable, "-m", "negscope.cli", "--help"],
     "negscope probe --help": [sys.executable, "-m", "negscope.cli", "probe", "--help"],
@@ -56,10 +56,10 @@ def main() -> None:
             times[label].append(wall_time(cmd))
     medians = {label: statistics.median(t) for label, t in times.items()}
     torch_s = medians['python -c "import torch"']
-    print(f"median of {args.repeats} runs each, taking turns; goal: help < {GOAL_S:.0f} s")
+    print(f"median of {args.repeats} runs each, taking turns; goal: help ≤ {GOAL_RATIO} × import torch")
     print(f"{'command':26s}  {'seconds':>7s}  {'÷ import torch':>14s}  goal")
     for label, sec in medians.items():
-        goal = ("met" if sec < GOAL_S else "missed") if "--help" in label else ""
+        goal = ("met" if sec <= GOAL_RATIO * torch_s else "missed") if "--help" in label else ""
         print(f"{label:26s}  {sec:7.2f}  {sec / torch_s:14.2f}  {goal}")
     print("heavy modules imported by `negscope --help` (python -X importtime):")
     for name, sec in heavy_imports().items():

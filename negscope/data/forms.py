@@ -39,18 +39,24 @@ EXAMPLE = "a red circle next to a blue square"
 class NegationForm:
     """One way of writing a negation. For a caption, an object and the image's objects, `presence` gives (a true
     text, the same text negating the object, which is in the image) and `absence` (a true text negating the object,
-    which is not, and the same text affirming it); `example` is the form's negation, made by its own builder."""
+    which is not, and the same text affirming it); `example` is the form's negation, made by its own builder when
+    first read (the builders load inflect and lemminflect's tables, which importing this module must not)."""
 
     name: str
     presence: Builder
     absence: Builder
-    example: str
+    make_example: Callable[[], str]
+
+    @property
+    def example(self) -> str:
+        """The form's negation of an example caption."""
+        return self.make_example()
 
 
 def in_place(name: str) -> NegationForm:
     """'no X' in place of the object's mention; the absence pair appends ', with no X' / ', with a X'."""
     return NegationForm(name, lambda c, n, p: (_body(c), presence_negation(c, n)), lambda c, n, p: absence_pair(c, n),
-                        presence_negation(EXAMPLE, "red circle"))
+                        lambda: presence_negation(EXAMPLE, "red circle"))
 
 
 def clause(name: str, negated: str, affirmed: str) -> NegationForm:
@@ -60,7 +66,7 @@ def clause(name: str, negated: str, affirmed: str) -> NegationForm:
         return template.format(caption=_body(caption), object=indefinite(obj))
 
     return NegationForm(name, lambda c, n, p: (text(affirmed, c, n), text(negated, c, n)),
-                        lambda c, n, p: (text(negated, c, n), text(affirmed, c, n)), text(negated, "a red circle", "blue square"))
+                        lambda c, n, p: (text(negated, c, n), text(affirmed, c, n)), lambda: text(negated, "a red circle", "blue square"))
 
 
 def sentence(name: str, template: str, drop_determiner: bool = False) -> NegationForm:
@@ -74,7 +80,7 @@ def sentence(name: str, template: str, drop_determiner: bool = False) -> Negatio
         changed = change_subject(caption, present, obj)
         return negate(changed), changed
 
-    return NegationForm(name, lambda c, n, p: (_body(c), negate(c)), absence, negate(EXAMPLE))
+    return NegationForm(name, lambda c, n, p: (_body(c), negate(c)), absence, lambda: negate(EXAMPLE))
 
 
 FORMS: dict[str, NegationForm] = {

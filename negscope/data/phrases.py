@@ -28,10 +28,14 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
 
-import inflect
 from lemminflect import getAllInflections, getAllLemmas
 
-_INFLECT = inflect.engine()
+
+@cache
+def _inflect():  # inflect takes seconds to import: loaded on first use, so `negscope --help` does not pay for it
+    import inflect
+
+    return inflect.engine()
 
 
 def _set(words: str) -> frozenset[str]:
@@ -96,7 +100,7 @@ class NounPhrase:
 def plural_forms(phrase: str) -> frozenset[str]:
     """`phrase` with its last word in the plural, as inflect and lemminflect write it."""
     *head, last = phrase.split()
-    forms = {_INFLECT.plural_noun(last)} | set(getAllInflections(last, upos="NOUN").get("NNS", ())[:1])
+    forms = {_inflect().plural_noun(last)} | set(getAllInflections(last, upos="NOUN").get("NNS", ())[:1])
     return frozenset(" ".join([*head, f]) for f in forms if f)
 
 
@@ -156,14 +160,14 @@ def indefinite(phrase: str, name: str | None = None) -> str:
     """`phrase` (by default `name`) with the indefinite form `name` takes: 'an apple', 'some broccoli', 'skis'."""
     art = lexicon().article.get(name if name is not None else phrase)
     if art is None:
-        return _INFLECT.a(phrase)
+        return _inflect().a(phrase)
     return f"{art} {phrase}".strip()
 
 
 def plural(name: str) -> str:
     """`name` in the plural; mass and plural-only category names stay as they are."""
     *head, last = name.split()
-    return name if name in lexicon().article else " ".join([*head, _INFLECT.plural_noun(last) or last])
+    return name if name in lexicon().article else " ".join([*head, _inflect().plural_noun(last) or last])
 
 
 def singular(phrase: str) -> str:
@@ -215,7 +219,7 @@ def _agrees(det: str, plural: bool | None) -> bool:
 
 @cache
 def _singular_of(word: str) -> str | None:
-    return _INFLECT.singular_noun(word) or None
+    return _inflect().singular_noun(word) or None
 
 
 def _quantity(word: str) -> bool:

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from negscope.cli import main
 from negscope.data import export_coco, world_dataset
 from negscope.results import SimilarityResult
@@ -61,3 +63,21 @@ def test_unknown_model_offline_cli_one_line_no_traceback(tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "local folder" in out.stderr and "nobody/no-such-clip" in out.stderr
+
+
+HEAVY = ("torch", "inflect", "transformers", "sklearn", "matplotlib")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["probe", "--help"]])
+def test_help_imports_nothing_heavy(argv):
+    code = ("import sys\nfrom negscope.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, check=True)
+    assert "usage: negscope" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_heavy_import_check_sees_a_heavy_import():
+    code = f"import sys, negscope.data.phrases as p; p.indefinite('owl'); print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "inflect" in out.stdout
