@@ -102,8 +102,11 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _run_config(args: argparse.Namespace) -> C.RunConfig:
+    """The TOML (or the defaults), shrunk by --quick, then the shared-setting flags and --set overrides given."""
     cfg = C.load_config(args.config)
-    return C.quick(cfg) if args.quick else cfg
+    cfg = C.quick(cfg) if args.quick else cfg
+    flags = {f: getattr(args, f) for f in C.Common.__dataclass_fields__ if getattr(args, f) is not None}
+    return C.with_overrides(cfg, flags | C.parse_overrides(args.set))
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -184,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", default=None, help="TOML config (see configs/default.toml); default: built-in defaults")
     r.add_argument("--out", default=None, help="run folder; default runs/<name> (runs/<name>-quick with --quick)")
     r.add_argument("--quick", action="store_true", help="small sizes and no layer study: a smoke run in minutes")
+    add_arguments(r, C.Common)
+    r.set_defaults(**dict.fromkeys(C.Common.__dataclass_fields__))  # a flag not given leaves the config's value
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, dotted for a stage's (finetune.steps=60, probes.limit=100, seed=1), "
+                        "checked like the TOML; repeatable; applied after --config, --quick and the flags above")
     r.set_defaults(func=_run, default_out=lambda a: f"runs/{_run_config(a).name}{'-quick' if a.quick else ''}")
 
     rp = sub.add_parser("report", help="rebuild report.html and report.md of a run folder")

@@ -18,7 +18,8 @@ from ..finetune.config import TrainConfig, WorldTrainConfig
 from ..results.selection import RULES, SHORTHANDS, block_spec
 from ..settings import ConfigError, from_dict, nearest, setting
 
-__all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "quick", "with_overrides"]
+__all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "parse_overrides", "quick",
+           "with_overrides"]
 
 MODEL_HELP = "world (shipped), tiny (random, tests), a named backbone (negscope models), open_clip:NAME:WEIGHTS, a Hugging Face id or a local model folder"
 DATA_HELP = ("world (1,000 held-out scenes), world:N, a COCO-format folder (or one split's image folder), or a .csv/.jsonl table with its own "
@@ -259,13 +260,46 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         raise ConfigError(f"{path}: {err}") from None
 
 
-def with_overrides(cfg: RunConfig, overrides: dict[str, dict[str, Any]]) -> RunConfig:
-    """`cfg` with section values replaced by `overrides` ({section: {key: value}}), checked like a file."""
-    changes = {}
-    for section, values in overrides.items():
-        current = dataclasses.asdict(getattr(cfg, section))
-        changes[section] = from_dict(type(getattr(cfg, section)), {**current, **values}, section)
-    return dataclasses.replace(cfg, **changes)
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` written over it, table by table."""
+    out = dict(base)
+    for key, value in changes.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
+
+
+def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """`cfg` with values replaced by `overrides`, a table shaped like the TOML's ({key: value} for a shared setting,
+    {section: {key: value}} for a stage's), checked like a file."""
+    return from_dict(RunConfig, _merged(dataclasses.asdict(cfg), overrides))
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Dotted `key=value` overrides (`finetune.steps=60`, `seed=1`) as a table for `with_overrides`. Each value is read
+    as a TOML value (`60`, `1e-4`, `true`, `["no", "without"]`); one TOML cannot read is taken as a string.
+
+    Args:
+        items: the overrides, e.g. from repeated `--set` flags.
+
+    Returns:
+        The nested table, later items winning.
+    """
+    table: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r} is not key=value; write e.g. --set finetune.steps=60 or --set seed=1")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        *sections, name = key.strip().split(".")
+        for section in reversed(sections):
+            value = {name: value}
+            name = section
+        table = _merged(table, {name: value})
+    return table
 
 
 def quick(cfg: RunConfig) -> RunConfig:

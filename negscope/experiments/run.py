@@ -12,7 +12,8 @@ folder left by another key is cleared first. Every stage starts from the same se
 run gives the results of an uninterrupted one.
 
 Each stage announces itself as "stage k/n" with the run's elapsed time and an estimate of the time left: the
-elapsed time scaled by the typical cost (`Stage.cost`) of the stages still to run against those already run.
+elapsed time scaled by the expected seconds of the stages still to run against those already run, each stage's
+expected seconds being its cost in the default run scaled by its configured size (`Stage.expected`).
 """
 
 from __future__ import annotations
@@ -73,12 +74,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def time_left(todo: list[Stage], done: int, elapsed: float) -> str:
-    """"; 02:10 so far, about 09:40 left": the elapsed time scaled by the typical cost of the stages left (empty at first)."""
-    spent = sum(s.cost for s in todo[:done])
+def time_left(cfg: RunConfig, todo: list[Stage], done: int, elapsed: float) -> str:
+    """"; 02:10 so far, about 09:40 left": the elapsed time scaled by the expected seconds under `cfg` of the stages left
+    against those of the `done` stages run (empty at first)."""
+    spent = sum(s.expected(cfg) for s in todo[:done])
     if not done or spent <= 0:
         return ""
-    left = elapsed * sum(s.cost for s in todo[done:]) / spent
+    left = elapsed * sum(s.expected(cfg) for s in todo[done:]) / spent
     return f"; {std_tqdm.format_interval(elapsed)} so far, about {std_tqdm.format_interval(left)} left"
 
 
@@ -119,7 +121,7 @@ def run(cfg: RunConfig, out: str | Path, report: bool = True, stages: tuple[Stag
     for k, stage in enumerate(todo):
         folder, key = stage.folder(out), keys[stage.name]
         claim(folder, key, MARKER)
-        print(f"run: stage {k + 1}/{len(todo)} {stage.name} (key {key}){time_left(todo, k, time.time() - begun)}", flush=True)
+        print(f"run: stage {k + 1}/{len(todo)} {stage.name} (key {key}){time_left(cfg, todo, k, time.time() - begun)}", flush=True)
         seed_everything(cfg.seed)
         segments = timed(folder, partial(stage.run, cfg, out))
         write_json(

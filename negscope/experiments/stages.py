@@ -36,12 +36,17 @@ class Stage:
     needs: tuple[str, ...]
     run: Callable[[RunConfig, Path], Result]
     trains: bool = False
-    cost: float = 1.0  # typical share of a run's time (its seconds in README's idle default run); only for the ETA
+    cost: float = 1.0  # its seconds in README's idle default run; only for the ETA
+    size: Callable[[RunConfig], float] = lambda cfg: 1.0  # its work under a config, in any unit: the cost scales with it
 
     @property
     def name(self) -> str:
         """The stage's name: its config section, its folder in a run folder and its result's kind."""
         return self.result.kind
+
+    def expected(self, cfg: RunConfig) -> float:
+        """The stage's typical seconds under `cfg`: its cost in the default run scaled by its size against the default's."""
+        return self.cost * self.size(cfg) / self.size(DEFAULT)
 
     def folder(self, root: str | Path) -> Path:
         """This stage's folder inside run folder `root`."""
@@ -134,17 +139,35 @@ def selection_file(root: str | Path) -> Path:
     return SelectionResult.path(STAGE["selection"].folder(root))
 
 
+DEFAULT = RunConfig()
+
+
+def _models(cfg: RunConfig) -> int:
+    """The models an analysis stage reads: the model and its untrained copies."""
+    return 1 + cfg.untrained_copies
+
+
+def _runs(cfg: RunConfig, runs: int, steps: int, limit: int) -> float:
+    """The work of `runs` fine-tunes of `steps` steps, each evaluated on `limit` images; an evaluated image costs about
+    three training captions (README's idle default run: evaluate 30 ms an image and model, finetune 9 ms a caption)."""
+    return runs * (steps * cfg.finetune.batch_size + 3 * limit)
+
+
 STAGE_LIST: tuple[Stage, ...] = (
-    Stage(NegationsResult, (), _negations, cost=1),
-    Stage(SimilarityResult, (), _similarity, cost=7),
-    Stage(ProbesResult, (), _probes, cost=137),
-    Stage(AttributionResult, (), _attribution, cost=28),
-    Stage(PatchingResult, (), _patching, cost=5),
-    Stage(ErasureResult, (), _erasure, cost=13),
+    Stage(NegationsResult, (), _negations, cost=1, size=lambda c: c.negations.limit),
+    Stage(SimilarityResult, (), _similarity, cost=7, size=lambda c: c.similarity.limit),
+    Stage(ProbesResult, (), _probes, cost=137,
+          size=lambda c: c.probes.limit * c.probes.captions_per_image * c.probes.seeds * _models(c)),
+    Stage(AttributionResult, (), _attribution, cost=28, size=lambda c: c.attribution.limit * c.attribution.steps * _models(c)),
+    Stage(PatchingResult, (), _patching, cost=5, size=lambda c: c.patching.limit * _models(c)),
+    Stage(ErasureResult, (), _erasure, cost=13, size=lambda c: c.erasure.limit * c.erasure.captions_per_image * _models(c)),
     Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection, cost=1),
-    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=68),
-    Stage(EvaluationResult, ("finetune",), _evaluate, cost=59),
-    Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=663),
-    Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=773),
+    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=68,
+          size=lambda c: c.finetune.steps * (c.finetune.batch_size + c.finetune.validation / c.finetune.validate_every)),
+    Stage(EvaluationResult, ("finetune",), _evaluate, cost=59, size=lambda c: c.evaluate.limit),
+    Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=663,
+          size=lambda c: _runs(c, len(c.recipes.arms) * c.recipes.seeds, c.recipes.steps, c.recipes.limit)),
+    Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=773,
+          size=lambda c: _runs(c, 5 * c.study.seeds, c.study.steps, c.study.limit)),
 )
 STAGE: dict[str, Stage] = {s.name: s for s in STAGE_LIST}

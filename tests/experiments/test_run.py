@@ -346,3 +346,71 @@ def test_the_coco_config_runs_on_the_layout_it_documents(tmp_path, tiny, monkeyp
     assert {s for name, s in status.items() if name in ANALYSIS} == {"done"}
     train = read_json(tmp_path / "r" / "finetune" / "train.json")
     assert train["data"] == "coco/train2017" and read_json(tmp_path / "r" / "similarity" / "similarity.json")["images"] == 12
+
+
+def _cli_config(argv: list[str]) -> RunConfig:
+    from negscope.cli import _run_config, build_parser
+
+    return _run_config(build_parser().parse_args(["run", *argv]))
+
+
+def test_run_flags_and_set_override_the_toml_and_quick(tmp_path):
+    cfg = _cli_config(["--config", str(tiny_config(tmp_path / "t.toml")), "--quick", "--model", "m", "--data", "d",
+                       "--set", "finetune.steps=60", "--set", "probes.limit=100", "--set", "seed=1",
+                       "--set", 'finetune.forms=["no", "without"]', "--set", "finetune.lr=1e-4"])
+    assert (cfg.model, cfg.data, cfg.seed) == ("m", "d", 1)
+    assert (cfg.finetune.steps, cfg.finetune.lr, cfg.finetune.forms) == (60, 1e-4, ["no", "without"])  # over --quick's 40
+    assert cfg.probes.limit == 100 and cfg.evaluate.limit == 8 and cfg.finetune.pool == 16  # the TOML's, shrunk by --quick
+    assert _cli_config([]) == RunConfig()  # flags not given leave the defaults
+    assert _cli_config(["--config", str(tmp_path / "t.toml")]).model == "tiny"
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("finetune.stps=60", "unknown key 'stps' in [finetune]; did you mean 'steps'?"),
+    ("finetun.steps=60", "unknown key 'finetun' in the top level; did you mean 'finetune'?"),
+    ("finetune.steps=0", "finetune.steps is 0; it must be at least 1"),
+    ("selection.coverage=1.5", "selection.coverage is 1.5; it must be between 0 and 1"),
+    ("seed=one", "seed must be int, not str ('one')"),
+    ("probes.solver=jax", "probes.solver is 'jax'"),
+    ("finetune.steps", "is not key=value"),
+])
+def test_a_bad_set_exits_2_with_one_line(tmp_path, capsys, override, message):
+    from negscope.cli import main
+
+    assert main(["run", "--set", override, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "config.json").exists()
+
+
+def test_quick_run_with_model_and_data_flags_and_no_toml(tmp_path, tiny):
+    from threadpoolctl import threadpool_limits
+
+    from negscope.cli import main
+
+    model, data = tiny.save(tmp_path / "model"), export_coco(world_dataset(6), tmp_path / "coco")
+    with threadpool_limits(1, user_api="openmp"):
+        assert main(["run", "--quick", "--model", str(model), "--data", str(data), "--set", 'stages=["negations", "similarity"]',
+                     "--out", str(tmp_path / "r")]) == 0
+    written = read_json(tmp_path / "r" / "config.json")
+    assert (written["model"], written["data"], written["similarity"]["limit"]) == (str(model), str(data), 60)
+    assert read_json(tmp_path / "r" / "similarity" / "similarity.json")["rows"][0]["model"] == str(model)
+    assert (tmp_path / "r" / "report.md").is_file()
+
+
+def test_the_eta_scales_each_stage_by_its_configured_size():
+    from negscope.experiments.run import time_left
+    from negscope.progress import std_tqdm
+
+    default, small = RunConfig(), quick(RunConfig())
+    probes = next(s for s in STAGE_LIST if s.name == "probes")
+    assert probes.expected(default) == probes.cost
+    assert probes.expected(with_overrides(default, {"probes": {"limit": 2000}})) == pytest.approx(2 * probes.cost)
+    assert probes.expected(with_overrides(default, {"untrained_copies": 1})) == pytest.approx(probes.cost / 2)
+    assert all(s.expected(small) <= s.expected(default) for s in STAGE_LIST)
+    quick_todo = [s for s in STAGE_LIST if s.name in small.stages]
+    full_left = 5 * sum(s.expected(default) for s in STAGE_LIST[1:])  # the first stage took 5 s, as its cost says
+    quick_left = 5 * sum(s.expected(small) for s in quick_todo[1:])
+    assert time_left(default, list(STAGE_LIST), 1, 5.0) == f"; 00:05 so far, about {std_tqdm.format_interval(full_left)} left"
+    assert time_left(small, quick_todo, 1, 5.0) == f"; 00:05 so far, about {std_tqdm.format_interval(quick_left)} left"
+    assert full_left > 8000 and quick_left < 600  # the full run: over 2 hours left; --quick: a few minutes
