@@ -10,8 +10,9 @@ import torch
 
 from ..data.negation import MCQ_TYPES, ImageNegations
 from ..models import ClipBundle
-from ..probes.linear import bootstrap_ci
+from ..stats import mean_interval
 from .features import text_lookup
+from .paired import RowValues
 
 Triple = tuple[int, str, str]
 
@@ -45,16 +46,19 @@ def by_key(wins: torch.Tensor, keys: list[str]) -> tuple[dict[str, float], dict[
 
 def image_interval(hits: np.ndarray | torch.Tensor, images: np.ndarray | list[int], seed: int = 0) -> list[float]:
     """The 95% bootstrap interval of a share of hits when whole images (each with all its rows) are resampled."""
-    return list(bootstrap_ci(np.asarray(hits, dtype=bool), np.asarray(images), seed=seed)) if len(hits) else []
+    return list(mean_interval(np.asarray(hits, dtype=float), np.asarray(images), seed=seed)) if len(hits) else []
 
 
 def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations], seed: int = 0) -> dict[str, Any]:
     """`EvaluationRow`'s pair metrics from one encoding pass: presence, absence and swap accuracy (one draw) with their
-    intervals over images, presence and absence by number of object categories, and over every pair."""
+    intervals over images, presence and absence by number of object categories, and over every pair; under "rows",
+    each accuracy's `RowValues` (a win per pair)."""
     kinds = ("presence", "absence", "swap", "presence_all", "absence_all")
     triples = {k: [(i, t, f) for i, n in enumerate(negs) for t, f in getattr(n, k)] for k in kinds}
     wins = dict(zip(kinds, pair_wins(bundle, image_feats, *triples.values())))
-    out: dict[str, Any] = {"swap_accuracy": _share(wins["swap"]), "intervals": {
+    rows = {f"{k}_accuracy" if k in kinds[:3] else f"{k}_pairs": RowValues(wins[k].numpy(), [i for i, _, _ in triples[k]])
+            for k in kinds}
+    out: dict[str, Any] = {"swap_accuracy": _share(wins["swap"]), "rows": rows, "intervals": {
         f"{k}_accuracy": image_interval(wins[k], [i for i, _, _ in triples[k]], seed) for k in ("presence", "absence", "swap")}}
     for kind in ("presence", "absence"):
         keys = [str(len(negs[i].record.present)) for i, _, _ in triples[kind]]
@@ -64,16 +68,23 @@ def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list
     return out
 
 
+def form_rows(
+    bundle: ClipBundle, image_feats: torch.Tensor, pairs: dict[str, dict[str, list[Triple]]]
+) -> dict[str, dict[str, RowValues]]:
+    """Per negation form (`data.forms.form_pairs`), its presence and absence pairs' wins, every text encoded once."""
+    cells = [(form, kind) for form, kinds in pairs.items() for kind in ("presence", "absence")]
+    wins = pair_wins(bundle, image_feats, *(pairs[f][k] for f, k in cells))
+    out: dict[str, dict[str, RowValues]] = {f: {} for f in pairs}
+    for (form, kind), w in zip(cells, wins):
+        out[form][kind] = RowValues(w.numpy(), [i for i, _, _ in pairs[form][kind]])
+    return out
+
+
 def form_accuracy(
     bundle: ClipBundle, image_feats: torch.Tensor, pairs: dict[str, dict[str, list[Triple]]]
 ) -> dict[str, dict[str, float]]:
     """Per negation form (`data.forms.form_pairs`), its presence and absence accuracy, every text encoded once."""
-    cells = [(form, kind) for form, kinds in pairs.items() for kind in ("presence", "absence")]
-    wins = pair_wins(bundle, image_feats, *(pairs[f][k] for f, k in cells))
-    out: dict[str, dict[str, float]] = {f: {} for f in pairs}
-    for (form, kind), w in zip(cells, wins):
-        out[form][kind] = _share(w)
-    return out
+    return {f: {k: v.mean() for k, v in kinds.items()} for f, kinds in form_rows(bundle, image_feats, pairs).items()}
 
 
 def presence_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations]) -> float:
@@ -94,19 +105,21 @@ def swap_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[Imag
 @dataclass
 class MCQScore:
     """Multiple-choice accuracy, by the type of the correct answer, its 95% interval over images and its chance level
-    (the mean over questions of one over the number of options)."""
+    (the mean over questions of one over the number of options); `rows`: the hits behind `mcq_accuracy` and each
+    `mcq_<type>`."""
 
     accuracy: float
     by_type: dict[str, float]
     interval: list[float]
     chance: float
+    rows: dict[str, RowValues]
 
 
 def mcq_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations], seed: int = 0) -> MCQScore:
     """Accuracy overall and by the type of the correct answer; ties broken at random."""
     items = [(i, n.mcq) for i, n in enumerate(negs) if n.mcq is not None]
     if not items:
-        return MCQScore(float("nan"), {}, [], float("nan"))
+        return MCQScore(float("nan"), {}, [], float("nan"), {})
     feats, row = text_lookup(bundle, [o for _, q in items for o in q.options])
     rng = np.random.default_rng(seed)
     hits = []
@@ -114,6 +127,8 @@ def mcq_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[Image
         scores = (feats[[row[o] for o in q.options]] @ image_feats[i]).numpy()
         best = np.flatnonzero(scores == scores.max())
         hits.append(int(rng.choice(best)) == q.answer)
-    hits, types = np.array(hits), np.array([q.answer_type for _, q in items])
-    return MCQScore(float(hits.mean()), {t: float(hits[types == t].mean()) for t in MCQ_TYPES if (types == t).any()},
-                    image_interval(hits, [i for i, _ in items], seed), float(np.mean([1 / len(q.options) for _, q in items])))
+    hits, types, images = np.array(hits), np.array([q.answer_type for _, q in items]), np.array([i for i, _ in items])
+    rows = {"mcq_accuracy": RowValues(hits, images)} | {
+        f"mcq_{t}": RowValues(hits[types == t], images[types == t]) for t in MCQ_TYPES if (types == t).any()}
+    return MCQScore(float(hits.mean()), {k[4:]: v.mean() for k, v in rows.items() if k != "mcq_accuracy"},
+                    image_interval(hits, images, seed), float(np.mean([1 / len(q.options) for _, q in items])), rows)

@@ -8,8 +8,8 @@ import torch
 
 from ..data import Dataset
 from ..models import ClipBundle
-from ..probes.linear import bootstrap_ci
 from .features import text_lookup
+from .paired import RowValues
 
 
 def retrieval(
@@ -18,6 +18,19 @@ def retrieval(
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
     """R@k both ways, and each one's 95% interval from `n_boot` resamples of whole images (an image with its captions;
     0: no intervals); image-to-text counts a hit if any of the image's captions is in the top k."""
+    return recall_summary(recall_rows(bundle, image_feats, dataset, ks), n_boot, seed)
+
+
+def recall_summary(rows: dict[str, RowValues], n_boot: int = 1000, seed: int = 0) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Each recall of `recall_rows`, and its 95% interval from `n_boot` resamples of whole images (0: none)."""
+    return {k: v.mean() for k, v in rows.items()}, {k: v.interval(n_boot, seed) for k, v in rows.items()} if n_boot else {}
+
+
+def recall_rows(
+    bundle: ClipBundle, image_feats: torch.Tensor, dataset: Dataset, ks: tuple[int, ...] = (1, 5, 10)
+) -> dict[str, RowValues]:
+    """Per R@k both ways, its hits: for image-to-text one per image (any of its captions in the top k), for
+    text-to-image one per caption, each with its image."""
     captions = [c for r in dataset for c in r.captions]
     owner = torch.tensor([i for i, r in enumerate(dataset) for _ in r.captions])
     feats, row = text_lookup(bundle, captions)
@@ -25,17 +38,11 @@ def retrieval(
     images = torch.arange(len(dataset))
     i2t_rank = sims.argsort(dim=1, descending=True)
     t2i_rank = sims.T.argsort(dim=1, descending=True)
-    values: dict[str, float] = {}
-    ci: dict[str, list[float]] = {}
+    rows: dict[str, RowValues] = {}
     for k in ks:
-        for name, hits, groups in (
-            (f"i2t_r{k}", (owner[i2t_rank[:, :k]] == images.unsqueeze(1)).any(dim=1), images),
-            (f"t2i_r{k}", (t2i_rank[:, :k] == owner.unsqueeze(1)).any(dim=1), owner),
-        ):
-            values[name] = float(hits.float().mean())
-            if n_boot:
-                ci[name] = list(bootstrap_ci(hits.numpy(), groups.numpy(), n_boot, seed))
-    return values, ci
+        rows[f"i2t_r{k}"] = RowValues((owner[i2t_rank[:, :k]] == images.unsqueeze(1)).any(dim=1).numpy(), images.numpy())
+        rows[f"t2i_r{k}"] = RowValues((t2i_rank[:, :k] == owner.unsqueeze(1)).any(dim=1).numpy(), owner.numpy())
+    return rows
 
 
 def recall_chance(dataset: Dataset, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:

@@ -8,13 +8,14 @@ from pathlib import Path
 import torch
 
 from ..data import Dataset
-from ..data.forms import FORMS, form_pairs
+from ..data.forms import FORMS, TRAIN_FORMS, form_pairs
 from ..data.negation import ImageNegations, build_negations
 from ..models import ClipBundle
 from ..results.evaluation import EvaluationRow
 from .features import image_features, shared_texts
-from .negation import Triple, form_accuracy, image_interval, mcq_accuracy, negation_breakdown
-from .retrieval import recall_chance, retrieval
+from .negation import Triple, form_rows, image_interval, mcq_accuracy, negation_breakdown
+from .paired import RowValues
+from .retrieval import recall_chance, recall_rows, recall_summary
 from .similarity import StudyTexts, similarity_study, study_texts
 
 
@@ -41,6 +42,30 @@ def evaluate(
     """One evaluation row: negation accuracies, MCQ, retrieval and the seed table fields (`image_feats` reused if
     given, else computed through the feature `cache` folder when given; `tasks`, `evaluation_tasks(dataset, seed)`,
     made here unless given)."""
+    return scored(bundle, dataset, seed, progress, image_feats, cache, tasks)[0]
+
+
+def scored(
+    bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
+    cache: str | Path | None = None, tasks: Tasks | None = None, trained_forms: tuple[str, ...] | list[str] = TRAIN_FORMS,
+) -> tuple[EvaluationRow, dict[str, RowValues]]:
+    """`evaluate`'s row, and per metric the values behind it (a hit or score per row, with the row's image), for the
+    paired change between two models (`paired.paired_changes`); `trained_forms` and `held_out_forms` average the
+    forms named in `trained_forms` and the others.
+
+    Args:
+        bundle: the model.
+        dataset: the images and captions.
+        seed: the seed of the tasks drawn and the bootstrap.
+        progress: show progress bars.
+        image_feats: the images' features, computed unless given.
+        cache: a feature cache folder for the image features.
+        tasks: `evaluation_tasks(dataset, seed)`, made here unless given.
+        trained_forms: the negation forms counted as trained on.
+
+    Returns:
+        (row, {metric: RowValues}).
+    """
     if image_feats is not None and len(image_feats) != len(dataset):
         raise ValueError(
             f"image_feats has {len(image_feats)} rows for {len(dataset)} images of {dataset.name}; "
@@ -55,13 +80,20 @@ def evaluate(
         feats = image_features(bundle, dataset, progress=progress, cache=cache) if image_feats is None else image_feats
         mcq = mcq_accuracy(bundle, feats, tasks.negations, seed=seed)
         study = similarity_study(bundle, dataset, seed=seed, image_feats=feats, pairs=tasks.study)
-        recall, recall_ci = retrieval(bundle, feats, dataset, seed=seed)
-        forms = form_accuracy(bundle, feats, tasks.forms)
+        recalls = recall_rows(bundle, feats, dataset)
+        forms = form_rows(bundle, feats, tasks.forms)
         breakdown = negation_breakdown(bundle, feats, tasks.negations, seed=seed)
+    recall, recall_ci = recall_summary(recalls, seed=seed)
+    pairs = study.pair_image
+    rows = breakdown.pop("rows") | mcq.rows | recalls | {
+        "flip_rate": RowValues(study.s_neg >= study.s_pos, pairs), "pos_mean": RowValues(study.s_pos, pairs),
+        "neg_mean": RowValues(study.s_neg, pairs),
+        "trained_forms": RowValues.cell_means([v for f in forms if f in trained_forms for v in forms[f].values()]),
+        "held_out_forms": RowValues.cell_means([v for f in forms if f not in trained_forms for v in forms[f].values()])}
     intervals = breakdown.pop("intervals") | {"mcq_accuracy": mcq.interval,
                                                "flip_rate": image_interval(study.s_neg >= study.s_pos, study.pair_image, seed)}
     halves = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "flip_rate", "trained_forms", "held_out_forms")
-    return EvaluationRow(
+    row = EvaluationRow(
         **asdict(study.summary()) | {"truncated_captions": bundle.truncated - truncated},
         images=len(dataset),
         **breakdown,
@@ -69,7 +101,8 @@ def evaluate(
         mcq_by_type=mcq.by_type,
         retrieval=recall,
         retrieval_ci=recall_ci,
-        form_accuracy=forms,
+        form_accuracy={f: {k: v.mean() for k, v in kinds.items()} for f, kinds in forms.items()},
         intervals={k: v for k, v in intervals.items() if v},
         chance=dict.fromkeys(halves, 0.5) | {"mcq_accuracy": mcq.chance} | recall_chance(dataset),
     )
+    return row, rows

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..evaluation.suite import evaluate, evaluation_tasks
+from ..data.forms import TRAIN_FORMS
+from ..evaluation.paired import paired_changes
+from ..evaluation.suite import evaluation_tasks, scored
 from ..io import atomic_path, write_text
 from ..models import load_bundle
 from ..results import EvaluationResult
@@ -33,18 +35,26 @@ def format_summary(result: EvaluationResult) -> str:
 
 
 def run_evaluate(
-    common: Common, cfg: EvaluateConfig, out: str | Path, models: list[str] | None = None, progress: bool = True
+    common: Common, cfg: EvaluateConfig, out: str | Path, models: list[str] | None = None, progress: bool = True,
+    trained_forms: list[str] | tuple[str, ...] = TRAIN_FORMS,
 ) -> EvaluationResult:
-    """Evaluate every model (default: the common one) on the data, on tasks drawn once for all of them; write
-    evaluation.json, comparison.md and .csv."""
+    """Evaluate every model (default: the common one) on the data, on tasks drawn once for all of them, each model
+    after the first with every metric's paired change against it (`trained_forms`: the forms fine-tuning trained on);
+    write evaluation.json, comparison.md and .csv."""
     out = Path(out)
     dataset = common_dataset(common, cfg.limit)
-    result = EvaluationResult(common.data, common.seed, len(dataset.skipped), [])
+    result = EvaluationResult(common.data, common.seed, len(dataset.skipped), [], list(trained_forms))
     tasks = evaluation_tasks(dataset, common.seed)
+    first = None
     for spec in models or [common.model]:
         print(f"evaluate: {spec} on {len(dataset)} images of {common.data}")
-        result.rows.append(evaluate(load_bundle(spec), dataset, seed=common.seed, progress=progress,
-                                    cache=feature_cache(common, out), tasks=tasks))
+        row, values = scored(load_bundle(spec), dataset, seed=common.seed, progress=progress,
+                             cache=feature_cache(common, out), tasks=tasks, trained_forms=trained_forms)
+        if first is None:
+            first = values
+        else:
+            row.changes = paired_changes(first, values, seed=common.seed)
+        result.rows.append(row)
     result.save(out)
     write_text(out / "comparison.md", format_summary(result))
     with atomic_path(out / "comparison.csv") as tmp, open(tmp, "w", newline="") as fh:

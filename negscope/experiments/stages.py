@@ -111,7 +111,8 @@ def _finetune(cfg: RunConfig, root: Path) -> Result:
 def _evaluate(cfg: RunConfig, root: Path) -> Result:
     from .evaluate import run_evaluate
 
-    return run_evaluate(cfg.common, cfg.evaluate, STAGE["evaluate"].folder(root), models=[cfg.model, str(finetuned_model(root))])
+    return run_evaluate(cfg.common, cfg.evaluate, STAGE["evaluate"].folder(root), models=[cfg.model, str(finetuned_model(root))],
+                        trained_forms=cfg.finetune.forms)
 
 
 def _recipes(cfg: RunConfig, root: Path) -> Result:

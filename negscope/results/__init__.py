@@ -15,7 +15,7 @@ from .attribution import (
 )
 from .base import Result, ResultError
 from .erasure import ErasureCurve, ErasurePoint, ErasureResult
-from .evaluation import EvaluationResult, EvaluationRow
+from .evaluation import EvaluationResult, EvaluationRow, PairedChange
 from .negations import NegationsResult
 from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
 from .recipes import RecipeRow, RecipesResult
@@ -38,6 +38,7 @@ __all__ = [
     "EvidenceSummary",
     "MeanCI",
     "NegationsResult",
+    "PairedChange",
     "PatchRun",
     "PatchingResult",
     "PerPair",

@@ -9,6 +9,19 @@ from .similarity import SeedRow
 
 
 @dataclass
+class PairedChange:
+    """A metric's change after − before between two models scored on the same images, with the 95% interval of the
+    change when whole images are resampled (paired: both models see the same resample); `real` when it excludes 0."""
+
+    before: float
+    after: float
+    change: float
+    ci_low: float
+    ci_high: float
+    real: bool
+
+
+@dataclass
 class EvaluationRow(SeedRow):
     """One model's metrics: presence, absence and swap accuracy, MCQ, retrieval and the seed Table 1 fields.
 
@@ -17,7 +30,9 @@ class EvaluationRow(SeedRow):
     accuracies cover every (caption, present object) and (caption, spread absent object) pair. `retrieval_ci` holds
     each recall's 95% interval over images and `intervals` that of each accuracy (and the flip rate); `chance` each
     metric's expected value under random scores. `form_accuracy` holds the presence and absence accuracy of every
-    negation form (`data.forms`), on the same drawn objects for every form.
+    negation form (`data.forms`), on the same drawn objects for every form. `changes` holds, in `evaluate`'s result,
+    each metric's paired change against the result's first row (empty on the first row), `trained_forms` and
+    `held_out_forms` (the mean of presence and absence accuracy over those forms) included.
     """
 
     images: int = 0
@@ -37,6 +52,7 @@ class EvaluationRow(SeedRow):
     form_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
     intervals: dict[str, list[float]] = field(default_factory=dict)
     chance: dict[str, float] = field(default_factory=dict)
+    changes: dict[str, PairedChange] = field(default_factory=dict)
 
     def metric(self, name: str) -> float:
         """A metric by name, retrieval figures (`i2t_r1`, ...) included."""
@@ -51,12 +67,15 @@ class EvaluationRow(SeedRow):
 
 @dataclass
 class EvaluationResult(Result):
-    """`evaluation.json`: one row per model; the first is the baseline the others are compared with."""
+    """`evaluation.json`: one row per model; the first is the baseline the others are compared with, each metric's
+    change with its paired interval in their `changes`. `trained_forms`: the negation forms counted as trained on."""
 
     kind = "evaluate"
     filename = "evaluation.json"
+    schema = 2
 
     data: str
     seed: int
     skipped_images: int
     rows: list[EvaluationRow]
+    trained_forms: list[str] = field(default_factory=list)

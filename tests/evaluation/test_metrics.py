@@ -105,6 +105,6 @@ def test_form_accuracy_matches_direct_and_covers_every_form(tiny, small_world):
         triples = pairs[form]["absence"]
         img = feats[[t[0] for t in triples]]
         wins = (img * tiny.encode_text([t[1] for t in triples])).sum(-1) > (img * tiny.encode_text([t[2] for t in triples])).sum(-1)
-        assert acc[form]["absence"] == float(wins.float().mean())
+        assert acc[form]["absence"] == float(wins.double().mean())
     row = evaluate(tiny, small_world, image_feats=feats)
     assert row.form_accuracy == acc and set(row.retrieval_ci) == set(row.retrieval)

@@ -1,5 +1,6 @@
 """The evaluation suite on the tiny model: row layout, ranges, reuse of image features, and the runner's rows."""
 
+import dataclasses
 import json
 
 import pytest
@@ -54,7 +55,22 @@ def test_tasks_built_once_give_the_same_rows(row, tiny, small_world, tmp_path):
         evaluate(tiny, Dataset(small_world.name, small_world.records[:4], small_world.categories), tasks=tasks)
     twice = run_evaluate(Common(model="tiny", data="world[:8]"), EvaluateConfig(), tmp_path, models=["tiny", "tiny"],
                          progress=False)
-    assert twice.rows == [row, row]
+    assert twice.rows[0] == row and dataclasses.replace(twice.rows[1], changes={}) == row
+
+
+def test_a_model_compared_with_itself_changes_nothing_real(tmp_path):
+    result = run_evaluate(Common(model="tiny", data="world[:8]"), EvaluateConfig(), tmp_path, models=["tiny", "tiny"],
+                          progress=False)
+    before, after = result.rows
+    assert before.changes == {} and result.trained_forms == ["no", "not_true"]
+    expected = {"presence_accuracy", "absence_accuracy", "swap_accuracy", "mcq_accuracy", "flip_rate", "pos_mean",
+                "trained_forms", "held_out_forms", "i2t_r1", "t2i_r10", "presence_all_pairs"}
+    assert expected <= set(after.changes)
+    for key, change in after.changes.items():
+        assert change.change == 0 and change.ci_low == 0 == change.ci_high and not change.real, key
+    for key in ("presence_accuracy", "mcq_accuracy", "flip_rate", "i2t_r1"):
+        assert after.changes[key].before == after.changes[key].after == pytest.approx(after.metric(key))
+    assert EvaluationResult.load(tmp_path) == result
 
 
 def test_evaluate_runner_writes_the_suite_rows(row, tmp_path):
