@@ -1,6 +1,6 @@
 """The report's first screen: how blind the model is to negation, where the evidence points once its controls are
-applied, the blocks selected, every metric before and after fine-tuning with its interval and chance level, the
-caveats the results themselves raise, and what each metric means."""
+applied, the blocks selected, every metric before and after fine-tuning with its interval and chance level and its
+change with the paired interval of that change, the caveats the results themselves raise, and what each metric means."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from ..results import EvaluationRow
 from .document import Doc, StageOutput, mean_of, pct
-from .tuning_sections import RETRIEVAL_COLUMNS, recall_name, trained_forms
+from .tuning_sections import RETRIEVAL_COLUMNS, change_cell, recall_name, trained_forms
 
 METRICS = {  # key: (name, what it measures)
     "presence_accuracy": ("presence accuracy", (
@@ -130,7 +130,8 @@ def name_of(key: str) -> str:
 
 
 def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
-    """Every metric before and after fine-tuning, with its 95% interval and its chance level."""
+    """Every metric before and after fine-tuning, with its 95% interval and its chance level, and its change with the
+    paired interval of the change."""
     if evaluate is None or len(evaluate.rows) < 2:
         return
     before, after = evaluate.rows[0], evaluate.rows[-1]
@@ -142,10 +143,14 @@ def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
         return "–" if value is None else f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
 
     rows = [[name_of(k), _chance(before, k), cell(before, k, b[k]), cell(after, k, a.get(k)),
-             None if a.get(k) is None else f"{a[k] - b[k]:+.3f}"] for k in b]
+             change_cell(after.changes.get(k), b[k], a.get(k))] for k in b]
     doc.para(f"**Before → after fine-tuning** on {before.images:,} images of `{evaluate.data}` (95% intervals over images "
-             f"in brackets; trained forms: {', '.join(f'`{f}`' for f in forms)}):")
-    doc.table(["metric", "chance", "before", "after", "change"], rows)
+             f"in brackets; trained forms: {', '.join(f'`{f}`' for f in forms)}). "
+             + ("Both models are scored on the same images, so each change has a paired interval: that of after − "
+                "before when whole images are resampled. A change is real only when that interval excludes 0; "
+                "otherwise it is within noise." if after.changes else
+                "The result holds no paired intervals of the changes, so no change is called real (rerun evaluate)."))
+    doc.table(["metric", "chance", "before", "after", "change [paired 95% interval]"], rows)
 
 
 def _chance(row: EvaluationRow, key: str) -> str:
@@ -172,17 +177,18 @@ def caveats(result: dict[str, Any]) -> list[str]:
 
 
 def change_caveats(before: EvaluationRow, after: EvaluationRow, forms: list[str]) -> list[str]:
-    """Metrics that end no better than chance, and metrics that fine-tuning made worse beyond their interval."""
+    """Metrics that end no better than chance, and metrics that fine-tuning made worse, really (the paired interval of
+    the change lies below 0)."""
     notes = []
     b, a = values(before, forms), values(after, forms)
     for key in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", *RETRIEVAL_COLUMNS):
         if key not in a or key not in b:
             continue
-        chance, ci_after, ci_before = after.chance.get(key), after.interval(key), before.interval(key)
+        chance, ci_after, change = after.chance.get(key), after.interval(key), after.changes.get(key)
         if chance is not None and ci_after and ci_after[0] <= chance:
             notes.append(f"{name_of(key)} after fine-tuning, {a[key]:.3f} [{ci_after[0]:.3f}, {ci_after[1]:.3f}], is not "
                          f"above chance ({chance:.3f}).")
-        if ci_before and a[key] < ci_before[0]:
-            notes.append(f"{name_of(key)} fell from {b[key]:.3f} to {a[key]:.3f}, below the model-before's interval "
-                         f"[{ci_before[0]:.3f}, {ci_before[1]:.3f}].")
+        if change is not None and change.real and change.change < 0:
+            notes.append(f"{name_of(key)} fell from {b[key]:.3f} to {a[key]:.3f}: a real drop, the paired interval of "
+                         f"the change [{change.ci_low:+.3f}, {change.ci_high:+.3f}] lies below 0.")
     return notes

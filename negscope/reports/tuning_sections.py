@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.forms import FORMS, GIVEN, TRAIN_FORMS
-from ..results import EvaluationRow, RecipesResult, TrainResult
+from ..results import EvaluationRow, PairedChange, RecipesResult, TrainResult
 from .document import Doc, StageOutput, caption_from_name, fmt, mean_of, open_section, over_seeds, with_ci
 
 
@@ -85,6 +85,15 @@ def recall_name(key: str) -> str:
     return f"{direction} R@{k}"
 
 
+def change_cell(change: PairedChange | None, before: float | None, after: float | None) -> str | None:
+    """"+0.050 [+0.020, +0.080], real": a change with its paired interval and whether that excludes 0; the plain
+    difference when the result holds no paired change; None when a side is missing."""
+    if change is None:
+        return None if before is None or after is None else f"{after - before:+.3f}"
+    return (f"{change.change:+.3f} [{change.ci_low:+.3f}, {change.ci_high:+.3f}], "
+            + ("real" if change.real else "within noise"))
+
+
 def evaluation(doc: Doc, out: StageOutput) -> None:
     """The before-and-after evaluation table, retrieval with intervals, every negation form, and the change made."""
     res = open_section(doc, "Before and after fine-tuning", out)
@@ -99,23 +108,22 @@ def evaluation(doc: Doc, out: StageOutput) -> None:
     if len(rows) >= 2:
         before, after = rows[0], rows[-1]
 
-        def recall(key: str) -> str:
-            b, a = before.retrieval.get(key), after.retrieval.get(key)
-            if b is None or a is None:
+        def moved(key: str) -> str:
+            if key in RETRIEVAL_COLUMNS and not (key in before.retrieval and key in after.retrieval):
                 return "–"
-            return f"{with_ci(b, before.retrieval_ci.get(key))} to {with_ci(a, after.retrieval_ci.get(key))} ({a - b:+.3f})"
+            b, a = before.metric(key), after.metric(key)
+            return (f"from {with_ci(b, before.interval(key))} to {with_ci(a, after.interval(key))} "
+                    f"({change_cell(after.changes.get(key), b, a)})")
 
-        cis = " (95% bootstrap intervals over images in brackets)" if before.retrieval_ci or after.retrieval_ci else ""
-        doc.para(
-            "Fine-tuning moved presence accuracy from {:.3f} to {:.3f} ({:+.3f}), absence accuracy from {:.3f} to {:.3f} "
-            "({:+.3f}) and MCQ accuracy from {:.3f} to {:.3f} ({:+.3f}, chance 0.250); image-to-text R@1 went from "
-            "{} and text-to-image R@1 from {}{}.".format(
-                *_change(before, after, "presence_accuracy"), *_change(before, after, "absence_accuracy"),
-                *_change(before, after, "mcq_accuracy"), recall("i2t_r1"), recall("t2i_r1"), cis,
-            )
-        )
-        table.append(["after − before", *(f"{after.metric(c) - before.metric(c):+.3f}" for c in EVAL_COLUMNS),
-                      f"{after.flips - before.flips:+d}"])
+        doc.para(f"Fine-tuning moved presence accuracy {moved('presence_accuracy')}, absence accuracy "
+                 f"{moved('absence_accuracy')} and MCQ accuracy {moved('mcq_accuracy')} (chance 0.250); image-to-text "
+                 f"R@1 went {moved('i2t_r1')} and text-to-image R@1 {moved('t2i_r1')}. Each model's 95% interval over "
+                 f"images is in brackets; "
+                 + ("each change comes with the paired 95% interval of after − before over the same images, and is real "
+                    "only when that interval excludes 0." if after.changes else
+                    "this result holds no paired intervals of the changes, so none is called real (rerun evaluate)."))
+        table.append(["after − before", *(change_cell(after.changes.get(c), before.metric(c), after.metric(c))
+                                          for c in EVAL_COLUMNS), f"{after.flips - before.flips:+d}"])
     doc.table(["model", *EVAL_COLUMNS, "flips"], table)
     _retrieval(doc, labels, rows)
     types_ = sorted({t for r in rows for t in r.mcq_by_type})
@@ -155,8 +163,8 @@ def _retrieval(doc: Doc, labels: list[str], rows: list[EvaluationRow]) -> None:
     table = [[label, *(with_ci(r.retrieval.get(k), r.retrieval_ci.get(k)) for k in keys)] for label, r in zip(labels, rows)]
     if len(rows) >= 2:
         before, after = rows[0], rows[-1]
-        table.append(["after − before", *(f"{after.retrieval[k] - before.retrieval[k]:+.3f}"
-                                          if k in after.retrieval and k in before.retrieval else None for k in keys)])
+        table.append(["after − before", *(change_cell(after.changes.get(k), before.retrieval.get(k), after.retrieval.get(k))
+                                          for k in keys)])
     doc.table(["model", *(recall_name(k) for k in keys)], table)
 
 
@@ -294,6 +302,3 @@ def _label(root: Path, spec: str) -> str:
     path = Path(spec)
     return f"`{path.relative_to(root).as_posix()}`" if path.is_relative_to(root) else f"`{spec}`"
 
-
-def _change(before: EvaluationRow, after: EvaluationRow, key: str) -> tuple[float, float, float]:
-    return before.metric(key), after.metric(key), after.metric(key) - before.metric(key)

@@ -1,5 +1,5 @@
 from negscope.experiments.report import write_report
-from negscope.results import EvaluationResult, SelectionResult, StudyResult
+from negscope.results import EvaluationResult, PairedChange, SelectionResult, StudyResult
 
 from .test_report import run_dir  # noqa: F401  (the fixture)
 
@@ -15,6 +15,10 @@ def _with_intervals(root):
     after.mcq_accuracy = 0.27
     before.retrieval_ci = {"i2t_r1": [0.79, 0.81], "t2i_r1": [0.45, 0.55]}
     after.retrieval_ci = {"i2t_r1": [0.77, 0.79], "t2i_r1": [0.45, 0.55]}
+    after.changes = {"presence_accuracy": PairedChange(0.3, 0.65, 0.35, 0.3, 0.4, True),
+                     "i2t_r1": PairedChange(0.8, 0.78, -0.02, -0.05, 0.01, False),
+                     "t2i_r1": PairedChange(0.5, 0.45, -0.05, -0.08, -0.02, True)}
+    after.retrieval["t2i_r1"] = 0.45
     res.save(root / "evaluate")
 
 
@@ -28,14 +32,19 @@ def test_the_summary_comes_first_with_every_headline_figure(run_dir):  # noqa: F
     assert "**Selected text blocks: 0, 2.** They hold 0.90 of the combined evidence" in summary
     assert "kept in at least 70.0% of 20 bootstrap resamples" in summary
     assert "| patching | block 2 | 0.60 | used |" in summary and "| probes | – | – | missing |" in summary
-    assert "| presence accuracy | 0.500 | 0.300 [0.250, 0.350] | 0.650 [0.600, 0.700] | +0.350 |" in summary
-    assert "| i2t R@1 | 0.025 | 0.800 [0.790, 0.810] | 0.780 [0.770, 0.790] | -0.020 |" in summary
-    assert "| t2i R@1 | 0.025 | 0.500 [0.450, 0.550] | 0.500 [0.450, 0.550] | +0.000 |" in summary
-    assert "| MCQ, negation answer | 0.250 | 0.300 | 0.300 | +0.000 |" in summary
-    # computed caveats: a metric not above chance after, and a fall below the model-before's interval
+    assert ("| presence accuracy | 0.500 | 0.300 [0.250, 0.350] | 0.650 [0.600, 0.700] | +0.350 [+0.300, +0.400], "
+            "real |") in summary
+    # below the interval of the model before, yet the paired interval of the change holds 0: within noise
+    assert "| i2t R@1 | 0.025 | 0.800 [0.790, 0.810] | 0.780 [0.770, 0.790] | -0.020 [-0.050, +0.010], within noise |" in summary
+    # inside the interval of the model before, yet the paired interval excludes 0: real
+    assert "| t2i R@1 | 0.025 | 0.500 [0.450, 0.550] | 0.450 [0.450, 0.550] | -0.050 [-0.080, -0.020], real |" in summary
+    assert "| MCQ, negation answer | 0.250 | 0.300 | 0.300 | +0.000 |" in summary  # no paired change in the result
+    assert "A change is real only when that interval excludes 0" in summary
+    # computed caveats: a metric not above chance after, and a real drop (paired interval below 0)
     assert "MCQ accuracy after fine-tuning, 0.270 [0.200, 0.300], is not above chance (0.250)." in summary
-    assert "i2t R@1 fell from 0.800 to 0.780, below the model-before's interval [0.790, 0.810]." in summary
-    assert "t2i R@1 fell" not in summary and "presence accuracy after fine-tuning" not in summary
+    assert ("t2i R@1 fell from 0.500 to 0.450: a real drop, the paired interval of the change [-0.080, -0.020] lies "
+            "below 0.") in summary
+    assert "i2t R@1 fell" not in summary and "presence accuracy after fine-tuning" not in summary
     assert "**absence accuracy**: share of pairs where a true caption negating an object the image lacks" in summary
     assert "| stage | status |" not in summary and "nan" not in summary
 
