@@ -35,14 +35,14 @@ def format_summary(result: EvaluationResult) -> str:
 def run_evaluate(
     common: Common, cfg: EvaluateConfig, out: str | Path, models: list[str] | None = None, progress: bool = True
 ) -> EvaluationResult:
-    """Evaluate every model (default: the common one) on the data, on tasks drawn once for all of them; write
-    evaluation.json, comparison.md and .csv."""
+    """Evaluate every model (default: the common one) on the data's evaluation split (which no analysis stage and no
+    fine-tuning reads), on tasks drawn once for all of them; write evaluation.json, comparison.md and .csv."""
     out = Path(out)
     dataset = common_dataset(common, cfg.limit)
-    result = EvaluationResult(common.data, common.seed, len(dataset.skipped), [])
+    result = EvaluationResult(dataset.describe(), common.seed, len(dataset.skipped), [])
     tasks = evaluation_tasks(dataset, common.seed)
     for spec in models or [common.model]:
-        print(f"evaluate: {spec} on {len(dataset)} images of {common.data}")
+        print(f"evaluate: {spec} on {dataset.describe()}")
         result.rows.append(evaluate(load_bundle(spec), dataset, seed=common.seed, progress=progress,
                                     cache=feature_cache(common, out), tasks=tasks))
     result.save(out)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from negscope.data import export_coco, load_dataset, world_dataset
 
-IMAGES = 4
+IMAGES = 8  # four of them in the evaluation split, which `negscope negations` reads
 
 
 def _records(ds) -> list[tuple]:
@@ -22,10 +22,11 @@ def _records(ds) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def coco(tmp_path_factory) -> tuple[Path, list[tuple]]:
-    """A four-image COCO folder (three PNG images, one JPEG) and its records as loaded intact."""
+    """An eight-image COCO folder (one of its evaluated images a JPEG, the others PNG) and the records of its
+    evaluation split as loaded intact."""
     base = tmp_path_factory.mktemp("coco_fuzz") / "base"
     export_coco(world_dataset(IMAGES), base)
-    png = min((base / "val2017").glob("*.png"))
+    png = sorted((base / "val2017").glob("*.png"))[2]
     with Image.open(png) as img:
         img.convert("RGB").save(png.with_suffix(".jpg"), quality=95)
     png.unlink()
@@ -34,8 +35,8 @@ def coco(tmp_path_factory) -> tuple[Path, list[tuple]]:
         for entry in data["images"]:
             entry["file_name"] = entry["file_name"].replace(png.name, png.with_suffix(".jpg").name)
         path.write_text(json.dumps(data), encoding="utf-8")
-    ref = _records(load_dataset(str(base)))
-    assert len(ref) == IMAGES
+    ref = _records(load_dataset(str(base), role="evaluation"))
+    assert len(ref) == IMAGES // 2
     return base, ref
 
 
@@ -43,7 +44,7 @@ def _judge(ref: list[tuple]):
     by_id = {r[0]: r for r in ref}
 
     def judge(folder: Path, out: Path) -> tuple[str, str]:
-        ds = load_dataset(str(folder))
+        ds = load_dataset(str(folder), role="evaluation")
         got, written = _records(ds), json.loads((out / "negations.json").read_text(encoding="utf-8"))
         if (written["images"], written["skipped_images"]) != (len(ds), len(ds.skipped)):
             return "failure", f"negations.json reports {written['images']} images, {written['skipped_images']} skipped"
