@@ -111,14 +111,16 @@ def feature_cache(common: Common, out: str | Path) -> Path:
     return Path(common.cache) if common.cache else Path(out) / CACHE
 
 
-def common_dataset(common: Common, limit: int | None, role: str = "evaluation") -> Dataset:
+def common_dataset(common: Common, limit: int | None, role: str | None = None) -> Dataset:
     """The shared data (`common.data`, its split, the bad-image policy): at most `limit` images of `role`'s split.
 
     Args:
         common: the shared settings.
         limit: at most this many images.
-        role: 'evaluation' (what `evaluate` scores) or 'analysis' (the stages that pick the blocks); the two never share
-            an image (see `data.splits`). The dataset's `describe()` names the split and its number of images.
+        role: 'evaluation' (what `evaluate` and the studies score) or 'analysis' (the stages whose evidence picks the
+            blocks), which never share an image (see `data.splits`); None reads the data as its spec names it, for
+            the stages that neither pick blocks nor score fine-tuning (negations, similarity). The dataset's
+            `describe()` names the split and its number of images.
 
     Returns:
         The dataset.
@@ -138,7 +140,7 @@ def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | Re
     from ..fingerprint import code_fingerprint, digest
     from ..models import load_bundle, model_fingerprint
 
-    dataset = common_dataset(common, study.limit)
+    dataset = common_dataset(common, study.limit, role="evaluation")
     bundle = load_bundle(common.model)
     key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data), "split": common.split,
                   "limit": study.limit, "seed": common.seed, "code": code_fingerprint()})

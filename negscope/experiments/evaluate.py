@@ -38,7 +38,7 @@ def run_evaluate(
     """Evaluate every model (default: the common one) on the data's evaluation split (which no analysis stage and no
     fine-tuning reads), on tasks drawn once for all of them; write evaluation.json, comparison.md and .csv."""
     out = Path(out)
-    dataset = common_dataset(common, cfg.limit)
+    dataset = common_dataset(common, cfg.limit, role="evaluation")
     result = EvaluationResult(dataset.describe(), common.seed, len(dataset.skipped), [])
     tasks = evaluation_tasks(dataset, common.seed)
     for spec in models or [common.model]:

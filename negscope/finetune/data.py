@@ -20,10 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DataError, Dataset, ImageRecord, load_dataset, shared_images, world_count, world_dataset
+from ..data.coco import coco_split, coco_splits
 from ..data.forms import TRAIN_FORMS, get_forms
 from ..data.negation import absent_candidates
 from ..data.phrases import mentioned
-from ..data.splits import TRAIN_SPLIT, world_split
+from ..data.splits import TRAIN_SPLIT, role_part, world_split
+from ..data.tables import is_table
 from ..data.world import TRAIN_SEED
 
 
@@ -151,11 +153,20 @@ def _check_hold_out(source: Source, n: int) -> None:
                         "validation and train on the rest; lower validation (0 turns it off) or give more images")
 
 
-def same_source(a: str, b: str) -> bool:
-    """Whether data specs `a` and `b` name the same data (world specs all name the shapes world)."""
-    if world_count(a, 1) is not None or world_count(b, 1) is not None:
-        return world_count(a, 1) is not None and world_count(b, 1) is not None
-    return a == b or Path(a).resolve() == Path(b).resolve()
+def same_source(spec: str, evaluation: str, split: str | None = None) -> bool:
+    """Whether training data `spec` is the evaluated data `evaluation` (with its COCO `split`) itself: the same
+    table, or the same COCO folder where `spec` names the split its training split comes from (train2017 when the
+    folder has it beside the evaluated split, else the evaluated split); world specs all name the shapes world."""
+    if world_count(spec, 1) is not None or world_count(evaluation, 1) is not None:
+        return world_count(spec, 1) is not None and world_count(evaluation, 1) is not None
+    if spec == evaluation:
+        return True
+    if is_table(spec) or is_table(evaluation) or not (Path(spec).is_dir() and Path(evaluation).is_dir()):
+        return Path(spec).resolve() == Path(evaluation).resolve()
+    root, named, _ = coco_split(spec, prefer=TRAIN_SPLIT)
+    eval_root, evaluated, _ = coco_split(evaluation, split)
+    trained, _ = role_part("training", list(coco_splits(eval_root)), evaluated)
+    return root.resolve() == eval_root.resolve() and named == trained
 
 
 def training_dataset(spec: str, pool: int = 10000, evaluation: str | None = None, split: str | None = None) -> Dataset:
@@ -179,7 +190,7 @@ def training_dataset(spec: str, pool: int = 10000, evaluation: str | None = None
         dataset = world_dataset(n, seed=TRAIN_SEED)
         dataset.split = world_split("training")
         return dataset
-    if evaluation is not None and same_source(spec, evaluation):
+    if evaluation is not None and same_source(spec, evaluation, split):
         return load_dataset(evaluation, split=split, role="training")
     dataset = load_dataset(spec, prefer=TRAIN_SPLIT)
     if evaluation is not None and world_count(evaluation, 1) is None:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from negscope.data import export_coco, load_dataset, world_dataset
 
-IMAGES = 8  # four of them in the evaluation split, which `negscope negations` reads
+IMAGES = 4
 
 
 def _records(ds) -> list[tuple]:
@@ -22,11 +22,10 @@ def _records(ds) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def coco(tmp_path_factory) -> tuple[Path, list[tuple]]:
-    """An eight-image COCO folder (one of its evaluated images a JPEG, the others PNG) and the records of its
-    evaluation split as loaded intact."""
+    """A four-image COCO folder (three PNG images, one JPEG) and its records as loaded intact."""
     base = tmp_path_factory.mktemp("coco_fuzz") / "base"
     export_coco(world_dataset(IMAGES), base)
-    png = sorted((base / "val2017").glob("*.png"))[2]
+    png = min((base / "val2017").glob("*.png"))
     with Image.open(png) as img:
         img.convert("RGB").save(png.with_suffix(".jpg"), quality=95)
     png.unlink()
@@ -35,8 +34,8 @@ def coco(tmp_path_factory) -> tuple[Path, list[tuple]]:
         for entry in data["images"]:
             entry["file_name"] = entry["file_name"].replace(png.name, png.with_suffix(".jpg").name)
         path.write_text(json.dumps(data), encoding="utf-8")
-    ref = _records(load_dataset(str(base), role="evaluation"))
-    assert len(ref) == IMAGES // 2
+    ref = _records(load_dataset(str(base)))
+    assert len(ref) == IMAGES
     return base, ref
 
 
@@ -44,7 +43,7 @@ def _judge(ref: list[tuple]):
     by_id = {r[0]: r for r in ref}
 
     def judge(folder: Path, out: Path) -> tuple[str, str]:
-        ds = load_dataset(str(folder), role="evaluation")
+        ds = load_dataset(str(folder))
         got, written = _records(ds), json.loads((out / "negations.json").read_text(encoding="utf-8"))
         if (written["images"], written["skipped_images"]) != (len(ds), len(ds.skipped)):
             return "failure", f"negations.json reports {written['images']} images, {written['skipped_images']} skipped"

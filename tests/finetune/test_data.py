@@ -119,3 +119,13 @@ def test_a_table_gets_a_validation_split_of_whole_images(tmp_path):
     assert (src.image_count, len(src)) == (8, 16) and not {id(r) for r in held} & {id(r) for r in src.images}
     with pytest.raises(DataError, match="too few to hold 7 out"):
         src.hold_out(7)
+
+
+def test_train2017_of_the_evaluated_folder_gives_its_training_split(tmp_path):
+    for seed, split in ((20, "train2017"), (21, "val2017")):
+        export_coco(world_dataset(8, seed=seed), tmp_path / "coco", split=split)
+    evaluated = str(tmp_path / "coco" / "val2017")
+    src = training_source(str(tmp_path / "coco" / "train2017"), forms=["no"], evaluation=evaluated)
+    assert sorted(r.image_id for r in src.images) == [1, 2, 3, 5, 6, 7]  # 0 and 4 are analysed
+    with pytest.raises(DataError, match=r"shares 8 image\(s\)"):  # val2017 is what evaluate scores
+        training_source(evaluated, forms=["no"], evaluation=str(tmp_path / "coco"))
