@@ -14,12 +14,15 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..io import write_json
 from .records import DataError, Dataset, ImageRecord, ObjectAnn
+
+if TYPE_CHECKING:
+    from .splits import Part
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEFAULT_SPLIT = "val2017"
@@ -28,7 +31,7 @@ LAYOUT = ("a COCO-format folder holds annotations/captions_<split>.json and anno
 CHECK_SIZE = 64  # images are decoded at about this size to check them: a JPEG decodes at 1/8 scale, quickly
 
 
-def _splits(folder: Path) -> dict[str, Path]:
+def coco_splits(folder: Path) -> dict[str, Path]:
     """The splits whose captions file lies in `folder` or `folder/annotations`, by name."""
     found = sorted(folder.glob("captions_*.json")) + sorted(folder.glob("annotations/captions_*.json"))
     return {p.stem.split("_", 1)[1]: p.parent for p in reversed(found)}
@@ -40,12 +43,12 @@ def coco_split(folder: str | Path, split: str | None = None, prefer: str = DEFAU
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"data folder {folder} does not exist; pass a COCO-format folder, 'world' or 'world:N'")
-    splits = _splits(folder)
-    if not splits and folder.name in _splits(folder.parent):
+    splits = coco_splits(folder)
+    if not splits and folder.name in coco_splits(folder.parent):
         if split not in (None, folder.name):
             raise DataError(f"data folder {folder} is the image folder of split {folder.name!r}, but --split is "
                             f"{split!r}; pass the COCO root {folder.parent} with --split {split}, or drop --split")
-        return folder.parent, folder.name, _splits(folder.parent)[folder.name]
+        return folder.parent, folder.name, coco_splits(folder.parent)[folder.name]
     if not splits:
         raise DataError(f"no captions_*.json in {folder} or {folder / 'annotations'}; {LAYOUT}")
     if split is None:
@@ -140,9 +143,9 @@ def usable_images(paths: list[Path], whats: list[str], strict: bool, skipped: li
 
 
 def load_coco(folder: str | Path, strict: bool = False, split: str | None = None, limit: int | None = None,
-              prefer: str = DEFAULT_SPLIT) -> Dataset:
-    """Load one split of a COCO-format folder (see the module docstring), at most `limit` images; bad images are
-    skipped and counted, or fatal when `strict`."""
+              prefer: str = DEFAULT_SPLIT, part: Part | None = None) -> Dataset:
+    """Load one split of a COCO-format folder (see the module docstring), at most `limit` images of `part` of it (the
+    images with captions in id order; default: all); bad images are skipped and counted, or fatal when `strict`."""
     root, split, notes = coco_split(folder, split, prefer)
     cap_path, inst_path = notes / f"captions_{split}.json", notes / f"instances_{split}.json"
     caps = _read(cap_path, ("images", "annotations"))
@@ -169,6 +172,7 @@ def load_coco(folder: str | Path, strict: bool = False, split: str | None = None
     images = [(_field(img, "id", int, cap_path, "image", i), _field(img, "file_name", str, cap_path, "image", i))
               for i, img in enumerate(caps["images"])]
     images = sorted((image_id, name) for image_id, name in images if captions[image_id])
+    images = [im for rank, im in enumerate(images) if part is None or part.holds(rank)]
     skipped: list[str] = []
     keep = usable_images([image_dir / name for _, name in images], [""] * len(images), strict, skipped,
                          "restore the file", folder=image_dir, want=limit)
@@ -177,8 +181,11 @@ def load_coco(folder: str | Path, strict: bool = False, split: str | None = None
     if skipped:
         warnings.warn(f"skipped {len(skipped)} bad image(s) in {root} ({split}), first: {skipped[0]}", stacklevel=2)
     if not records:
-        raise DataError(f"{root} ({split}) holds no readable image with captions; check the image folder {image_dir}")
-    return Dataset(f"{root.name}/{split}", records, list(dict.fromkeys(cat_names.values())), skipped)
+        within = f" in its {part.role} split" if part else ""
+        raise DataError(f"{root} ({split}) holds no readable image with captions{within}; check the image folder "
+                        f"{image_dir}, or give more images")
+    return Dataset(f"{root.name}/{split}", records, list(dict.fromkeys(cat_names.values())), skipped,
+                   part.describe() if part else "")
 
 
 def export_coco(dataset: Dataset, folder: str | Path, split: str = DEFAULT_SPLIT, suffix: str = ".png") -> Path:

@@ -99,12 +99,14 @@ class ImageRecord:
 
 @dataclass
 class Dataset:
-    """A list of image records plus the category vocabulary they draw on."""
+    """A list of image records plus the category vocabulary they draw on; `split` says which part of its source the
+    records are, when they are one role's part (see `data.splits`)."""
 
     name: str
     records: list[ImageRecord]
     categories: list[str]
     skipped: list[str] = field(default_factory=list)
+    split: str = ""
 
     def __len__(self) -> int:
         return len(self.records)
@@ -126,7 +128,11 @@ class Dataset:
             return self
         if n <= 0:
             raise DataError(f"limit {n} must be a positive number of images")
-        return Dataset(self.name, self.records[:n], self.categories, self.skipped)
+        return Dataset(self.name, self.records[:n], self.categories, self.skipped, self.split)
+
+    def describe(self) -> str:
+        """The data named for a result: its name, the split it is and its number of images."""
+        return f"{self.name} ({self.split}; {len(self)} images)" if self.split else f"{self.name} ({len(self)} images)"
 
     def cooccurrence(self) -> dict[str, set[str]]:
         """For each category, the categories seen in the same image somewhere in the dataset."""

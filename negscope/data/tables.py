@@ -22,10 +22,13 @@ import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .coco import usable_images
 from .records import DataError, Dataset, GivenNegation, ImageRecord, MCQItem
+
+if TYPE_CHECKING:
+    from .splits import Part
 
 SUFFIXES = (".csv", ".jsonl")
 ALIASES = {"negated_caption": "presence", "absence_caption": "absence"}
@@ -104,8 +107,9 @@ def _mcq(path: Path, line: int, row: dict[str, Any]) -> MCQItem:
     return MCQItem(options, types, answer)
 
 
-def load_table(spec: str | Path, strict: bool = False) -> Dataset:
-    """A CSV or JSONL table in one of the three layouts (see the module docstring) as a `Dataset`."""
+def load_table(spec: str | Path, strict: bool = False, part: Part | None = None) -> Dataset:
+    """A CSV or JSONL table in one of the three layouts (see the module docstring) as a `Dataset`: the images of
+    `part` of it (counted in the order the table first names them; default: all)."""
     path = Path(spec)
     if not path.is_file():
         raise DataError(f"data table {path} does not exist; check the path given as --data")
@@ -121,8 +125,10 @@ def load_table(spec: str | Path, strict: bool = False) -> Dataset:
         first.setdefault(name, line)
     skipped: list[str] = []
     names = list(first)
-    keep = set(usable_images([path.parent / n for n in names], [f" (line {first[n]})" for n in names], strict, skipped,
-                             f"restore the file (paths are relative to {path.parent})"))
+    mine = [i for i in range(len(names)) if part is None or part.holds(i)]
+    found = usable_images([path.parent / names[i] for i in mine], [f" (line {first[names[i]]})" for i in mine], strict,
+                          skipped, f"restore the file (paths are relative to {path.parent})")
+    keep = {mine[k] for k in found}
     records = {n: ImageRecord(i, [], [], path=path.parent / n) if i in keep else None for i, n in enumerate(names)}
     for line, row, name in named:
         rec = records[name]
@@ -144,5 +150,6 @@ def load_table(spec: str | Path, strict: bool = False) -> Dataset:
     if skipped:
         warnings.warn(f"skipped {len(skipped)} missing or unreadable image(s) of {path}, first: {skipped[0]}", stacklevel=2)
     if not kept:
-        raise DataError(f"{path} names no readable image; image paths are relative to {path.parent}")
-    return Dataset(path.name, kept, [], skipped)
+        within = f" in its {part.role} split (give the table more images)" if part else ""
+        raise DataError(f"{path} names no readable image{within}; image paths are relative to {path.parent}")
+    return Dataset(path.name, kept, [], skipped, part.describe() if part else "")

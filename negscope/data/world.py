@@ -19,6 +19,7 @@ CATEGORIES = [f"{c} {s}" for c in COLORS for s in SHAPES]
 IMAGE_SIZE = 64
 EVAL_SEED = 1
 TRAIN_SEED = 0
+ANALYSIS_SEED = 2
 
 CAPTION_TEMPLATES = (
     "a photo of {objects}",
@@ -120,7 +121,8 @@ def scene(index: int, seed: int = EVAL_SEED) -> ImageRecord:
 
 
 def world_dataset(n: int, seed: int = EVAL_SEED, start: int = 0) -> Dataset:
-    """`n` scenes starting at `start`; seed 1 is the held-out split, seed 0 the training split."""
+    """`n` scenes starting at `start`; seed 1 is the held-out (evaluation) split, seed 0 the training split and seed
+    2 the analysis split."""
     return Dataset(
         name=f"world[{start}:{start + n}]@{seed}",
         records=[scene(i, seed) for i in range(start, start + n)],

@@ -46,7 +46,7 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
     seed, model = common.seed, common.model
     torch.manual_seed(seed)
     bundle = load_bundle(model)
-    dataset = common_dataset(common, cfg.limit)
+    dataset = common_dataset(common, cfg.limit, role="analysis")
     cache = feature_cache(common, out)
     pairs, image_feats = study_texts(dataset, seed), image_features(bundle, dataset, cache=cache)
     firsts = [pairs.pair_image.index(i) for i in range(len(dataset))]

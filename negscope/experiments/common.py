@@ -96,7 +96,8 @@ class Study:
         def train_and_evaluate() -> EvaluationRow:
             print(f"{label} with seed {seed}")
             fine_tune(self.common.model, self.train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
-                      pool=train.pool, resume=True, progress=self.progress, cache=self.cache)
+                      pool=train.pool, resume=True, progress=self.progress, cache=self.cache,
+                      evaluation=self.common.data, split=self.common.split)
             return evaluate(load_bundle(str(folder)), self.dataset, seed=self.common.seed, progress=self.progress,
                             cache=self.cache, tasks=self.tasks)
 
@@ -110,24 +111,36 @@ def feature_cache(common: Common, out: str | Path) -> Path:
     return Path(common.cache) if common.cache else Path(out) / CACHE
 
 
-def common_dataset(common: Common, limit: int | None) -> Dataset:
-    """The shared data (`common.data`, its split, the bad-image policy), at most `limit` images."""
+def common_dataset(common: Common, limit: int | None, role: str | None = None) -> Dataset:
+    """The shared data (`common.data`, its split, the bad-image policy): at most `limit` images of `role`'s split.
+
+    Args:
+        common: the shared settings.
+        limit: at most this many images.
+        role: 'evaluation' (what `evaluate` and the studies score) or 'analysis' (the stages whose evidence picks the
+            blocks), which never share an image (see `data.splits`); None reads the data as its spec names it, for
+            the stages that neither pick blocks nor score fine-tuning (negations, similarity). The dataset's
+            `describe()` names the split and its number of images.
+
+    Returns:
+        The dataset.
+    """
     from ..data import load_dataset
 
-    return load_dataset(common.data, limit=limit, strict=common.strict, split=common.split)
+    return load_dataset(common.data, limit=limit, strict=common.strict, split=common.split, role=role)
 
 
 def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | RecipesConfig, out: Path,
                progress: bool = True) -> Study:
-    """The study of `common`'s model on `study.limit` images of its data, trained on `finetune.train_data` (default:
-    the same data) for `study.steps` steps with seeds `common.seed` onwards (`study.seeds` of them); the model's
+    """The study of `common`'s model on `study.limit` images of its data's evaluation split, trained on
+    `finetune.train_data` (default: the same data's training split) for `study.steps` steps with seeds `common.seed` onwards (`study.seeds` of them); the model's
     evaluation row before fine-tuning is stored in `out/baseline`."""
     from ..data import data_fingerprint
     from ..evaluation.suite import evaluate, evaluation_tasks
     from ..fingerprint import code_fingerprint, digest
     from ..models import load_bundle, model_fingerprint
 
-    dataset = common_dataset(common, study.limit)
+    dataset = common_dataset(common, study.limit, role="evaluation")
     bundle = load_bundle(common.model)
     key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data), "split": common.split,
                   "limit": study.limit, "seed": common.seed, "code": code_fingerprint()})

@@ -126,7 +126,8 @@ class FinetuneConfig(TrainConfig):
     """Omni-NegCLIP fine-tuning: which blocks, on which data, and the trainer's settings."""
 
     blocks: str = setting("auto", "auto (from the selection), front, middle, back (thirds), all, or indices like 0,1,2")
-    train_data: str | None = setting(None, "training data (default: the shared data; world means the training scenes)")
+    train_data: str | None = setting(None, "training data (default: the shared data's training split; world means the "
+                                   "training scenes); refused when it holds an evaluated image")
     pool: int = setting(10000, "training scenes drawn for world data", low=1)
 
     def __post_init__(self) -> None:

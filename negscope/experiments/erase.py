@@ -42,7 +42,7 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
     out = Path(out)
     torch.manual_seed(common.seed)
     bundle = load_bundle(common.model)
-    dataset = common_dataset(common, cfg.limit)
+    dataset = common_dataset(common, cfg.limit, role="analysis")
     if len(dataset) < 2:
         raise ValueError(f"erasure needs at least 2 images (half to fit, half to measure); {common.data} gave {len(dataset)}; raise --limit")
     negs = build_negations(dataset, common.seed)

@@ -38,16 +38,16 @@ def run_evaluate(
     common: Common, cfg: EvaluateConfig, out: str | Path, models: list[str] | None = None, progress: bool = True,
     trained_forms: list[str] | tuple[str, ...] = TRAIN_FORMS,
 ) -> EvaluationResult:
-    """Evaluate every model (default: the common one) on the data, on tasks drawn once for all of them, each model
-    after the first with every metric's paired change against it (`trained_forms`: the forms fine-tuning trained on);
-    write evaluation.json, comparison.md and .csv."""
+    """Evaluate every model (default: the common one) on the data's evaluation split (which no analysis stage and no
+    fine-tuning reads), on tasks drawn once for all of them, each model after the first with every metric's paired
+    change against it (`trained_forms`: the forms fine-tuning trained on); write evaluation.json, comparison.md and .csv."""
     out = Path(out)
-    dataset = common_dataset(common, cfg.limit)
-    result = EvaluationResult(common.data, common.seed, len(dataset.skipped), [], list(trained_forms))
+    dataset = common_dataset(common, cfg.limit, role="evaluation")
+    result = EvaluationResult(dataset.describe(), common.seed, len(dataset.skipped), [], list(trained_forms))
     tasks = evaluation_tasks(dataset, common.seed)
     first = None
     for spec in models or [common.model]:
-        print(f"evaluate: {spec} on {len(dataset)} images of {common.data}")
+        print(f"evaluate: {spec} on {dataset.describe()}")
         row, values = scored(load_bundle(spec), dataset, seed=common.seed, progress=progress,
                              cache=feature_cache(common, out), tasks=tasks, trained_forms=trained_forms)
         if first is None:

@@ -16,10 +16,12 @@ def run_finetune(
     common: Common, cfg: FinetuneConfig, out: str | Path, selection: str | Path | None = None, resume: bool = False,
     progress: bool = True,
 ) -> TrainResult:
-    """Fine-tune the model on the training data, training the blocks `cfg.blocks` names; writes the model, train.json and the curves to `out`."""
+    """Fine-tune the model on the training data (default: the training split of the shared data), never on an image
+    the evaluation scores, training the blocks `cfg.blocks` names; writes the model, train.json and the curves to
+    `out`."""
     result = fine_tune(common.model, cfg.train_data or common.data, cfg.blocks, out, cfg=cfg, seed=common.seed,
                        selection=selection, resume=resume, pool=cfg.pool, progress=progress,
-                       cache=feature_cache(common, out))
+                       cache=feature_cache(common, out), evaluation=common.data, split=common.split)
     rank, _ = init_distributed()
     if rank == 0:
         training_curve(result.history, Path(out) / "training_curve.png", title=f"fine-tuning text blocks {result.blocks}")

@@ -36,7 +36,7 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
     seed = common.seed
     torch.manual_seed(seed)
     bundle = load_bundle(common.model)
-    dataset = common_dataset(common, cfg.limit)
+    dataset = common_dataset(common, cfg.limit, role="analysis")
     rows, pos, neg = negation_pairs(dataset, cfg.pairs, seed)
     position_sets = ("eos", "context", "all") if cfg.all_tokens else ("eos",)
     aligned = aligned_pairs(bundle, rows, pos, neg) if cfg.all_tokens else None

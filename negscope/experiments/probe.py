@@ -130,7 +130,7 @@ def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: boo
     torch.manual_seed(common.seed)
     out = Path(out)
     bundle = load_bundle(common.model)
-    dataset = common_dataset(common, cfg.limit)
+    dataset = common_dataset(common, cfg.limit, role="analysis")
     tasks = [negated_task(dataset, cfg.captions_per_image, common.seed), scope_task(dataset, cfg.captions_per_image),
              scope_position_task(dataset, cfg.captions_per_image)]
     seeds = [common.seed + k for k in range(cfg.seeds)]

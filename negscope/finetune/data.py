@@ -1,27 +1,32 @@
-"""Training data for fine-tuning: images with a caption and its negations.
+"""Training data for fine-tuning: images with a caption and its negations, never an image that is evaluated.
 
-Two kinds of source, chosen by `training_source(spec)`:
+Two kinds of source, chosen by `training_source(spec, evaluation=...)`:
 
 - `WorldSource`: the shapes world (`world` or `world:N`: N scenes, default `pool`, of its training split
   `TRAIN_SEED`, never the held-out evaluation split) or a COCO-format folder. Negations are drawn afresh each
   step from the objects each caption mentions, in the configured forms.
 - `GivenSource`: a table that brings its own negations (`data.tables`), e.g. CC-Neg style (`presence`, a false
   caption: the presence objective) or NegationCLIP style (`absence`, a true caption: the absence objective).
+
+Training data that is the evaluated data itself is read through its training split (`data.splits`); other training
+data is refused when it holds an image the evaluation reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from ..data import DataError, Dataset, ImageRecord, load_dataset, world_count, world_dataset
+from ..data import DataError, Dataset, ImageRecord, load_dataset, shared_images, world_count, world_dataset
+from ..data.coco import coco_split, coco_splits
 from ..data.forms import TRAIN_FORMS, get_forms
 from ..data.negation import absent_candidates
 from ..data.phrases import mentioned
+from ..data.splits import TRAIN_SPLIT, role_part, world_split
+from ..data.tables import is_table
 from ..data.world import TRAIN_SEED
-
-TRAIN_SPLIT = "train2017"
 
 
 @dataclass
@@ -39,6 +44,7 @@ class WorldSource:
 
     has_negated = True
     has_absence = True
+    scorable = True
     skip_reason = "none of their captions mentions an annotated object"
 
     def __init__(self, dataset: Dataset, forms: list[str] | tuple[str, ...] = TRAIN_FORMS):
@@ -52,16 +58,19 @@ class WorldSource:
                             "can be built; give data with instances, or a table with its own negations")
         self.cooccur = dataset.cooccurrence()
         self.categories = dataset.categories
-        self.name = dataset.name
+        self.name = dataset.describe()
 
     def __len__(self) -> int:
         return len(self.records)
 
+    @property
+    def image_count(self) -> int:
+        """The number of distinct images trained on."""
+        return len(self.records)
+
     def hold_out(self, n: int) -> Dataset:
         """Take the last `n` images out of training and return them as a validation split."""
-        if not 0 < n < len(self.records) - 1:
-            raise DataError(f"{self.name} has {len(self.records)} images with objects, too few to hold {n} out for "
-                            "validation and train on the rest; lower validation (0 turns it off) or give more images")
+        _check_hold_out(self, n)
         held, self.records, self.named = self.records[-n:], self.records[:-n], self.named[:-n]
         self.cooccur = Dataset(self.name, self.records, self.categories).cooccurrence()
         return Dataset(f"{self.name} (validation)", held, self.categories)
@@ -87,7 +96,8 @@ class WorldSource:
 
 
 class GivenSource:
-    """The rows of a data table that brings its own negations, as they are in the file."""
+    """The rows of a data table that brings its own negations, as they are in the file; `scorable` when some row
+    gives a pair a validation split can score (a presence negation, or an absence one with `absence_false`)."""
 
     skip_reason = "their image is missing or unreadable"
 
@@ -98,11 +108,26 @@ class GivenSource:
                             "give a table with presence and/or absence columns")
         self.has_negated = bool(self.rows[0][1].presence)
         self.has_absence = bool(self.rows[0][1].absence)
+        self.scorable = any(g.presence or (g.absence and g.absence_false) for _, g in self.rows)
         self.skipped = len(dataset.skipped)
-        self.name = dataset.name
+        self.name = dataset.describe()
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def image_count(self) -> int:
+        """The number of distinct images trained on."""
+        return len({id(r) for r, _ in self.rows})
+
+    def hold_out(self, n: int) -> Dataset:
+        """Take the last `n` images, with all their rows, out of training and return them as a validation split."""
+        _check_hold_out(self, n)
+        records = list({id(r): r for r, _ in self.rows}.values())
+        held = records[-n:]
+        out = {id(r) for r in held}
+        self.rows = [(r, g) for r, g in self.rows if id(r) not in out]
+        return Dataset(f"{self.name} (validation)", held, [])
 
     def example(self, index: int, rng: np.random.Generator) -> Example:
         """Row `index` as it is in the file (`rng` is unused: the captions are fixed)."""
@@ -120,12 +145,67 @@ class GivenSource:
 
 
 Source = WorldSource | GivenSource
-def training_source(spec: str, pool: int = 10000, forms: list[str] | tuple[str, ...] = TRAIN_FORMS) -> Source:
-    """`world` / `world:N` (training split), a COCO-format folder (its train2017 split when it has several), or a data
-    table, as a training source; `forms` are the negation forms drawn for world and COCO data (a table brings its own
-    negations)."""
+
+
+def _check_hold_out(source: Source, n: int) -> None:
+    if not 0 < n < source.image_count - 1:
+        raise DataError(f"{source.name} has {source.image_count} images to train on, too few to hold {n} out for "
+                        "validation and train on the rest; lower validation (0 turns it off) or give more images")
+
+
+def same_source(spec: str, evaluation: str, split: str | None = None) -> bool:
+    """Whether training data `spec` is the evaluated data `evaluation` (with its COCO `split`) itself: the same
+    table, or the same COCO folder where `spec` names the split its training split comes from (train2017 when the
+    folder has it beside the evaluated split, else the evaluated split); world specs all name the shapes world."""
+    if world_count(spec, 1) is not None or world_count(evaluation, 1) is not None:
+        return world_count(spec, 1) is not None and world_count(evaluation, 1) is not None
+    if spec == evaluation:
+        return True
+    if is_table(spec) or is_table(evaluation) or not (Path(spec).is_dir() and Path(evaluation).is_dir()):
+        return Path(spec).resolve() == Path(evaluation).resolve()
+    root, named, _ = coco_split(spec, prefer=TRAIN_SPLIT)
+    eval_root, evaluated, _ = coco_split(evaluation, split)
+    trained, _ = role_part("training", list(coco_splits(eval_root)), evaluated)
+    return root.resolve() == eval_root.resolve() and named == trained
+
+
+def training_dataset(spec: str, pool: int = 10000, evaluation: str | None = None, split: str | None = None) -> Dataset:
+    """The images fine-tuning reads from `spec`, none of which the evaluation of `evaluation` scores.
+
+    Args:
+        spec: the training data: `world` / `world:N` (the training scenes), a COCO-format folder or a data table.
+        pool: world scenes read for `world`.
+        evaluation: the evaluated data spec (None: `spec` is not checked against any).
+        split: the COCO split evaluated.
+
+    Returns:
+        `spec`'s training split when it is `evaluation` itself (see `data.splits`); else all of `spec` (a COCO
+        folder's train2017 when it has several splits).
+
+    Raises:
+        DataError: `spec` is other data that holds images `evaluation` scores; the message gives their number.
+    """
     n = world_count(spec, pool)
     if n is not None:
-        return WorldSource(world_dataset(n, seed=TRAIN_SEED), forms)
+        dataset = world_dataset(n, seed=TRAIN_SEED)
+        dataset.split = world_split("training")
+        return dataset
+    if evaluation is not None and same_source(spec, evaluation, split):
+        return load_dataset(evaluation, split=split, role="training")
     dataset = load_dataset(spec, prefer=TRAIN_SPLIT)
+    if evaluation is not None and world_count(evaluation, 1) is None:
+        shared = shared_images(dataset, load_dataset(evaluation, split=split, role="evaluation"))
+        if shared:
+            raise DataError(f"training data {spec} shares {shared} image(s) with the evaluation data {evaluation}, so "
+                            f"fine-tuning would train on images it is scored on; drop --train-data (train_data) to "
+                            f"train on a part of {evaluation} kept apart from evaluation, or give training data "
+                            "without those images")
+    return dataset
+
+
+def training_source(spec: str, pool: int = 10000, forms: list[str] | tuple[str, ...] = TRAIN_FORMS,
+                    evaluation: str | None = None, split: str | None = None) -> Source:
+    """`training_dataset(spec, pool, evaluation, split)` as a training source; `forms` are the negation forms drawn
+    for world and COCO data (a table brings its own negations)."""
+    dataset = training_dataset(spec, pool, evaluation, split)
     return GivenSource(dataset) if dataset.brings_negations else WorldSource(dataset, forms)

@@ -10,7 +10,7 @@ from ..models import load_bundle
 from ..results.training import TrainResult
 from ..selection import plan_blocks
 from .config import TrainConfig
-from .data import WorldSource, training_source
+from .data import training_source
 from .ddp import init_distributed, local_device
 from .trainer import Trainer
 
@@ -29,26 +29,29 @@ def fine_tune(
     pool: int = 10000,
     progress: bool = True,
     cache: str | Path | None = None,
+    evaluation: str | None = None,
+    split: str | None = None,
 ) -> TrainResult:
-    """Fine-tune the text blocks `blocks_spec` names of `model_spec` on `data`; writes the model and train.json to `out`."""
+    """Fine-tune the text blocks `blocks_spec` names of `model_spec` on `data`, never on an image of the evaluated data
+    `evaluation` (with its COCO `split`; see `data.training_source`); writes the model and train.json to `out`."""
     cfg = cfg or TrainConfig()
     init_distributed()
     torch.manual_seed(seed)
     bundle = load_bundle(model_spec, device=local_device())
     blocks = plan_blocks(bundle, blocks_spec, selection)
-    source = training_source(data, pool=pool, forms=cfg.forms)
+    source = training_source(data, pool=pool, forms=cfg.forms, evaluation=evaluation, split=split)
     if source.skipped:
         print(f"fine-tuning: {source.skipped} images of {source.name} are left out: {source.skip_reason}")
     validation = None
-    if cfg.validation and isinstance(source, WorldSource):
-        size = min(cfg.validation, len(source) // VALIDATION_SHARE)
-        if size < cfg.validation:
-            print(f"fine-tuning: {source.name} has {len(source)} images with objects, so {size} (not {cfg.validation}) "
-                  f"are held out for validation, at most 1 in {VALIDATION_SHARE}")
-        validation = source.hold_out(size) if size >= 2 else None
+    if cfg.validation and not source.scorable:
+        print(f"fine-tuning: {source.name} brings absence negations without absence_false, which a validation split "
+              "cannot score, so none is held out; the last step is kept")
     elif cfg.validation:
-        print(f"fine-tuning: {source.name} brings its own negations, so no validation split is held out; "
-              "the last step is kept")
+        size = min(cfg.validation, source.image_count // VALIDATION_SHARE)
+        if size < cfg.validation:
+            print(f"fine-tuning: {source.name} has {source.image_count} images to train on, so {size} (not "
+                  f"{cfg.validation}) are held out for validation, at most 1 in {VALIDATION_SHARE}")
+        validation = source.hold_out(size) if size >= 2 else None
     trainer = Trainer(bundle, source, blocks, cfg, seed=seed, validation=validation, cache=cache)
     return trainer.fit(out, resume=resume, progress=progress, model=model_spec, blocks_spec=blocks_spec,
                        selection=str(selection) if selection else None)

@@ -1,8 +1,9 @@
 """Model selection on a validation split of the training data: negation accuracy, subject to retrieval kept.
 
-The split is held out of the training scenes (never the test scenes). Every `validate_every` steps the
+The split is held out of the training images (never the evaluated ones). Every `validate_every` steps the
 trainer scores the model on it: presence and absence accuracy in the training forms (one pair of each per
-image, on its first caption), and R@1 both ways over all its captions.
+image, on its first caption; a table's own negations instead, where it brings them), their mean (of the one
+that exists, when a table brings one kind), and R@1 both ways over all its captions.
 A checkpoint is admissible when neither R@1 falls more than `retrieval_tolerance` below the model's before
 fine-tuning; the admissible one with the best negation accuracy is kept. When none is admissible, the one
 with the best negation accuracy is kept all the same, and the result says so and how little retrieval any
@@ -47,8 +48,8 @@ class Validator:
         finally:
             for module, mode in modes:
                 module.training = mode
-        p, a = float(presence.float().mean()), float(absence.float().mean())
-        return {"step": step, "presence": p, "absence": a, "negation": (p + a) / 2, **{k: recall[k] for k in RECALLS}}
+        scores = {k: float(w.float().mean()) for k, w in (("presence", presence), ("absence", absence)) if len(w)}
+        return {"step": step, **scores, "negation": sum(scores.values()) / len(scores), **{k: recall[k] for k in RECALLS}}
 
 
 @dataclass

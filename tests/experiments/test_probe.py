@@ -47,7 +47,7 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store_module, "_write_shard", lambda *a: pytest.fail("a finished shard was recomputed"))
     bundle = load_bundle("tiny")
-    task = scope_task(load_dataset("world", limit=12))
+    task = scope_task(load_dataset("world", limit=12, role="analysis"))
     store = capture_task(bundle, task, tmp_path / "activations" / "scope", cfg)
     assert result.tasks["scope"].samples == len(store) == len(task)
 

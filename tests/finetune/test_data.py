@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from negscope.data import DataError, export_coco, world_dataset
+from negscope.data import DataError, export_coco, load_dataset, world_dataset
 from negscope.data.world import TRAIN_SEED, scene
 from negscope.finetune.data import GivenSource, WorldSource, training_source
 
@@ -83,3 +83,49 @@ def test_world_source_skips_images_whose_captions_mention_no_object(tmp_path):
     src = WorldSource(data, forms=["no"])
     assert len(src) == 3 and src.skipped == 1
     _check_negations(src, n=3)
+
+
+def test_training_on_the_evaluated_folder_reads_its_training_split_only(tmp_path):
+    folder = str(export_coco(world_dataset(12), tmp_path / "coco"))
+    src = training_source(folder, forms=["no"], evaluation=folder)
+    evaluated = load_dataset(folder, role="evaluation")
+    assert sorted(r.image_id for r in src.images) == [1, 5, 9]
+    assert not {r.image_id for r in src.images} & {r.image_id for r in evaluated}
+    assert "training split" in src.name
+    whole = training_source(folder, forms=["no"])  # no evaluation named: the folder as given, as before
+    assert len(whole) == 12
+
+
+def test_training_data_sharing_evaluated_images_is_refused_with_the_count(tmp_path):
+    evaluated = str(export_coco(world_dataset(12), tmp_path / "eval"))
+    copy = str(export_coco(world_dataset(12), tmp_path / "copy"))  # the same images in another folder
+    with pytest.raises(DataError, match=r"shares 6 image\(s\) with the evaluation data .*drop --train-data"):
+        training_source(copy, forms=["no"], evaluation=evaluated)
+    other = str(export_coco(world_dataset(12, seed=TRAIN_SEED), tmp_path / "train"))
+    assert len(training_source(other, forms=["no"], evaluation=evaluated)) == 12  # disjoint data trains whole
+
+
+def test_a_table_gets_a_validation_split_of_whole_images(tmp_path):
+    for i in range(10):
+        Image.fromarray(scene(i, TRAIN_SEED).pixels).save(tmp_path / f"{i}.png")
+    path = tmp_path / "t.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([["image", "caption", "presence"],
+                                  *([f"{i}.png", f"cap {i}{k}", f"no cap {i}{k}"] for i in range(10) for k in "ab")])
+    src = training_source(str(path))
+    assert isinstance(src, GivenSource) and src.scorable and (src.image_count, len(src)) == (10, 20)
+    held = src.hold_out(2)
+    assert [r.path.name for r in held] == ["8.png", "9.png"] and all(len(r.given) == 2 for r in held)
+    assert (src.image_count, len(src)) == (8, 16) and not {id(r) for r in held} & {id(r) for r in src.images}
+    with pytest.raises(DataError, match="too few to hold 7 out"):
+        src.hold_out(7)
+
+
+def test_train2017_of_the_evaluated_folder_gives_its_training_split(tmp_path):
+    for seed, split in ((20, "train2017"), (21, "val2017")):
+        export_coco(world_dataset(8, seed=seed), tmp_path / "coco", split=split)
+    evaluated = str(tmp_path / "coco" / "val2017")
+    src = training_source(str(tmp_path / "coco" / "train2017"), forms=["no"], evaluation=evaluated)
+    assert sorted(r.image_id for r in src.images) == [1, 2, 3, 5, 6, 7]  # 0 and 4 are analysed
+    with pytest.raises(DataError, match=r"shares 8 image\(s\)"):  # val2017 is what evaluate scores
+        training_source(evaluated, forms=["no"], evaluation=str(tmp_path / "coco"))
