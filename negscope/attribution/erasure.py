@@ -206,31 +206,11 @@ def recall_at_1(image_feats: torch.Tensor, text_feats: torch.Tensor, owner: np.n
     return i2t.astype(float), t2i.astype(float)
 
 
-def token_states(bundle: ClipBundle, texts: Sequence[str], sites: Sequence[str], batch_size: int = 256
-                 ) -> tuple[dict[str, torch.Tensor], np.ndarray]:
-    """Every real token's state at each of `sites` for `texts`, and per token the index of its text.
-
-    Args:
-        bundle: the model.
-        texts: the captions.
-        sites: the sites.
-        batch_size: captions per forward pass.
-
-    Returns:
-        ({site: (tokens, width) float64 states}, per token the index of its text in `texts`).
-    """
-    with capture_text_states(bundle, sites, pools=("tokens",)) as cap:
-        bundle.encode_text(list(texts), batch_size=batch_size)
-        rows = cap.tokens()
-    first = rows[next(iter(rows))]
-    owner = np.repeat(np.arange(len(first)), [len(r) for r in first])
-    return {name: torch.cat(r).double() for name, r in rows.items()}, owner
-
-
 def amnesic_check(states: dict[str, torch.Tensor], erasers: dict[str, object], labels: np.ndarray, groups: np.ndarray,
                   seed: int = 0, folds: int = 5) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Whether a linear probe refitted on erased states still reads the concept: per site, a `LinearProbe` scored out
-    of fold (folds grouped by `groups`, every site on the same folds) on the states before and after erasure.
+    of fold (folds grouped by `groups`, every site on the same folds) on the states before and after erasure. With
+    states pooled as the mean over a caption's tokens, the erased mean is the eraser applied to the mean (it is affine).
 
     Args:
         states: {site: (rows, width) states} of captions the erasers were not fitted on.
@@ -248,6 +228,6 @@ def amnesic_check(states: dict[str, torch.Tensor], erasers: dict[str, object], l
     labels, groups = np.asarray(labels), np.asarray(groups)
     shared = nested_folds(labels, groups, grouped_splits(labels, groups, folds, seed), seed=seed)
     sites = list(states)
-    jobs = [(x.numpy(), shared) for s in sites for x in (states[s], erasers[s](states[s]))]
+    jobs = [(x.numpy(), shared) for s in sites for x in (states[s].double(), erasers[s](states[s].double()))]
     scores = cross_validate(jobs, LinearProbe(seed=seed, solver="torch"))
     return {s: (scores[2 * j].correct.astype(float), scores[2 * j + 1].correct.astype(float)) for j, s in enumerate(sites)}

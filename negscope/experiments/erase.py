@@ -25,10 +25,10 @@ from ..attribution.erasure import (
     fit_erasers,
     pair_run,
     recall_at_1,
-    token_states,
 )
 from ..data.negation import ImageNegations, build_negations
 from ..evaluation.features import image_features
+from ..hooks.capture import text_states
 from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import erasure_plot
 from ..results import AmnesicProbe, ErasureResult, ErasureSite, Share
@@ -107,8 +107,8 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
     retrieval = [recall_at_1(held_img, encoded.features([c for _, c in captions], j), owner) for j in [None, *range(len(real.sites))]]
 
     probe_texts, probe_labels, probe_images = labelled_texts(negs, held, k)
-    states, text_of = token_states(bundle, probe_texts, real.sites, cfg.batch_size)
-    y, groups = np.array(probe_labels)[text_of], np.array(probe_images)[text_of]
+    states = text_states(bundle, probe_texts, real.sites, pool="mean", batch_size=cfg.batch_size)
+    y, groups = np.array(probe_labels), np.array(probe_images)
     amnesic = amnesic_check(states, erasers, y, groups, common.seed)
     chance = float(max(y.mean(), 1 - y.mean()))
 
@@ -139,7 +139,7 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
         model=common.model, data=common.data, seed=common.seed, method=erasure_module.__doc__.strip(),
         fit_images=len(fit), fit_texts=len(texts), eval_images=len(held),
         pairs={kind: int((real.kinds == kind).sum()) for kind in ("presence", "absence")} | {"swap": len(swaps)},
-        probe_captions=len(probe_texts), probe_tokens=len(y), untrained_seeds=seeds, sites=real.sites, points=points,
+        probe_captions=len(probe_texts), untrained_seeds=seeds, sites=real.sites, points=points,
         evidence=evidence, seconds=round(time.time() - start, 1),
     )
     result.save(out)

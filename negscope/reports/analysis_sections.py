@@ -198,8 +198,8 @@ def erasure(doc: Doc, out: StageOutput) -> None:
     doc.para(
         "What else erasure breaks, as the change after erasure against before on the same images (presence, absence "
         f"and {res.pairs.get('swap', 0)} swap pairs: accuracy; retrieval among the measured images' captions: R@1), and "
-        f"the amnesic check: a linear probe refitted on the erased token states of {res.probe_captions} captions the "
-        f"eraser never saw ({res.probe_tokens} tokens, folds grouped by image), before and after erasure; chance is "
+        f"the amnesic check: a linear probe refitted on the erased states (mean over tokens) of {res.probe_captions} "
+        f"captions the eraser never saw (folds grouped by image), before and after erasure; chance is "
         f"{p[0].amnesic.chance:.3f}. Sites where the refitted probe falls to chance: {amnesic}."
     )
     doc.table(["site", "presence", "absence", "swap", "R@1 image→text", "R@1 text→image", "probe before", "probe after"],

@@ -21,7 +21,7 @@ class Share:
 
 @dataclass
 class AmnesicProbe:
-    """A linear probe refitted at one site on token states of captions the eraser never saw: its out-of-fold
+    """A linear probe refitted at one site on erased states (mean over tokens) of captions the eraser never saw: its out-of-fold
     accuracy before and after erasure, each with a 95% interval over images, and the majority rate (chance)."""
 
     before: float
@@ -75,7 +75,6 @@ class ErasureResult(Result):
     eval_images: int
     pairs: dict[str, int]
     probe_captions: int
-    probe_tokens: int
     untrained_seeds: list[int]
     sites: list[str]
     points: list[ErasureSite]
