@@ -1,8 +1,10 @@
-"""`negscope erase`: LEACE erasure of the "negated" concept at each site, on the model and on an untrained copy.
+"""`negscope erase`: LEACE erasure of the "negated" concept at each site, on the model, beside two control erasers
+of the same rank and untrained copies, with what else erasure breaks and the amnesic check.
 
 The images are split in two: erasers are fitted on the captions of the first half (each caption and its
-presence negation, each "caption, with no X" and "caption, with X"), and the negation effect is measured on
-the pairs of the second half, so no caption the eraser saw is scored. Writes `erasure.json` and `erasure.png`.
+presence negation, each "caption, with no X" and "caption, with X"), and everything is measured on the second
+half, so no caption the eraser saw is scored or probed. Every interval resamples the measured images.
+Writes `erasure.json` and `erasure.png`.
 """
 
 from __future__ import annotations
@@ -14,30 +16,56 @@ import numpy as np
 import torch
 
 from ..attribution import erasure as erasure_module
-from ..attribution.erasure import ErasureRun, erase_pairs, fit_erasers
-from ..data.negation import build_negations
+from ..attribution.erasure import (
+    CONTROLS,
+    ErasedTexts,
+    ErasureRun,
+    amnesic_check,
+    erase_texts,
+    fit_erasers,
+    pair_run,
+    recall_at_1,
+)
+from ..data.negation import ImageNegations, build_negations
 from ..evaluation.features import image_features
+from ..hooks.capture import text_states
 from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import erasure_plot
-from ..results import ErasureCurve, ErasurePoint, ErasureResult
+from ..results import AmnesicProbe, ErasureResult, ErasureSite, Share
+from ..results.evidence import BlockEvidence
+from ..stats import bootstrap, mean_interval, paired_change
 from .common import common_dataset, feature_cache
 from .config import Common, ErasureConfig
 
 
-def _curve(bundle: ClipBundle, run: ErasureRun, resamples: int, seed: int) -> ErasureCurve:
-    share, ci = run.removed_share(), run.intervals(resamples, seed)
-    pres, abs_ = run.drops("presence"), run.drops("absence")
-    points = [
-        ErasurePoint(site, float(share[j]), float(ci["removed_share"][0][j]), float(ci["removed_share"][1][j]),
-                     run.accuracy("presence", j), float(pres[j]), [float(c[j]) for c in ci["presence_drop"]],
-                     run.accuracy("absence", j), float(abs_[j]), [float(c[j]) for c in ci["absence_drop"]])
-        for j, site in enumerate(run.sites)
-    ]
-    return ErasureCurve(bundle.spec, run.accuracy("presence"), run.accuracy("absence"), points)
+def labelled_texts(negs: list[ImageNegations], images: range, k: int) -> tuple[list[str], list[int], list[int]]:
+    """The first `k` presence and absence pairs' captions of `images`, each labelled negated (1) or not (0), with
+    its image."""
+    texts, labels, owners = [], [], []
+    for i in images:
+        for true, false in negs[i].presence[:k]:
+            texts, labels, owners = texts + [true, false], labels + [0, 1], owners + [i, i]
+        for true, false in negs[i].absence[:k]:
+            texts, labels, owners = texts + [true, false], labels + [1, 0], owners + [i, i]
+    return texts, labels, owners
+
+
+def _shares(runs: dict[str, ErasureRun], copies: list[ErasureRun], resamples: int, seed: int) -> dict[str, list[Share]]:
+    """Per eraser (and "over_untrained": the model's share minus the copies' mean), the removed share per site with
+    its interval, every one over the same image resamples."""
+    def stat(rows: np.ndarray) -> np.ndarray:
+        shares = {name: run.removed_share(rows) for name, run in runs.items()}
+        shares["over_untrained"] = shares["leace"] - np.mean([c.removed_share(rows) for c in copies], axis=0)
+        return np.stack(list(shares.values()))
+
+    rows = np.arange(len(runs["leace"].true))
+    value, (low, high) = stat(rows), bootstrap(stat, runs["leace"].images, resamples, seed)
+    names = [*runs, "over_untrained"]
+    return {n: [Share(float(v), float(lo), float(hi)) for v, lo, hi in zip(value[i], low[i], high[i])] for i, n in enumerate(names)}
 
 
 def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: bool = True) -> ErasureResult:
-    """Fit an eraser per site on half the images, measure erasure on the other half, trained and untrained."""
+    """Fit the erasers per site on half the images and measure the rest: the real eraser, its controls, the copies."""
     start = time.time()
     out = Path(out)
     torch.manual_seed(common.seed)
@@ -48,29 +76,71 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
     negs = build_negations(dataset, common.seed)
     fit, held = range(0, len(negs), 2), range(1, len(negs), 2)
     k = cfg.captions_per_image
-    texts, labels = [], []
-    for i in fit:
-        for true, false in negs[i].presence[:k]:
-            texts += [true, false]
-            labels += [0, 1]
-        for true, false in negs[i].absence[:k]:
-            texts += [true, false]
-            labels += [1, 0]
+    texts, labels, _ = labelled_texts(negs, fit, k)
     pairs = [(i, t, f, kind) for i in held for kind in ("presence", "absence") for t, f in getattr(negs[i], kind)[:k]]
+    swaps = [(i, t, f, "swap") for i in held for t, f in negs[i].swap[:k]]
+    captions = [(i, c) for i in held for c in dataset[i].captions]
+    pair_texts = [t for _, a, b, _ in pairs for t in (a, b)]
+    cache = feature_cache(common, out)
 
-    def measure(model: ClipBundle) -> ErasureCurve:
-        erasers = fit_erasers(model, texts, labels, batch_size=cfg.batch_size)
-        run = erase_pairs(model, erasers, pairs, image_features(model, dataset, cache=feature_cache(common, out)), batch_size=cfg.batch_size, progress=progress)
-        return _curve(model, run, cfg.n_boot, common.seed)
+    def measure(model: ClipBundle, seed: int | None) -> tuple[dict[str, ErasureRun], dict[str, object], ErasedTexts, torch.Tensor]:
+        """The runs of the real eraser (on pairs, swap pairs and captions) and, with a seed, of its controls (on pairs)."""
+        erasers = fit_erasers(model, texts, labels, batch_size=cfg.batch_size, seed=seed)
+        img = image_features(model, dataset, cache=cache)
+        extra = [] if seed is None else [t for _, a, b, _ in swaps for t in (a, b)] + [c for _, c in captions]
+        encoded = erase_texts(model, erasers["leace"], pair_texts + extra, batch_size=cfg.batch_size, progress=progress)
+        runs = {"leace": pair_run(encoded, pairs, img)}
+        for name in CONTROLS if seed is not None else ():
+            runs[name] = pair_run(erase_texts(model, erasers[name], pair_texts, batch_size=cfg.batch_size, progress=progress), pairs, img)
+        return runs, erasers["leace"], encoded, img
 
-    trained = measure(bundle)
-    untrained = measure(bundle.untrained_copy(common.seed))
-    kinds = np.array([p[3] for p in pairs])
+    runs, erasers, encoded, img = measure(bundle, common.seed)
+    seeds = [common.seed + c for c in range(common.untrained_copies)]
+    copies = [measure(bundle.untrained_copy(s), None)[0]["leace"] for s in seeds]
+    real = runs["leace"]
+    shares = _shares(runs, copies, cfg.n_boot, common.seed)
+    untrained = np.array([c.removed_share() for c in copies])
+
+    swap = pair_run(encoded, swaps, img)
+    row = {i: r for r, i in enumerate(held)}
+    held_img, owner = img[list(held)], np.array([row[i] for i, _ in captions])
+    retrieval = [recall_at_1(held_img, encoded.features([c for _, c in captions], j), owner) for j in [None, *range(len(real.sites))]]
+
+    probe_texts, probe_labels, probe_images = labelled_texts(negs, held, k)
+    states = text_states(bundle, probe_texts, real.sites, pool="mean", batch_size=cfg.batch_size)
+    y, groups = np.array(probe_labels), np.array(probe_images)
+    amnesic = amnesic_check(states, erasers, y, groups, common.seed)
+    chance = float(max(y.mean(), 1 - y.mean()))
+
+    def change(before: np.ndarray, after: np.ndarray, images: np.ndarray):
+        return paired_change(before, after, images, cfg.n_boot, common.seed)
+
+    def accuracy(correct: np.ndarray) -> tuple[float, list[float]]:
+        return float(correct.mean()), list(mean_interval(correct, groups, cfg.n_boot, common.seed))
+
+    points = []
+    for j, site in enumerate(real.sites):
+        kinds = real.kinds
+        points.append(ErasureSite(
+            site, shares["leace"][j], shares["random"][j], shares["shuffled"][j], untrained[:, j].tolist(),
+            float(untrained[:, j].mean()), float(untrained[:, j].std(ddof=1)) if len(copies) > 1 else 0.0,
+            shares["over_untrained"][j],
+            *(change(real.hits(kind), real.hits(kind, j), real.images[kinds == kind]) for kind in ("presence", "absence")),
+            change(swap.hits(), swap.hits(None, j), swap.images),
+            change(retrieval[0][0], retrieval[j + 1][0], np.arange(len(held))),
+            change(retrieval[0][1], retrieval[j + 1][1], owner),
+            AmnesicProbe(*accuracy(amnesic[site][0]), *accuracy(amnesic[site][1]), chance),
+        ))
+    evidence = BlockEvidence.measure_curves(
+        "share of the negation effect removed by LEACE erasure", real.sites,
+        lambda rows: (real.removed_share(rows), [c.removed_share(rows) for c in copies]),
+        real.images, seeds, common.evidence_resamples, common.seed)
     result = ErasureResult(
         model=common.model, data=common.data, seed=common.seed, method=erasure_module.__doc__.strip(),
         fit_images=len(fit), fit_texts=len(texts), eval_images=len(held),
-        pairs={kind: int((kinds == kind).sum()) for kind in ("presence", "absence")},
-        sites=[p.site for p in trained.points], trained=trained, untrained=untrained, seconds=round(time.time() - start, 1),
+        pairs={kind: int((real.kinds == kind).sum()) for kind in ("presence", "absence")} | {"swap": len(swaps)},
+        probe_captions=len(probe_texts), untrained_seeds=seeds, sites=real.sites, points=points,
+        evidence=evidence, seconds=round(time.time() - start, 1),
     )
     result.save(out)
     erasure_plot(result, out / "erasure.png", f"{common.model}: LEACE erasure of 'negated' per site ({len(pairs)} pairs)")
@@ -78,9 +148,10 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
 
 
 def format_summary(result: ErasureResult) -> str:
-    """Per site, the share of the negation effect erasure removes, trained against untrained."""
+    """Per site, the share of the negation effect erasure removes against its controls and the untrained copies."""
     return "\n".join(
-        f"{t.site}: removed {t.removed_share:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}] (untrained {u.removed_share:.2f}); "
-        f"presence drop {t.presence_drop:+.3f}, absence drop {t.absence_drop:+.3f}"
-        for t, u in zip(result.trained.points, result.untrained.points)
+        f"{p.site}: removed {p.leace.share:.2f} [{p.leace.ci_low:.2f}, {p.leace.ci_high:.2f}] (random {p.random.share:.2f}, "
+        f"shuffled {p.shuffled.share:.2f}, untrained {p.untrained_mean:.2f} ± {p.untrained_spread:.2f}); "
+        f"amnesic probe {p.amnesic.before:.2f} -> {p.amnesic.after:.2f} (chance {p.amnesic.chance:.2f})"
+        for p in result.points
     )

@@ -3,7 +3,7 @@ erasure and the block selection."""
 
 from __future__ import annotations
 
-from .document import Doc, StageOutput, caption_from_name, ci_cell, fmt, open_section, pct
+from .document import Doc, StageOutput, caption_from_name, ci_cell, fmt, open_section, pct, with_ci
 from .figures import site_label
 
 
@@ -160,27 +160,54 @@ def patching(doc: Doc, out: StageOutput) -> None:
     doc.figures(out.folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
 
 
+def _share(x) -> str:
+    return with_ci(x.share, [x.ci_low, x.ci_high])
+
+
+def _change(c) -> str:
+    return f"{c.change:+.3f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]"
+
+
+def _sites(points: list, keep) -> str:
+    return ", ".join(site_label(p.site) for p in points if keep(p)) or "none"
+
+
 def erasure(doc: Doc, out: StageOutput) -> None:
-    """LEACE erasure per site: the share of the negation effect removed, trained against untrained."""
+    """LEACE erasure per site: the share of the negation effect removed against two controls of the same rank and the
+    untrained copies, what else erasure breaks, and the amnesic check."""
     res = open_section(doc, "Does the model use it? (LEACE erasure)", out)
     if res is None:
         return
-    t, u = res.trained, res.untrained
-    best = max(zip(t.points, u.points), key=lambda p: p[0].removed_share - p[1].removed_share)
+    p = res.points
+    above = _sites(p, lambda x: x.leace.ci_low > max(x.random.ci_high, x.shuffled.ci_high))
+    gained = _sites(p, lambda x: x.over_untrained.ci_low > 0)
+    amnesic = _sites(p, lambda x: x.amnesic.after_ci[0] <= x.amnesic.chance <= x.amnesic.after_ci[1])
     doc.para(
         f"At each site the linear \"negated\" concept was erased with LEACE (fitted on {res.fit_texts} captions of "
         f"{res.fit_images} images) and the forward pass finished; {res.pairs['presence']} presence and "
-        f"{res.pairs['absence']} absence pairs of {res.eval_images} other images were scored. Before erasure the model's "
-        f"presence accuracy is {t.presence_accuracy:.3f} and absence accuracy {t.absence_accuracy:.3f} (untrained copy: "
-        f"{u.presence_accuracy:.3f}, {u.absence_accuracy:.3f}). The largest removal beyond the untrained copy is at "
-        f"site {site_label(best[0].site)}: {best[0].removed_share:.2f} (95% CI {best[0].ci_low:.2f}–{best[0].ci_high:.2f}) against "
-        f"{best[1].removed_share:.2f}."
+        f"{res.pairs['absence']} absence pairs of {res.eval_images} other images were scored. Two controls remove one "
+        "direction too: a random direction in LEACE's whitened geometry, and LEACE fitted on labels shuffled across "
+        f"captions. The same eraser was fitted on {len(res.untrained_seeds)} untrained copies of the architecture (seeds "
+        f"{', '.join(map(str, res.untrained_seeds))}). Every interval is 95% over images. Sites where the real eraser "
+        f"removes more than both controls (intervals apart): {above}. Sites where it removes more on the model than on "
+        f"the copies (paired interval above 0): {gained}."
     )
-    doc.table(["site", "removed share", "95% CI", "untrained copy", "presence after", "presence drop", "absence after",
-               "absence drop"],
-              [[site_label(a.site), a.removed_share, ci_cell(a), b.removed_share, a.presence_accuracy, a.presence_drop,
-                a.absence_accuracy, a.absence_drop] for a, b in zip(t.points, u.points)])
-    doc.figures(out.folder, "*.png", lambda p: "Share of the negation effect removed by erasure at each site, trained and untrained.")
+    doc.table(["site", "LEACE", "random direction", "shuffled labels", "untrained: mean ± sd", "model − untrained"],
+              [[site_label(x.site), _share(x.leace), _share(x.random), _share(x.shuffled),
+                f"{x.untrained_mean:.3f} ± {x.untrained_spread:.3f}", _share(x.over_untrained)] for x in p])
+    doc.para(
+        "What else erasure breaks, as the change after erasure against before on the same images (presence, absence "
+        f"and {res.pairs.get('swap', 0)} swap pairs: accuracy; retrieval among the measured images' captions: R@1), and "
+        f"the amnesic check: a linear probe refitted on the erased states (mean over tokens) of {res.probe_captions} "
+        f"captions the eraser never saw (folds grouped by image), before and after erasure; chance is "
+        f"{p[0].amnesic.chance:.3f}. Sites where the refitted probe falls to chance: {amnesic}."
+    )
+    doc.table(["site", "presence", "absence", "swap", "R@1 image→text", "R@1 text→image", "probe before", "probe after"],
+              [[site_label(x.site), _change(x.presence), _change(x.absence), _change(x.swap), _change(x.i2t_r1),
+                _change(x.t2i_r1), with_ci(x.amnesic.before, x.amnesic.before_ci), with_ci(x.amnesic.after, x.amnesic.after_ci)]
+               for x in p])
+    doc.figures(out.folder, "*.png", lambda _: "Share of the negation effect removed at each site: LEACE, its two "
+                "controls of the same rank and the untrained copies (dots: each copy), with 95% bands over images.")
 
 
 def selection(doc: Doc, out: StageOutput) -> None:

@@ -64,14 +64,20 @@ def layer_attribution_plot(trained: SiteAttributions, untrained: SiteAttribution
 
 
 def erasure_plot(result: ErasureResult, path: str | Path, title: str) -> Figure:
-    """Share of the negation effect removed by LEACE erasure at each site, trained and untrained, with 95% bands."""
-    fig = Figure(figsize=(7, 3.8))
+    """Per site, the share of the negation effect removed by LEACE erasure, by its two controls of the same rank and
+    on the untrained copies (their mean, with each copy's share as a dot), with 95% bands over images."""
+    fig = Figure(figsize=(7.5, 4))
     ax = fig.subplots()
     idx, labels = site_ticks(result.sites)
-    for curve, color, style, name in ((result.trained, "C0", "o-", "trained"), (result.untrained, "C7", "o:", "untrained copy")):
-        p = curve.points
-        ax.fill_between(idx, [x.ci_low for x in p], [x.ci_high for x in p], color=color, alpha=0.2)
-        ax.plot(idx, [x.removed_share for x in p], style, color=color, label=name)
+    p = result.points
+    for key, color, style, name in (("leace", "C0", "o-", "LEACE"), ("random", "C2", "^--", "random direction"),
+                                    ("shuffled", "C1", "s--", "LEACE on shuffled labels")):
+        shares = [getattr(x, key) for x in p]
+        ax.fill_between(idx, [s.ci_low for s in shares], [s.ci_high for s in shares], color=color, alpha=0.15)
+        ax.plot(idx, [s.share for s in shares], style, color=color, label=name)
+    ax.plot(idx, [x.untrained_mean for x in p], "o:", color="C7", label=f"untrained copies (mean of {len(result.untrained_seeds)})")
+    for k in range(len(result.untrained_seeds)):
+        ax.plot(idx, [x.untrained[k] for x in p], ".", color="C7", alpha=0.6)
     ax.axhline(0, color="black", lw=0.6)
     ax.axhline(1, color="grey", lw=0.6, ls="--")
     ax.set_xticks(idx, labels)

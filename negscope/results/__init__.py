@@ -14,7 +14,7 @@ from .attribution import (
     TokenAttributions,
 )
 from .base import Result, ResultError
-from .erasure import ErasureCurve, ErasurePoint, ErasureResult
+from .erasure import AmnesicProbe, ErasureResult, ErasureSite, Share
 from .evaluation import EvaluationResult, EvaluationRow, PairedChange
 from .negations import NegationsResult
 from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
@@ -25,14 +25,14 @@ from .study import RankCorrelation, StudyResult, StudyRow
 from .training import TrainResult
 
 __all__ = [
+    "AmnesicProbe",
     "AttributionResult",
     "BlockImportance",
     "CaptionPair",
     "CurvePoint",
     "Divergence",
-    "ErasureCurve",
-    "ErasurePoint",
     "ErasureResult",
+    "ErasureSite",
     "EvaluationResult",
     "EvaluationRow",
     "EvidenceSummary",
@@ -53,6 +53,7 @@ __all__ = [
     "Score",
     "SeedRow",
     "SelectionResult",
+    "Share",
     "SimilarityResult",
     "SiteAttribution",
     "SiteAttributions",

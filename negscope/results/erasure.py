@@ -1,44 +1,70 @@
-"""The erasure stage's result: what erasing the "negated" concept at each site does to the negation effect."""
+"""The erasure stage's result: what erasing the "negated" concept at each site does to the negation effect, beside
+two control erasers of the same rank and untrained copies, what else it breaks, and the amnesic check."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..stats import Change
 from .base import Result
+from .evidence import BlockEvidence
 
 
 @dataclass
-class ErasurePoint:
-    """Erasing at one site: the share of the negation effect removed, and the accuracy drops, with 95% intervals."""
+class Share:
+    """A share of the negation effect removed by erasure, with its 95% interval over images."""
 
-    site: str
-    removed_share: float
+    share: float
     ci_low: float
     ci_high: float
-    presence_accuracy: float
-    presence_drop: float
-    presence_drop_ci: list[float]
-    absence_accuracy: float
-    absence_drop: float
-    absence_drop_ci: list[float]
 
 
 @dataclass
-class ErasureCurve:
-    """One model's erasure curve, with its accuracies before erasure."""
+class AmnesicProbe:
+    """A linear probe refitted at one site on erased states (mean over tokens) of captions the eraser never saw: its out-of-fold
+    accuracy before and after erasure, each with a 95% interval over images, and the majority rate (chance)."""
 
-    model: str
-    presence_accuracy: float
-    absence_accuracy: float
-    points: list[ErasurePoint]
+    before: float
+    before_ci: list[float]
+    after: float
+    after_ci: list[float]
+    chance: float
+
+
+@dataclass
+class ErasureSite:
+    """Erasing at one site.
+
+    `leace`, `random` and `shuffled`: the share of the negation effect removed by the real eraser and by its two
+    controls of the same rank. `untrained`: the real eraser's share on each untrained copy (fitted on that copy),
+    `over_untrained`: the model's share minus the copies' mean, with a paired interval over images. The changes are
+    accuracy (presence, absence, swap pairs) and R@1 (both ways) after erasure against before, on the same images.
+    """
+
+    site: str
+    leace: Share
+    random: Share
+    shuffled: Share
+    untrained: list[float]
+    untrained_mean: float
+    untrained_spread: float
+    over_untrained: Share
+    presence: Change
+    absence: Change
+    swap: Change
+    i2t_r1: Change
+    t2i_r1: Change
+    amnesic: AmnesicProbe
 
 
 @dataclass
 class ErasureResult(Result):
-    """`erasure.json`: LEACE erasure per site on the model and on an untrained copy of its architecture."""
+    """`erasure.json`: LEACE erasure per site on the model, its controls and untrained copies of its architecture;
+    `evidence` is the per-block rise of the removed share over the copies'."""
 
     kind = "erasure"
     filename = "erasure.json"
+    schema = 2
 
     model: str
     data: str
@@ -48,7 +74,9 @@ class ErasureResult(Result):
     fit_texts: int
     eval_images: int
     pairs: dict[str, int]
+    probe_captions: int
+    untrained_seeds: list[int]
     sites: list[str]
-    trained: ErasureCurve
-    untrained: ErasureCurve
+    points: list[ErasureSite]
+    evidence: BlockEvidence | None
     seconds: float
