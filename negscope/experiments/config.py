@@ -41,6 +41,11 @@ class Common:
     evidence_resamples: int = setting(200, "image resamples behind each kind of evidence's per-block interval and the "
                                       "selection's stability", low=0)
 
+    @property
+    def untrained_seeds(self) -> list[int]:
+        """The seeds of the untrained copies: seed, seed+1, ... (`untrained_copies` of them)."""
+        return list(range(self.seed, self.seed + self.untrained_copies))
+
 
 @dataclass(frozen=True)
 class NegationsConfig:
