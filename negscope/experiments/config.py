@@ -118,11 +118,10 @@ class ErasureConfig:
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    """The rule that turns probe, attribution and patching evidence into a freeze plan."""
+    """The rule that turns every kind of evidence into a freeze plan (its stability uses `evidence_resamples`)."""
 
     coverage: float = setting(0.5, "share of the combined negation evidence the trainable blocks must cover", low=0, high=1)
     rule: str = setting("front", "front: smallest front blocks 0..m; top: fewest top-ranked blocks", choices=RULES)
-    resamples: int = setting(200, "bootstrap resamples for the plan's stability", low=0)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ..results import (
     StudyResult,
     TrainResult,
 )
+from ..results.evidence import KINDS
 from .config import RunConfig
 
 
@@ -93,7 +94,7 @@ def _selection(cfg: RunConfig, root: Path) -> Result:
     from .select import run_selection
 
     sources = {name: STAGE[name].folder(root) for name in STAGE["selection"].needs}
-    return run_selection(cfg.selection, STAGE["selection"].folder(root), sources=sources, seed=cfg.seed)
+    return run_selection(cfg.selection, STAGE["selection"].folder(root), sources=sources)
 
 
 def _finetune(cfg: RunConfig, root: Path) -> Result:
@@ -141,7 +142,7 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(AttributionResult, (), _attribution, cost=28),
     Stage(PatchingResult, (), _patching, cost=5),
     Stage(ErasureResult, (), _erasure, cost=13),
-    Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection, cost=1),
+    Stage(SelectionResult, KINDS, _selection, cost=1),
     Stage(TrainResult, ("selection",), _finetune, trains=True, cost=68),
     Stage(EvaluationResult, ("finetune",), _evaluate, cost=59),
     Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=663),

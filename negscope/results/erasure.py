@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .base import Result
+from .evidence import BlockEvidence
 
 
 @dataclass
@@ -52,3 +53,4 @@ class ErasureResult(Result):
     trained: ErasureCurve
     untrained: ErasureCurve
     seconds: float
+    evidence: BlockEvidence | None = None
