@@ -150,7 +150,7 @@ def stability(ev: Evidence, record: dict[str, KindWeight], coverage: float, rule
         if combined.sum() > 0:
             counts[choose(combined, coverage, rule)] += 1
     seed = ev.kinds[entered[0]].resample_seed
-    return Stability(resamples, seed, (counts / max(resamples, 1)).tolist())
+    return Stability(resamples, seed, (counts / resamples).tolist() if resamples else [])
 
 
 def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front") -> SelectionResult:

@@ -110,3 +110,9 @@ def test_gather_evidence_reads_each_kinds_field_and_names_what_is_missing():
 def _stub(evidence: BlockEvidence) -> object:
     """Any object with an `evidence` field stands in for a result."""
     return type("Stub", (), {"evidence": evidence})()
+
+
+def test_without_draws_there_is_no_stability_to_report():
+    e = _kind(_noisy([0.1, 0.5], 0.01))
+    e.draws = []
+    assert rank_blocks(Evidence({"patching": e})).evidence.stability.inclusion == []
