@@ -6,24 +6,22 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..reports.attribution_figures import selection_plot
-from ..results import Result, SelectionResult
+from ..results import AttributionResult, ErasureResult, PatchingResult, ProbesResult, Result, SelectionResult
 from ..results.evidence import KINDS
 from ..selection import gather_evidence, rank_blocks
 from .config import SelectionConfig
 
-
-def evidence_results() -> dict[str, type[Result]]:
-    """The result type of each kind of evidence, by kind."""
-    types = {cls.kind: cls for cls in Result.__subclasses__()}
-    return {kind: types[kind] for kind in KINDS}
+# the result type of each kind of evidence, in the order of `KINDS` (tests check that they agree)
+EVIDENCE_RESULTS: dict[str, type[Result]] = {
+    cls.kind: cls for cls in (ProbesResult, AttributionResult, PatchingResult, ErasureResult)}
 
 
 def run_selection(cfg: SelectionConfig, out: str | Path, sources: str | Path | Mapping[str, str | Path]) -> SelectionResult:
     """Write `out`/selection.json and selection.png from the evidence in `sources` (one folder, or a folder per kind)."""
     out = Path(out)
     folders = {k: Path(v) for k, v in sources.items()} if isinstance(sources, Mapping) else dict.fromkeys(KINDS, Path(sources))
-    paths = {k: cls.path(folders[k]) for k, cls in evidence_results().items() if k in folders}
-    found = {k: evidence_results()[k].load(p) for k, p in paths.items() if p.is_file()}
+    paths = {k: cls.path(folders[k]) for k, cls in EVIDENCE_RESULTS.items() if k in folders}
+    found = {k: EVIDENCE_RESULTS[k].load(p) for k, p in paths.items() if p.is_file()}
     evidence = gather_evidence(**found, sources={k: str(paths[k]) for k in found})
     selection = rank_blocks(evidence, cfg.coverage, cfg.rule)
     selection.save(out)

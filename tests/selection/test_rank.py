@@ -116,3 +116,10 @@ def test_without_draws_there_is_no_stability_to_report():
     e = _kind(_noisy([0.1, 0.5], 0.01))
     e.draws = []
     assert rank_blocks(Evidence({"patching": e})).evidence.stability.inclusion == []
+
+
+def test_the_select_stage_reads_a_result_type_for_every_kind():
+    from negscope.experiments.select import EVIDENCE_RESULTS
+    from negscope.results.evidence import KINDS
+
+    assert tuple(EVIDENCE_RESULTS) == KINDS
