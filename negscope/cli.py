@@ -42,7 +42,7 @@ def _runs(module: str, runner: str, config: type, wrote: str, several_models: bo
 def _select(args: argparse.Namespace) -> None:
     from .experiments.select import format_summary, run_selection
 
-    result = run_selection(from_args(C.SelectionConfig, args), args.out, sources=args.src, seed=args.seed)
+    result = run_selection(from_args(C.SelectionConfig, args), args.out, sources=args.src)
     print(format_summary(result))
     print(f"wrote {args.out}/selection.json and selection.png")
 
@@ -163,7 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="folder holding probes.json, attribution.json, patching.json and erasure.json")
     se.add_argument("--out", default=None, help="output folder (default: the --from folder)")
     se.set_defaults(default_out=lambda a: a.src)
-    se.add_argument("--seed", type=int, default=0, help="seed of the bootstrap stability check")
     add_arguments(se, C.SelectionConfig)
     se.set_defaults(func=_select)
 

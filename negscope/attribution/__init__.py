@@ -4,11 +4,11 @@ from .layers import LayerAttribution, aligned_pairs, equal_length_pairs, layer_a
 from .patching import (
     POSITIONS,
     PatchResult,
+    both_ways_share,
     patch_pairs,
     patched_site,
     recreated_share,
 )
-from .stats import bootstrap_ci, mean_with_ci, mean_within_noise
 from .tokens import NEGATION_WORDS, TokenAttribution, pad_baseline, token_attributions
 
 __all__ = [
@@ -18,11 +18,9 @@ __all__ = [
     "PatchResult",
     "TokenAttribution",
     "aligned_pairs",
-    "bootstrap_ci",
+    "both_ways_share",
     "equal_length_pairs",
     "layer_attributions",
-    "mean_with_ci",
-    "mean_within_noise",
     "pad_baseline",
     "patch_pairs",
     "patched_site",

@@ -42,6 +42,12 @@ class LayerAttribution:
         """Per pair and text block (columns: block 0, 1, ...): the share of the gap's attribution the block moves onto EOS."""
         return block_gains(self.sites, self.eos_share)
 
+    @property
+    def resolved(self) -> np.ndarray:
+        """Per pair, whether its gap is larger than its largest completeness error over the sites (|delta|). The
+        shares of a pair that is not apportion mostly integration error, however small its gap."""
+        return np.abs(self.gap) > np.abs(self.delta).max(1)
+
 
 def pair_tokens(bundle: ClipBundle, positives: Sequence[str], negatives: Sequence[str]) -> dict[str, torch.Tensor]:
     """Positive and negated token ids at a common width; every pair must have the same token length."""

@@ -33,7 +33,7 @@ from ..hooks.capture import capture_text_states
 from ..models import ClipBundle, Site
 from ..progress import tqdm
 from ..results import CurvePoint
-from .stats import bootstrap_ci
+from ..stats import bootstrap
 
 POSITIONS = ("eos", "context", "all")
 
@@ -75,16 +75,23 @@ class PatchResult:
         """S_patched - S_receiver per pair and site."""
         return self.patched - self.receiver[:, None]
 
-    def curve(self, resamples: int = 1000, seed: int = 0) -> list[CurvePoint]:
-        """Per site: the gap-weighted share recreated, with a bootstrap 95% interval over pairs."""
+    def curve(self, images: Sequence, resamples: int = 1000, seed: int = 0) -> list[CurvePoint]:
+        """Per site: the gap-weighted share recreated, with a 95% interval over whole images (`images`: per pair, its
+        image id)."""
         def share(idx: np.ndarray) -> np.ndarray:
             return recreated_share(self.effect[idx], self.gap[idx])
 
-        low, high = bootstrap_ci(share, len(self.gap), resamples, seed)
+        low, high = bootstrap(share, images, resamples, seed)
         return [
             CurvePoint(n, float(s), float(lo), float(hi))
             for n, s, lo, hi in zip(self.sites, share(np.arange(len(self.gap))), low, high)
         ]
+
+
+def both_ways_share(runs: Sequence[PatchResult], rows: np.ndarray | None = None) -> np.ndarray:
+    """Per site, the recreated share averaged over the runs (the directions) on `rows` of the pairs (default: all)."""
+    return np.mean([recreated_share(r.effect if rows is None else r.effect[rows], r.gap if rows is None else r.gap[rows])
+                    for r in runs], axis=0)
 
 
 def recreated_share(effect: np.ndarray, gap: np.ndarray) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""`negscope attribute`: token attribution over the seven templates, and per-site attribution of the negation gap."""
+"""`negscope attribute`: token attribution over the seven templates, and per-site attribution of the negation gap on the
+model and on untrained copies of its architecture, with the per-block evidence (gain over the copies, intervals over
+images)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..attribution import aligned_pairs, layer_attributions, mean_with_ci, mean_within_noise, token_attributions
+from ..attribution import LayerAttribution, aligned_pairs, layer_attributions, token_attributions
 from ..attribution import layers as layers_module
 from ..attribution import tokens as tokens_module
 from ..data import Dataset, negation_pairs
@@ -32,11 +34,19 @@ from ..results import (
     SiteAttributions,
     TokenAttributions,
 )
-from .common import common_dataset, feature_cache
+from ..results.evidence import BlockEvidence
+from ..stats import mean_interval
+from .common import common_dataset, evidence_line, feature_cache
 from .config import AttributionConfig, Common
 
 NO_PRESENCE = "image gives no presence negation"
 UNEQUAL_LENGTH = "negated caption of another token length"
+WITHIN_ERROR = "gap no larger than its integrated-gradients completeness error"
+NOISE = ("A pair whose gap |S(I, negated) − S(I, positive)| is no larger than its largest completeness error over the "
+         "sites is dropped, in the model and in each untrained copy (counted in `dropped`): its shares would apportion "
+         "integration error. A block's importance is evidence only where its gain over the untrained copies' mean has "
+         "a 95% interval over images that excludes 0 (`evidence.certain`); the signed mean gap's interval (`gap_ci`) "
+         "is descriptive and decides nothing.")
 
 
 def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, progress: bool = True) -> AttributionResult:
@@ -57,13 +67,18 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
         {"image_id": dataset[k // len(TEMPLATE_NAMES)].image_id, "template": TEMPLATE_NAMES[k % len(TEMPLATE_NAMES)], **a.to_dict()}
         for k, a in enumerate(attrs)
     ]
-    shares = per_template(records, lambda r: r["negation_share"], seed)
+    shares = per_template(records, lambda r: r["negation_share"], common)
 
     rows, pos, neg, dropped = presence_pairs(bundle, dataset, seed)
-    sites = site_attributions(bundle, dataset, rows, pos, neg, image_feats[rows], cfg, seed, dropped, progress)
-    copy = bundle.untrained_copy(seed)
-    untrained = site_attributions(copy, dataset, rows, pos, neg, image_features(copy, dataset, cache=cache)[rows], cfg,
-                                  seed, dropped, progress)
+    images = [dataset[i].image_id for i in rows]
+    runs = [layer_attributions(bundle, pos, neg, image_feats[rows], steps=cfg.steps, progress=progress)]
+    for copy_seed in common.untrained_seeds:
+        copy = bundle.untrained_copy(copy_seed)
+        runs.append(layer_attributions(copy, pos, neg, image_features(copy, dataset, cache=cache)[rows], steps=cfg.steps,
+                                       progress=progress))
+    labels = [model, *(f"its untrained copy {s}" for s in common.untrained_seeds)]
+    sites, *untrained = (site_attributions(bundle, dataset, rows, pos, neg, la, common, dropped, label)
+                         for la, label in zip(runs, labels))
     result = AttributionResult(
         model=model,
         data=common.data,
@@ -77,23 +92,30 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
             mean_abs_delta=float(np.mean([abs(r["delta"]) for r in records])),
             max_abs_delta=float(np.max([abs(r["delta"]) for r in records])),
             attributions=records,
-            baseline_gap=per_template(records, lambda r: r["score"] - r["baseline_score"], seed),
+            baseline_gap=per_template(records, lambda r: r["score"] - r["baseline_score"], common),
         ),
         sites=sites,
         untrained=untrained,
+        evidence=attribution_evidence(runs, images, common),
+        noise=NOISE,
         seconds=round(time.time() - start, 1),
     )
     result.save(out)
     negation_share_bars(shares, out / "token_negation_share.png", f"{model}: token IG, share on negation words ({len(dataset)} captions per template)")
-    layer_attribution_plot(sites, untrained, out / "layer_attribution.png", f"{model}: per-site IG of S(neg) - S(pos), {len(rows)} presence pairs")
+    layer_attribution_plot(sites, untrained[0], out / "layer_attribution.png", f"{model}: per-site IG of S(neg) - S(pos), {sites.n_pairs} presence pairs (untrained copy: seed {result.evidence.untrained_seeds[0]})")
     token_heatmap_html(records[: cfg.examples * len(TEMPLATE_NAMES)], out / "token_heatmap.html", f"{model}: token attributions")
     return result
 
 
-def per_template(records: list[dict], value: Callable[[dict], float], seed: int) -> dict[str, MeanCI]:
-    """Per template, the mean of `value(record)` over its texts with the bootstrap interval."""
-    return {t: MeanCI(**mean_with_ci(np.array([value(r) for r in records if r["template"] == t]), seed=seed))
-            for t in TEMPLATE_NAMES}
+def per_template(records: list[dict], value: Callable[[dict], float], common: Common) -> dict[str, MeanCI]:
+    """Per template, the mean of `value(record)` over its texts with its 95% interval over images."""
+    out = {}
+    for t in TEMPLATE_NAMES:
+        mine = [r for r in records if r["template"] == t]
+        values = np.array([value(r) for r in mine])
+        low, high = mean_interval(values, [r["image_id"] for r in mine], common.evidence_resamples, common.seed)
+        out[t] = MeanCI(float(values.mean()), low, high, len(values))
+    return out
 
 
 def presence_pairs(bundle: ClipBundle, dataset: Dataset, seed: int) -> tuple[list[int], list[str], list[str], dict[str, int]]:
@@ -105,26 +127,57 @@ def presence_pairs(bundle: ClipBundle, dataset: Dataset, seed: int) -> tuple[lis
     return *kept, {why: n for why, n in dropped.items() if n}
 
 
+def _kept_mean(values: np.ndarray, kept: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The mean over the kept pairs among `rows` (with repeats), per column; NaN when none is kept."""
+    mask = kept[rows]
+    return values[rows][mask].mean(0) if mask.any() else np.full(values.shape[1:], np.nan)
+
+
+def attribution_evidence(runs: list[LayerAttribution], images: list, common: Common) -> BlockEvidence:
+    """Per block, the share of the gap's attribution the block moves onto EOS (mean over each model's kept pairs) in
+    the model (`runs[0]`) over the untrained copies' mean (`runs[1:]`, seeds `common.untrained_seeds`), every model
+    resampled on the same images."""
+    def curves(rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        model, *copies = (_kept_mean(la.eos_share, la.resolved, rows) for la in runs)
+        return model, copies
+
+    return BlockEvidence.measure_curves("share of the negation gap's attribution a block moves onto the EOS state",
+                                        runs[0].sites, curves, images, common.untrained_seeds,
+                                        common.evidence_resamples, common.seed)
+
+
 def site_attributions(
-    bundle: ClipBundle, dataset: Dataset, rows: list[int], pos: list[str], neg: list[str], image_feats: torch.Tensor,
-    cfg: AttributionConfig, seed: int, dropped: dict[str, int], progress: bool = False,
+    bundle: ClipBundle, dataset: Dataset, rows: list[int], pos: list[str], neg: list[str], la: LayerAttribution,
+    common: Common, dropped: dict[str, int], label: str,
 ) -> SiteAttributions:
-    """Per-site integrated gradients of S(I, negated) - S(I, positive) on the aligned presence pairs, with the pairs
-    `dropped` by reason and whether the mean gap is within noise (`mean_within_noise`)."""
-    la = layer_attributions(bundle, pos, neg, image_feats, steps=cfg.steps, progress=progress)
-    gap, noise = mean_within_noise(la.gap, seed=seed)
+    """One model's per-site integrated gradients of S(I, negated) - S(I, positive) on the aligned presence pairs:
+    means over the pairs it keeps (`LayerAttribution.resolved`), intervals over images, the pairs `dropped` by reason
+(`label` names the model in the error when it keeps none)."""
+    kept = la.resolved
+    if not kept.any():
+        raise ValueError(f"every pair's negation gap is within the integrated-gradients error of {label}; raise "
+                         "attribution steps or limit")
+    images = np.array([dataset[i].image_id for i in rows])
+
+    def mean_ci(values: np.ndarray) -> dict[str, float]:
+        low, high = mean_interval(values[kept], images[kept], common.evidence_resamples, common.seed)
+        return {"mean": float(values[kept].mean()), "ci_low": low, "ci_high": high, "n": int(kept.sum())}
+
     states = [
-        SiteAttribution(n, float(la.eos_share[:, j].mean()), float(la.changed_share[:, j].mean()), float(la.total[:, j].mean()),
-                        float(np.abs(la.delta[:, j]).mean()), float(np.abs(la.delta[:, j]).max()))
+        SiteAttribution(n, float(la.eos_share[kept, j].mean()), float(la.changed_share[kept, j].mean()),
+                        float(la.total[kept, j].mean()), float(np.abs(la.delta[kept, j]).mean()),
+                        float(np.abs(la.delta[kept, j]).max()))
         for j, n in enumerate(la.sites)
     ]
-    blocks = [BlockImportance(b.index, b.name, **mean_with_ci(la.importance[:, j], seed=seed)) for j, b in enumerate(bundle.blocks)]
+    blocks = [BlockImportance(b.index, b.name, **mean_ci(la.importance[:, j])) for j, b in enumerate(bundle.blocks)]
+    gap_ci = mean_interval(la.gap, images, common.evidence_resamples, common.seed)
+    lost = {**dropped, WITHIN_ERROR: int((~kept).sum())}
     return SiteAttributions(
-        method=layers_module.__doc__.strip(), pairs="presence", n_pairs=len(rows), sites=la.sites, mean_gap=float(la.gap.mean()),
-        states=states, blocks=blocks, captions=[CaptionPair(dataset[i].image_id, a, b) for i, a, b in zip(rows, pos, neg)],
-        per_pair=PerPair(la.gap.tolist(), la.eos_share.tolist(), la.changed_share.tolist(), la.delta.tolist()),
-        requested=len(rows) + sum(dropped.values()), dropped=dropped, gap_ci=[gap["ci_low"], gap["ci_high"]],
-        gap_within_noise=noise,
+        method=layers_module.__doc__.strip(), pairs="presence", n_pairs=int(kept.sum()), sites=la.sites,
+        mean_gap=float(la.gap.mean()), states=states, blocks=blocks,
+        captions=[CaptionPair(dataset[i].image_id, a, b) for i, a, b in zip(rows, pos, neg)],
+        per_pair=PerPair(la.gap.tolist(), la.eos_share.tolist(), la.changed_share.tolist(), la.delta.tolist(), kept.tolist()),
+        requested=len(rows) + sum(dropped.values()), dropped={why: n for why, n in lost.items() if n}, gap_ci=list(gap_ci),
     )
 
 
@@ -133,5 +186,6 @@ def format_summary(result: AttributionResult) -> str:
     (`AttributionResult.caveats`)."""
     shares = ", ".join(f"{t} {v.mean:.2f}" for t, v in result.tokens.negation_share.items())
     blocks = " ".join(f"{b.block}:{b.mean:+.2f}" for b in result.sites.blocks)
-    lines = [f"token attribution share on negation words: {shares}", f"block importance: {blocks}"]
+    lines = [f"token attribution share on negation words: {shares}", f"block importance: {blocks}",
+             evidence_line(result.evidence)]
     return "\n".join(lines + [f"caveat: {note}" for note in result.caveats()])

@@ -16,6 +16,7 @@ import numpy as np
 from ..io import read_json, write_json, write_text
 from ..results import EvaluationRow
 from ..results.base import build, plain
+from ..results.evidence import BlockEvidence
 from .config import Common, FinetuneConfig, RecipesConfig, StudyConfig
 
 if TYPE_CHECKING:
@@ -150,6 +151,13 @@ def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | Re
                          lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress, cache=cache, tasks=tasks))
     return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps),
                  list(range(common.seed, common.seed + study.seeds)), dataset, bundle, key, baseline, cache, tasks, progress)
+
+
+def evidence_line(ev: BlockEvidence) -> str:
+    """One line: each block's gain over the untrained copies with its interval over images (* where it excludes 0)."""
+    blocks = " ".join(f"{k}:{g:+.3f} [{lo:+.3f}, {hi:+.3f}]{'*' if c else ''}"
+                      for k, (g, lo, hi, c) in enumerate(zip(ev.gain, ev.ci_low, ev.ci_high, ev.certain)))
+    return f"gain over {len(ev.untrained_seeds)} untrained copies ({ev.images} images; * interval excludes 0): {blocks}"
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -42,6 +42,11 @@ class Common:
     evidence_resamples: int = setting(200, "image resamples behind each kind of evidence's per-block interval and the "
                                       "selection's stability", low=0)
 
+    @property
+    def untrained_seeds(self) -> list[int]:
+        """The seeds of the untrained copies: seed, seed+1, ... (`untrained_copies` of them)."""
+        return list(range(self.seed, self.seed + self.untrained_copies))
+
 
 @dataclass(frozen=True)
 class NegationsConfig:
@@ -114,11 +119,10 @@ class ErasureConfig:
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    """The rule that turns probe, attribution and patching evidence into a freeze plan."""
+    """The rule that turns every kind of evidence into a freeze plan (its stability uses `evidence_resamples`)."""
 
     coverage: float = setting(0.5, "share of the combined negation evidence the trainable blocks must cover", low=0, high=1)
     rule: str = setting("front", "front: smallest front blocks 0..m; top: fewest top-ranked blocks", choices=RULES)
-    resamples: int = setting(200, "bootstrap resamples for the plan's stability", low=0)
 
 
 @dataclass(frozen=True)

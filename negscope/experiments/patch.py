@@ -1,36 +1,56 @@
-"""`negscope patch`: activation patching between positive and negated captions, per site, both ways."""
+"""`negscope patch`: activation patching between positive and negated captions, per site, both ways, on the model and
+on untrained copies of its architecture, with the per-block evidence (gain over the copies, intervals over images)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from ..attribution import aligned_pairs, patch_pairs
+from ..attribution import PatchResult, aligned_pairs, both_ways_share, patch_pairs
 from ..attribution import patching as patching_module
 from ..data import negation_pairs
 from ..evaluation.features import image_features
 from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import patching_plot
 from ..results import CaptionPair, CurvePoint, PatchingResult, PatchRun
-from .common import common_dataset, feature_cache
+from ..results.evidence import BlockEvidence
+from .common import common_dataset, evidence_line, feature_cache
 from .config import Common, PatchingConfig
 
 
-def both_ways(bundle: ClipBundle, pos: list[str], neg: list[str], feats: torch.Tensor, positions: str, seed: int,
-              progress: bool = False) -> tuple[dict[str, PatchRun], dict[str, list[CurvePoint]], list[str]]:
-    """Patch positive into negated captions and back: the runs and curves by direction, and the sites."""
-    runs, curves = {}, {}
-    for direction, (receivers, donors) in (("forward", (pos, neg)), ("reverse", (neg, pos))):
-        res = patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
-        runs[direction] = PatchRun(res.receiver.tolist(), res.donor.tolist(), res.patched.tolist())
-        curves[direction] = res.curve(seed=seed)
-    return runs, curves, res.sites
+def both_ways(bundle: ClipBundle, pos: list[str], neg: list[str], feats: torch.Tensor, positions: str,
+              progress: bool = False) -> dict[str, PatchResult]:
+    """Patch positive into negated captions (forward) and back (reverse)."""
+    return {direction: patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
+            for direction, (receivers, donors) in (("forward", (pos, neg)), ("reverse", (neg, pos)))}
+
+
+def _runs(results: dict[str, PatchResult]) -> dict[str, PatchRun]:
+    return {d: PatchRun(r.receiver.tolist(), r.donor.tolist(), r.patched.tolist()) for d, r in results.items()}
+
+
+def _curves(results: dict[str, PatchResult], images: list, common: Common) -> dict[str, list[CurvePoint]]:
+    return {d: r.curve(images, common.evidence_resamples, common.seed) for d, r in results.items()}
+
+
+def patching_evidence(model: dict[str, PatchResult], copies: list[dict[str, PatchResult]], images: list,
+                      common: Common) -> BlockEvidence:
+    """Per block, the rise across it of the share of the negation effect that EOS patching recreates (directions
+    averaged) in the model over the untrained copies' mean, every model resampled on the same images."""
+    def curves(rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        return both_ways_share(list(model.values()), rows), [both_ways_share(list(c.values()), rows) for c in copies]
+
+    return BlockEvidence.measure_curves("rise of the share of the negation effect recreated by patching the EOS state "
+                                        "(forward and reverse averaged)", next(iter(model.values())).sites, curves,
+                                        images, common.untrained_seeds, common.evidence_resamples, common.seed)
 
 
 def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress: bool = True) -> PatchingResult:
-    """Patch every site's EOS state (and, with `all_tokens`, the token states) both ways; write patching.json."""
+    """Patch every site's EOS state (and, with `all_tokens`, the token states) both ways on the model, and the EOS
+    states on each untrained copy; write patching.json."""
     start = time.time()
     out = Path(out)
     seed = common.seed
@@ -42,20 +62,26 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
     aligned = aligned_pairs(bundle, rows, pos, neg) if cfg.all_tokens else None
     cache = feature_cache(common, out)
     img = image_features(bundle, dataset, cache=cache)
-    runs, curves, counts = {}, {}, {}
+    runs, curves, counts, results = {}, {}, {}, {}
     for positions in position_sets:
         r, p, n = (rows, pos, neg) if positions == "eos" else aligned
         counts[positions] = len(r)
-        runs[positions], curves[positions], sites = both_ways(bundle, p, n, img[r], positions, seed, progress)
-    copy = bundle.untrained_copy(seed)
-    untrained_runs, untrained_curves, _ = both_ways(copy, pos, neg, image_features(copy, dataset, cache=cache)[rows], "eos", seed, progress)
+        results[positions] = both_ways(bundle, p, n, img[r], positions, progress)
+        runs[positions] = _runs(results[positions])
+        curves[positions] = _curves(results[positions], [dataset[i].image_id for i in r], common)
+    images = [dataset[i].image_id for i in rows]
+    copies = []
+    for copy_seed in common.untrained_seeds:
+        copy = bundle.untrained_copy(copy_seed)
+        copies.append(both_ways(copy, pos, neg, image_features(copy, dataset, cache=cache)[rows], "eos", progress))
+    untrained_curves = [_curves(c, images, common) for c in copies]
     result = PatchingResult(
         model=common.model,
         data=common.data,
         pairs=cfg.pairs,
         seed=seed,
         n_pairs=counts,
-        sites=sites,
+        sites=results["eos"]["forward"].sites,
         method=patching_module.__doc__.strip(),
         directions={"forward": "receiver = positive caption, donor = negated", "reverse": "receiver = negated, donor = positive"},
         curves=curves,
@@ -63,17 +89,20 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
         runs=runs,
         seconds=round(time.time() - start, 1),
         untrained_curves=untrained_curves,
-        untrained_runs=untrained_runs,
+        untrained_runs=[_runs(c) for c in copies],
+        evidence=patching_evidence(results["eos"], copies, images, common),
     )
     result.save(out)
     patching_plot(curves, out / "patching.png", f"{common.model}: activation patching on {cfg.pairs} pairs ({counts['eos']} pairs)",
-                  untrained=untrained_curves)
+                  untrained=untrained_curves[0])
     return result
 
 
 def format_summary(result: PatchingResult) -> str:
-    """One line per direction: the share of the effect recreated by patching each site's EOS state."""
-    return "\n".join(
-        f"EOS patching, {direction}: " + " ".join(f"{p.site}:{p.share:.2f}" for p in points)
-        for direction, points in result.curves["eos"].items()
-    )
+    """One line per direction: the share of the effect recreated by patching each site's EOS state; and each block's
+    gain over the untrained copies."""
+    return "\n".join([
+        *(f"EOS patching, {direction}: " + " ".join(f"{p.site}:{p.share:.2f}" for p in points)
+          for direction, points in result.curves["eos"].items()),
+        evidence_line(result.evidence),
+    ])

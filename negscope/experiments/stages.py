@@ -25,6 +25,7 @@ from ..results import (
     StudyResult,
     TrainResult,
 )
+from ..results.evidence import KINDS
 from .config import RunConfig
 
 
@@ -98,7 +99,7 @@ def _selection(cfg: RunConfig, root: Path) -> Result:
     from .select import run_selection
 
     sources = {name: STAGE[name].folder(root) for name in STAGE["selection"].needs}
-    return run_selection(cfg.selection, STAGE["selection"].folder(root), sources=sources, seed=cfg.seed)
+    return run_selection(cfg.selection, STAGE["selection"].folder(root), sources=sources)
 
 
 def _finetune(cfg: RunConfig, root: Path) -> Result:
@@ -162,7 +163,7 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(AttributionResult, (), _attribution, cost=28, size=lambda c: c.attribution.limit * c.attribution.steps * _models(c)),
     Stage(PatchingResult, (), _patching, cost=5, size=lambda c: c.patching.limit * _models(c)),
     Stage(ErasureResult, (), _erasure, cost=13, size=lambda c: c.erasure.limit * c.erasure.captions_per_image * _models(c)),
-    Stage(SelectionResult, ("probes", "attribution", "patching", "erasure"), _selection, cost=1),
+    Stage(SelectionResult, KINDS, _selection, cost=1),
     Stage(TrainResult, ("selection",), _finetune, trains=True, cost=68,
           size=lambda c: c.finetune.steps * (c.finetune.batch_size + c.finetune.validation / c.finetune.validate_every)),
     Stage(EvaluationResult, ("finetune",), _evaluate, cost=59, size=lambda c: c.evaluate.limit),

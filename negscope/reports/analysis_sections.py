@@ -3,6 +3,9 @@ erasure and the block selection."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..results.evidence import BlockEvidence
 from .document import Doc, StageOutput, caption_from_name, ci_cell, fmt, open_section, pct, with_ci
 from .figures import site_label
 
@@ -125,16 +128,17 @@ def attribution(doc: Doc, out: StageOutput) -> None:
     heatmap = folder / "token_heatmap.html"
     if heatmap.is_file():
         doc.embed(heatmap, "Token attribution heatmap: red tokens raise S(I, T), blue tokens lower it.")
-    gap = f"{lay.mean_gap:+.4f}" + (f" [{lay.gap_ci[0]:+.4f}, {lay.gap_ci[1]:+.4f}]" if lay.gap_ci else "")
+    gap = f"{lay.mean_gap:+.4f} [{lay.gap_ci[0]:+.4f}, {lay.gap_ci[1]:+.4f}]"
     caveats = "".join(f" **{note}**" for note in res.caveats())
     doc.para(
         f"Per-site attribution of the gap S(I, negated) − S(I, positive) over {lay.n_pairs} {lay.pairs} pairs; mean gap "
-        f"{gap}.{caveats} `eos_share` is the part of the gap's attribution already on the pooled EOS state at that site; "
-        f"a block's importance is how much of it the block adds:"
+        f"{gap} (95% interval over images).{caveats} `eos_share` is the part of the gap's attribution already on the "
+        f"pooled EOS state at that site; a block's importance is how much of it the block adds. {res.noise}"
     )
     doc.table(["site", "EOS share", "changed-token share", "total", "mean |delta|"],
               [[site_label(r.site), r.eos_share, r.changed_share, r.total, r.mean_abs_delta] for r in lay.states])
     doc.table(["block", "importance", "95% CI"], [[b.block, b.mean, ci_cell(b)] for b in lay.blocks])
+    block_evidence(doc, res.evidence)
     doc.figures(folder, "layer_attribution.png", lambda p: "Per-site attribution of the negation gap.")
     doc.figures(folder, "*.png", lambda p: f"Attribution: {caption_from_name(p)}.")
 
@@ -149,14 +153,17 @@ def patching(doc: Doc, out: StageOutput) -> None:
         doc.para(
             f"Patching the `{positions}` state(s) at one site, on {res.n_pairs[positions]} {res.pairs} pairs of "
             f"`{res.model}`: the share of the similarity change between the captions that the patch recreates "
-            f"(forward: {dirs['forward']}; reverse: {dirs['reverse']}), with bootstrap 95% intervals."
+            f"(forward: {dirs['forward']}; reverse: {dirs['reverse']}), with 95% intervals over images."
         )
         fwd, rev = curve.get("forward", []), curve.get("reverse", [])
-        untrained = res.untrained_curves if positions == "eos" and res.untrained_curves else {}
-        uf, ur = untrained.get("forward", [None] * len(fwd)), untrained.get("reverse", [None] * len(rev))
-        doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI", "untrained forward", "untrained reverse"],
-                  [[site_label(f.site), f.share, ci_cell(f), r.share, ci_cell(r), u and u.share, v and v.share]
-                   for f, r, u, v in zip(fwd, rev, uf, ur)])
+        copies = res.untrained_curves if positions == "eos" else []
+        spread = [_mean_spread([[c[d][j].share for c in copies] for j in range(len(fwd))]) if copies else [None] * len(fwd)
+                  for d in ("forward", "reverse")]
+        doc.table(["site", "forward share", "95% CI", "reverse share", "95% CI", "untrained forward (mean ± sd)",
+                   "untrained reverse (mean ± sd)"],
+                  [[site_label(f.site), f.share, ci_cell(f), r.share, ci_cell(r), u, v]
+                   for f, r, u, v in zip(fwd, rev, *spread)])
+    block_evidence(doc, res.evidence)
     doc.figures(out.folder, "*.png", lambda p: "Activation patching: share of the negation effect recreated per site, both directions.")
 
 
@@ -210,22 +217,44 @@ def erasure(doc: Doc, out: StageOutput) -> None:
                 "controls of the same rank and the untrained copies (dots: each copy), with 95% bands over images.")
 
 
+def _mean_spread(values: list[list[float]]) -> list[str]:
+    return [f"{np.mean(v):.3f} ± {np.std(v, ddof=1) if len(v) > 1 else 0.0:.3f}" for v in values]
+
+
+def block_evidence(doc: Doc, ev: BlockEvidence) -> None:
+    """A kind's per-block evidence: the model's gain, the untrained copies' mean ± spread, and the gain over them
+    with its interval over images."""
+    doc.para(f"Per block, the {ev.measure}: the model's gain, the mean ± sd of {len(ev.untrained_seeds)} untrained copies "
+             f"(seeds {', '.join(map(str, ev.untrained_seeds))}), and the model's gain over them with its 95% interval "
+             f"over {ev.images} images ({ev.rows} rows; model and copies resampled on the same images):")
+    doc.table(["block", "model", "untrained (mean ± sd)", "gain over untrained", "95% CI", "beyond noise"],
+              [[k, t, u, g, f"{lo:+.3f} – {hi:+.3f}", "yes" if c else "no"] for k, (t, u, g, lo, hi, c) in
+               enumerate(zip(ev.trained, _mean_spread(np.array(ev.untrained).T.tolist()), ev.gain, ev.ci_low,
+                             ev.ci_high, ev.certain))])
+
+
 def selection(doc: Doc, out: StageOutput) -> None:
-    """The selected blocks, the rule and the evidence."""
+    """The selected blocks, the rule, which kinds of evidence decided the plan and which were within noise."""
     res = open_section(doc, "Selected text blocks", out)
     if res is None:
         return
     ev = res.evidence
+    decided = (f"The plan was decided by: {', '.join(ev.kinds)}." if res.certain else
+               "**No kind of evidence has a block whose gain over the untrained copies lies above zero beyond noise**, so "
+               "the plan falls back on the model's own gains and is not evidence of learned negation.")
     doc.para(
         f"Selected text blocks: {', '.join(map(str, res.blocks))}, covering {ev.coverage_of_plan:.3f} of the combined "
-        f"evidence. Rule: {res.rule}. Evidence used (each as its gain over an untrained copy"
-        f"{'' if res.over_untrained else ', of which none was positive'}): {', '.join(ev.kinds)}"
-        + (f"; missing: {', '.join(ev.missing)}." if ev.missing else ".")
+        f"score. Rule: {res.rule}. {decided}"
+        + (f" Within noise (weight 0): {', '.join(ev.within_noise)}." if ev.within_noise else "")
+        + (f" Missing: {', '.join(ev.missing)}." if ev.missing else "")
     )
+    doc.table(["evidence", "entered", "weight", "blocks counted", "gain over untrained per block [95% CI]"],
+              [[kind, "yes" if r.entered else "no", r.weight,
+                ", ".join(str(k) for k, c in enumerate(r.counted) if c) or "none",
+                "; ".join(f"{k}: {g:+.3f} [{lo:+.3f}, {hi:+.3f}]" for k, (g, lo, hi) in
+                          enumerate(zip(r.gain, r.ci_low, r.ci_high)))] for kind, r in ev.by_kind.items()])
     inclusion = ev.stability.inclusion
-    doc.table(["rank", "block", "score", *ev.kinds, "inclusion (bootstrap)"],
-              [[i + 1, r.block, r.score, *(r.by_kind.get(k) for k in ev.kinds),
+    doc.table(["rank", "block", "score", *ev.scores, f"inclusion ({ev.stability.resamples} joint draws)"],
+              [[i + 1, r.block, r.score, *(r.by_kind.get(k) for k in ev.scores),
                 inclusion[r.block] if r.block < len(inclusion) else None] for i, r in enumerate(res.ranking)])
     doc.figures(out.folder, "*.png", lambda p: "Per-block evidence and the selected blocks.")
-
-

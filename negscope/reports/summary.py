@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from ..results import EvaluationRow
+from ..results.evidence import KINDS
 from .document import Doc, StageOutput, mean_of, pct
 from .tuning_sections import RETRIEVAL_COLUMNS, change_cell, recall_name, trained_forms
 
@@ -74,35 +75,37 @@ def blindness(doc: Doc, similarity: Any | None, evaluate: Any | None) -> None:
 
 
 def evidence(doc: Doc, result: dict[str, Any]) -> None:
-    """Per kind of evidence, the block that gains most over the untrained copy, and the blocks selected."""
+    """Per kind of evidence, whether it decided the plan or was within noise, its leading block, and the blocks selected."""
     selection = result.get("selection")
     if selection is None:
         return
     ev = selection.evidence
     rows = []
-    for kind in ("probes", "attribution", "patching", "erasure"):
-        if kind in ev.scores:
-            scores = ev.scores[kind]
-            top = max(range(len(scores)), key=scores.__getitem__)
-            noise = kind == "attribution" and (a := result.get("attribution")) is not None and a.sites.gap_within_noise
-            rows.append([kind, f"block {top}", f"{scores[top]:.2f}", "used; its gap is within noise" if noise else "used"])
+    for kind in KINDS:
+        if (r := ev.by_kind.get(kind)) is not None:
+            top = max(range(len(r.gain)), key=r.gain.__getitem__)
+            rows.append([kind, f"block {top}", f"{r.gain[top]:+.3f} [{r.ci_low[top]:+.3f}, {r.ci_high[top]:+.3f}]",
+                         f"decided the plan (weight {r.weight:.2f})" if r.entered else "within noise: weight 0"])
         elif any(what.startswith(f"{kind}:") for what in ev.excluded):
             rows.append([kind, None, None, "left out: every part uninformative (below)"])
         else:
             rows.append([kind, None, None, "missing"])
     rows += [[what, None, None, why] for what, why in ev.excluded.items()]
-    control = ("its gain over an untrained copy of the architecture" if selection.over_untrained else
-               "the model's own gain, because no kind of evidence gains over the untrained copy: the selection is not "
-               "evidence of learned negation")
-    doc.para(f"**Where the evidence points.** Each kind of evidence credits a text block with {control}, clipped at zero "
-             f"and scaled to sum to one over blocks; the table gives each kind's leading block and its share.")
-    doc.table(["evidence", "leading block", "share", "status"], rows)
+    decided = (f"The plan was decided by {', '.join(ev.kinds)}" + (f"; {', '.join(ev.within_noise)} "
+               f"{'was' if len(ev.within_noise) == 1 else 'were'} within noise and weighed nothing." if ev.within_noise else ".")
+               if selection.certain else
+               "**No kind of evidence gains over the untrained copies beyond noise at any block**, so the plan is made from "
+               "the model's own gains: the selection is not evidence of learned negation.")
+    doc.para(f"**Where the evidence points.** Each kind of evidence credits a text block with its gain over untrained "
+             f"copies of the architecture, with a 95% interval over images; a block counts only where that interval lies "
+             f"above zero. {decided} The table gives each kind's leading block.")
+    doc.table(["evidence", "leading block", "gain over untrained [95% CI]", "status"], rows)
     inclusion = ev.stability.inclusion
     kept = min(inclusion[b] for b in selection.blocks) if inclusion else None
     doc.para(f"**Selected text blocks: {', '.join(map(str, selection.blocks))}.** They hold {ev.coverage_of_plan:.2f} of the "
              f"combined evidence (rule: {selection.rule.split(':')[0]})"
-             + (f"; each is kept in at least {pct(kept)} of {ev.stability.resamples} bootstrap resamples." if kept is not None
-                else "."))
+             + (f"; each is kept in at least {pct(kept)} of {ev.stability.resamples} joint resamples of every kind's "
+                "images." if kept is not None else "."))
 
 
 def form_means(row: EvaluationRow, forms: list[str], trained: bool) -> float | None:

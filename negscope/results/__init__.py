@@ -19,7 +19,7 @@ from .evaluation import EvaluationResult, EvaluationRow, PairedChange
 from .negations import NegationsResult
 from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
 from .recipes import RecipeRow, RecipesResult
-from .selection import EvidenceSummary, RankedBlock, SelectionResult, Stability
+from .selection import EvidenceSummary, KindWeight, RankedBlock, SelectionResult, Stability
 from .similarity import SeedRow, SimilarityResult
 from .study import RankCorrelation, StudyResult, StudyRow
 from .training import TrainResult
@@ -36,6 +36,7 @@ __all__ = [
     "EvaluationResult",
     "EvaluationRow",
     "EvidenceSummary",
+    "KindWeight",
     "MeanCI",
     "NegationsResult",
     "PairedChange",

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Result
+from .evidence import BlockEvidence
 
 
 @dataclass
 class MeanCI:
-    """A mean over examples with its bootstrap 95% interval and the count."""
+    """A mean over examples with its 95% interval over whole images and the count."""
 
     mean: float
     ci_low: float
@@ -56,7 +57,7 @@ class SiteAttribution:
 
 @dataclass
 class BlockImportance:
-    """How much of the gap's EOS attribution one block adds, mean over pairs with its interval."""
+    """How much of the gap's EOS attribution one block adds, mean over the kept pairs with its interval over images."""
 
     block: int
     name: str
@@ -68,21 +69,25 @@ class BlockImportance:
 
 @dataclass
 class PerPair:
-    """Per-pair arrays: the gap, and per site the EOS share, the changed-token share and the completeness delta."""
+    """Per-pair arrays: the gap, per site the EOS share, the changed-token share and the completeness delta, and
+    whether the pair is kept (its gap larger than its largest |delta|, `LayerAttribution.resolved`)."""
 
     gap: list[float]
     eos_share: list[list[float]]
     changed_share: list[list[float]]
     delta: list[list[float]]
+    kept: list[bool]
 
 
 @dataclass
 class SiteAttributions:
-    """Per-site integrated gradients of S(I, negated) - S(I, positive) on pairs of equal token length.
+    """Per-site integrated gradients of S(I, negated) - S(I, positive) on one model, one pair per image.
 
-    Of the `requested` pairs (one per image) `n_pairs` were kept; `dropped` counts the others by reason. `gap_ci` is the
-    bootstrap 95% interval of `mean_gap` over pairs, and `gap_within_noise` is true when that interval holds 0 (then
-    the per-site shares apportion a gap not told apart from none). Files written before these fields leave them unset.
+    Of the `requested` images, `n_pairs` gave a pair that was kept; `dropped` counts the others by reason, among them
+    pairs whose gap is no larger than their integrated-gradients completeness error. `captions` and `per_pair` hold
+    every aligned pair (kept or not); shares and block importances are means over the kept pairs. `gap_ci` is the
+    95% interval over images of the signed `mean_gap` over the aligned pairs: it says whether negation moves the
+    score on average, not whether the shares are evidence (that is `AttributionResult.evidence`).
     """
 
     method: str
@@ -94,18 +99,21 @@ class SiteAttributions:
     blocks: list[BlockImportance]
     captions: list[CaptionPair]
     per_pair: PerPair
-    requested: int | None = None
-    dropped: dict[str, int] = field(default_factory=dict)
-    gap_ci: list[float] | None = None
-    gap_within_noise: bool | None = None
+    requested: int
+    dropped: dict[str, int]
+    gap_ci: list[float]
 
 
 @dataclass
 class AttributionResult(Result):
-    """`attribution.json`: token attributions and per-site attributions of the negation gap (and on an untrained copy)."""
+    """`attribution.json`: token attributions and per-site attributions of the negation gap on the model and on
+    untrained copies of its architecture (one per seed of `evidence.untrained_seeds`), and the per-block evidence:
+    the share of the gap's attribution each block moves onto EOS, over the copies' mean, with image-level intervals.
+    `noise` says how integration error and noise are kept out of that evidence."""
 
     kind = "attribution"
     filename = "attribution.json"
+    schema = 2
 
     model: str
     data: str
@@ -114,21 +122,29 @@ class AttributionResult(Result):
     tokens: TokenAttributions
     sites: SiteAttributions
     seconds: float
-    untrained: SiteAttributions | None = None
+    untrained: list[SiteAttributions]
+    evidence: BlockEvidence
+    noise: str
+
+    @property
+    def within_noise(self) -> bool:
+        """Whether no block's gain over the untrained copies has an interval that excludes 0."""
+        return not any(self.evidence.certain)
 
     def caveats(self) -> list[str]:
-        """Pairs dropped from the per-site attribution, with their reasons, and each gap (trained, untrained copy)
-        whose interval holds zero, so that its per-site shares apportion noise."""
+        """Pairs dropped from the per-site attribution, with their reasons (a copy only where it dropped others than the
+        model), and whether every block's gain over the untrained copies is within noise."""
         notes = []
-        if self.sites.dropped:
-            reasons = "; ".join(f"{why}: {n}" for why, n in self.sites.dropped.items())
-            notes.append(f"Per-site attribution kept {self.sites.n_pairs} of {self.sites.requested} pairs ({reasons}).")
-        for label, run in (("", self.sites), (" on the untrained copy", self.untrained)):
-            if run is not None and run.gap_within_noise:
-                low, high = run.gap_ci
-                notes.append(f"The negation gap S(I, negated) − S(I, positive) attributed{label} averages "
-                             f"{run.mean_gap:+.4f} [95% CI {low:+.4f}, {high:+.4f}] over {run.n_pairs} pairs: its "
-                             "interval holds zero, so the per-site shares apportion noise and are not evidence.")
+        copies = [(f" on untrained copy {s}", u) for s, u in zip(self.evidence.untrained_seeds, self.untrained)]
+        for label, run in [("", self.sites)] + [(label, u) for label, u in copies if u.dropped != self.sites.dropped]:
+            if run.dropped:
+                reasons = "; ".join(f"{why}: {n}" for why, n in run.dropped.items())
+                notes.append(f"Per-site attribution{label} kept {run.n_pairs} of {run.requested} pairs ({reasons}).")
+        if self.within_noise:
+            ev = self.evidence
+            notes.append(f"No block's attribution gain over the {len(ev.untrained_seeds)} untrained copies has a 95% "
+                         f"interval over the {ev.images} images that excludes zero, so the per-block shares are not "
+                         "evidence of where the model handles negation.")
         return notes
 
 
@@ -153,11 +169,13 @@ class PatchRun:
 
 @dataclass
 class PatchingResult(Result):
-    """`patching.json`: patching curves per position set and direction, the runs behind them, and the EOS curves of an
-    untrained copy of the architecture (by direction)."""
+    """`patching.json`: patching curves per position set and direction with intervals over images, the runs behind
+    them, the EOS runs and curves of untrained copies of the architecture (one per seed of `evidence.untrained_seeds`),
+    and the per-block evidence: the rise of the EOS curve (directions averaged) across each block over the copies'."""
 
     kind = "patching"
     filename = "patching.json"
+    schema = 2
 
     model: str
     data: str
@@ -171,5 +189,6 @@ class PatchingResult(Result):
     captions: list[CaptionPair]
     runs: dict[str, dict[str, PatchRun]]
     seconds: float
-    untrained_curves: dict[str, list[CurvePoint]] | None = None
-    untrained_runs: dict[str, PatchRun] | None = None
+    untrained_curves: list[dict[str, list[CurvePoint]]]
+    untrained_runs: list[dict[str, PatchRun]]
+    evidence: BlockEvidence

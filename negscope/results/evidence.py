@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.sites import block_gains
 from ..stats import image_resamples
 
 KINDS = ("probes", "attribution", "patching", "erasure")  # every kind of evidence, in the order reports show them
@@ -79,6 +78,8 @@ class BlockEvidence:
         Returns:
             The `BlockEvidence`.
         """
+        from ..models.sites import block_gains  # here, not at the top: importing `models` imports torch
+
         def gain_over_copies(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             model, copies = curves(rows)
             own = block_gains(sites, model)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Result
+from .evidence import BlockEvidence
 
 
 @dataclass
@@ -109,3 +110,5 @@ class ProbesResult(Result):
     divergence: list[Divergence]
     seconds: float
     threads: int
+    evidence: BlockEvidence | None = None
+    excluded: dict[str, str] = field(default_factory=dict)

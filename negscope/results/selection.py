@@ -28,7 +28,7 @@ def block_spec(spec: str) -> str | list[int]:
 
 @dataclass
 class RankedBlock:
-    """One block's combined score and its score under each kind of evidence."""
+    """One block's combined score and its score under each kind of evidence that entered it."""
 
     block: int
     name: str
@@ -38,7 +38,8 @@ class RankedBlock:
 
 @dataclass
 class Stability:
-    """How often each block enters the plan over bootstrap resamples of the pairs."""
+    """How often each block enters the plan when every kind's evidence is resampled together: in draw b each kind's
+    b-th image resample (its untrained copies resampled with it) is combined and the rule applied."""
 
     resamples: int
     seed: int
@@ -46,9 +47,27 @@ class Stability:
 
 
 @dataclass
+class KindWeight:
+    """One kind of evidence in the selection: its per-block gain over the untrained copies with its 95% interval over
+    images, the blocks it counts (interval above 0), whether it entered the combined score, its weight, and why."""
+
+    measure: str
+    images: int
+    untrained_seeds: list[int]
+    gain: list[float]
+    ci_low: list[float]
+    ci_high: list[float]
+    counted: list[bool]
+    entered: bool
+    weight: float
+    reason: str
+
+
+@dataclass
 class EvidenceSummary:
-    """The kinds of evidence used or missing, their per-block scores, the combined score, the plan's coverage and
-    the evidence left out as uninformative (`excluded`: what, and why)."""
+    """The kinds of evidence that decided the plan (`kinds`), those present but within noise, those missing, their
+    per-block scores, the combined score, the plan's coverage, its stability, each kind's record (`by_kind`) and the
+    evidence left out as uninformative (`excluded`: what, and why)."""
 
     kinds: list[str]
     missing: list[str]
@@ -58,14 +77,18 @@ class EvidenceSummary:
     coverage_of_plan: float
     stability: Stability
     excluded: dict[str, str] = field(default_factory=dict)
+    within_noise: list[str] = field(default_factory=list)
+    by_kind: dict[str, KindWeight] = field(default_factory=dict)
 
 
 @dataclass
 class SelectionResult(Result):
-    """`selection.json`: the trainable blocks (the freeze plan), their ranking and the evidence behind them."""
+    """`selection.json`: the trainable blocks (the freeze plan), their ranking and the evidence behind them. `certain`
+    is false when no kind of evidence had a block beyond noise, so the plan rests on the model's own gains."""
 
     kind = "selection"
     filename = "selection.json"
+    schema = 2
 
     blocks: list[int]
     ranking: list[RankedBlock]
@@ -73,4 +96,4 @@ class SelectionResult(Result):
     rule: str
     coverage: float
     seed: int
-    over_untrained: bool = True
+    certain: bool = True

@@ -1,88 +1,69 @@
-"""Rank text blocks by the negation evidence of probes, per-site attribution and patching, and pick a freeze plan.
+"""Rank text blocks by the negation evidence of every kind (`results.evidence.KINDS`) and pick a freeze plan.
 
-The evidence files hold curves over sites; each kind gives every text block k a gain: how much of something
-block k adds between its input site and its output site `text.block.k` (`negscope.models.block_gains`).
+Each kind's result holds its evidence in one shape, a `BlockEvidence`: per block k, the model's gain across block k
+(the rise of the kind's curve from k's input site to its output site) minus the mean gain of untrained copies of the
+architecture over several seeds, with a 95% interval over images and the bootstrap draws behind it (the model and its
+copies resampled on the same images). Probes also name the tasks they left out as uninformative
+(`ProbesResult.excluded`); they appear in `EvidenceSummary.excluded`.
 
-- ``attribution``: the share of the negation gap's attribution that block k moves onto the pooled EOS state
-  (`AttributionResult.sites`, `LayerAttribution.importance`), mean over pairs.
-- ``patching``: the rise across block k of the EOS-patching curve, the share of the negation effect that
-  patching the EOS state recreates (`attribution.patching`); forward and reverse directions averaged.
-- ``probes``: the rise across block k of probe selectivity (accuracy minus the larger of the control task's
-  and the untrained copy's accuracy), averaged over the probing tasks of the probes result. A task whose surface
-  baseline scores at least as high as the probe at every site (`TaskProbes.beaten_by`) is uninformative and left
-  out; `EvidenceSummary.excluded` names it with the reason.
-- ``erasure``: the rise across block k of the share of the negation effect that LEACE erasure of the
-  "negated" concept removes (`ErasureResult`).
+Weighting by certainty: evidence within noise weighs nothing. Within a kind, block k counts only when its interval
+lies wholly above 0; a kind with no such block is within noise and does not enter. Each kind that enters gives its
+counted gains scaled to sum 1 (the other blocks 0), and the combined score is the mean of these over the kinds that
+entered, each with the same weight. We count certain blocks rather than weight kinds by precision because the kinds
+measure different quantities (probe selectivity, attribution shares, recreated and removed shares), so their draws'
+variances are not on one scale, and a kind whose scaled profile barely varies over draws would get an unbounded weight.
+`EvidenceSummary.by_kind` records per kind its gain with the interval, the blocks counted, whether it entered, its
+weight and why.
 
-Every kind is measured on an untrained copy of the architecture too, and a block's evidence is its gain over
-that copy: the untrained copy's per-block gain (mean over pairs) is subtracted from the model's. Each such
-vector is clipped at zero and scaled to sum to one, and the available kinds are averaged into a combined
-score per block. The ranking sorts blocks by that score (ties: the earlier block first).
+When no kind enters, the plan cannot rest on evidence. It is then made from the model's own per-block gains (each
+kind's gain clipped at 0 and scaled to sum 1, kinds averaged), `SelectionResult.certain` is false, the rule says the
+selection is not evidence of learned negation, and no stability is computed.
 
 Rules for the freeze plan (the blocks left trainable), with coverage c:
 - ``front``: the smallest front block 0..m whose combined score sums to at least c;
 - ``top``: the fewest top-ranked blocks whose scores sum to at least c (may be non-contiguous).
+The ranking sorts blocks by the combined score (ties: the earlier block first).
 
-Stability: the plan is recomputed on `resamples` bootstrap resamples of the pairs (seeded), and each block's
-inclusion frequency is reported; the plan itself uses all pairs, so it does not depend on the seed.
+Stability resamples every kind together: draw b combines each kind's b-th draw (its images and, on the same images,
+its untrained copies resampled), counted at the same blocks with the same weights, applies the rule, and counts which
+blocks are kept. Every kind draws with `Common.evidence_resamples` and `Common.seed`, so the draws line up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..attribution.patching import recreated_share
-from ..models.sites import Block, Site, all_sites, block_gains
+from ..models.sites import Block
 from ..results import (
     AttributionResult,
     ErasureResult,
     EvidenceSummary,
+    KindWeight,
     PatchingResult,
     ProbesResult,
     RankedBlock,
     SelectionResult,
     Stability,
 )
+from ..results.evidence import KINDS, BlockEvidence
 from ..results.selection import RULES
 
 
 @dataclass
 class Evidence:
-    """Per-pair evidence arrays, as read from the probes, attribution and patching results."""
+    """Every kind's per-block evidence that its result holds, the files it came from and what was left out."""
 
-    n_blocks: int
-    attribution: np.ndarray | None = None  # per pair and block
-    patching: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (effect per pair and site, gap per pair)
-    probes: np.ndarray | None = None
-    erasure: np.ndarray | None = None
-    untrained: dict[str, np.ndarray] = field(default_factory=dict)  # per kind, the untrained copy's per-block gain
+    kinds: dict[str, BlockEvidence]
     sources: dict[str, str] = field(default_factory=dict)
-    excluded: dict[str, str] = field(default_factory=dict)  # evidence left out, with the reason
+    excluded: dict[str, str] = field(default_factory=dict)
 
     @property
-    def kinds(self) -> list[str]:
-        """The kinds of evidence present."""
-        return [k for k, v in (("probes", self.probes), ("attribution", self.attribution), ("patching", self.patching or None),
-                               ("erasure", self.erasure)) if v is not None]
-
-
-def _patch_effects(runs: dict) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per direction present: (effect per pair and site, gap per pair)."""
-    pairs = []
-    for direction in ("forward", "reverse"):
-        if direction in runs:
-            r = runs[direction]
-            receiver, donor = np.asarray(r.receiver), np.asarray(r.donor)
-            pairs.append((np.asarray(r.patched) - receiver[:, None], donor - receiver))
-    return pairs
-
-
-def _patch_gain(sites: list[str], effects: list[tuple[np.ndarray, np.ndarray]], rows: np.ndarray | None = None) -> np.ndarray:
-    """Per block, the rise of the recreated share across it, averaged over directions (on `rows` of the pairs)."""
-    return np.mean([block_gains(sites, recreated_share(e if rows is None else e[rows], g if rows is None else g[rows]))
-                    for e, g in effects], axis=0)
+    def n_blocks(self) -> int:
+        """The number of text blocks the evidence covers."""
+        return len(next(iter(self.kinds.values())).gain)
 
 
 def gather_evidence(
@@ -90,77 +71,56 @@ def gather_evidence(
     attribution: AttributionResult | None = None,
     patching: PatchingResult | None = None,
     erasure: ErasureResult | None = None,
-    sources: dict[str, str] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> Evidence:
-    """The per-pair evidence in whichever results are given; attribution or patching is required."""
-    if attribution is None and patching is None:
+    """The `evidence` of whichever results are given (a result without it counts as missing); at least one is needed,
+    and all must cover the same text blocks."""
+    results = {"probes": probes, "attribution": attribution, "patching": patching, "erasure": erasure}
+    kinds = {k: r.evidence for k in KINDS if (r := results[k]) is not None and r.evidence is not None}
+    if not kinds:
         raise FileNotFoundError(
-            "no attribution or patching result to select blocks from; run `negscope attribute` and/or `negscope patch` "
+            "no evidence to select blocks from; run `negscope attribute` and/or `negscope patch` (or `probe`, `erase`) "
             "with --out pointing at the --from folder first"
         )
-    sites = {k: r.sites.sites if k == "attribution" else r.sites
-             for k, r in (("attribution", attribution), ("patching", patching)) if r is not None}
-    if len({tuple(v) for v in sites.values()}) > 1:
-        raise ValueError(f"the evidence disagrees on the sites of the text encoder ({sites}); rerun it on one model")
-    names = next(iter(sites.values()))
-    ev = Evidence(n_blocks=sum(Site(n).block is not None for n in names), sources=dict(sources or {}))
-    if attribution is not None:
-        ev.attribution = block_gains(names, attribution.sites.per_pair.eos_share)
-        if attribution.untrained is not None:
-            ev.untrained["attribution"] = block_gains(names, attribution.untrained.per_pair.eos_share).mean(0)
-    if patching is not None:
-        ev.patching = _patch_effects(patching.runs.get("eos", {}))
-        if patching.untrained_runs:
-            ev.untrained["patching"] = _patch_gain(names, _patch_effects(patching.untrained_runs))
-    if probes is not None:
-        ev.probes = probe_gains(probes, ev.n_blocks, ev.excluded)
-    if erasure is not None:
-        if erasure.sites != names:
-            raise ValueError(f"the erasure result has sites {erasure.sites}, the other evidence {names}; rerun it on one model")
-        ev.erasure = block_gains(names, [p.removed_share for p in erasure.trained.points])
-        ev.untrained["erasure"] = block_gains(names, [p.removed_share for p in erasure.untrained.points])
-    return ev
+    blocks = {k: len(ev.gain) for k, ev in kinds.items()}
+    if len(set(blocks.values())) > 1:
+        raise ValueError(f"the evidence disagrees on the number of text blocks ({blocks}); rerun it on one model")
+    excluded = {f"probes: {task}": why for task, why in (probes.excluded if probes is not None else {}).items()}
+    return Evidence(kinds, {k: v for k, v in (sources or {}).items() if k in kinds}, excluded)
 
 
-def probe_gains(probes: ProbesResult, n_blocks: int, excluded: dict[str, str] | None = None) -> np.ndarray | None:
-    """Per block, the rise of selectivity from its input to its output site, averaged over the informative probing
-    tasks; each task a surface baseline beats at every site is named in `excluded`, with the reason."""
-    sites = [s.name for s in all_sites(n_blocks)]
-    curves = []
-    for name, task in probes.tasks.items():
-        if (baseline := task.beaten_by()) is not None:
-            if excluded is not None:
-                excluded[f"probes: {name}"] = (
-                    f"uninformative: the {baseline.replace('_', ' ')} baseline ({task.baselines[baseline].accuracy:.3f}) "
-                    f"scores at least as high as the probe at every site (best {max(r.accuracy for r in task.sites):.3f})")
-            continue
-        sel = {r.site: r.selectivity for r in task.sites}
-        if all(s in sel for s in sites):
-            curves.append(block_gains(sites, [sel[s] for s in sites]))
-    return np.mean(curves, axis=0) if curves else None
+def counted_blocks(ev: BlockEvidence) -> np.ndarray:
+    """Per block, whether its gain over the untrained copies is positive beyond noise (its interval lies above 0)."""
+    return np.asarray(ev.ci_low, dtype=float) > 0
 
 
-def _unit(gain: np.ndarray) -> np.ndarray | None:
-    pos = np.clip(np.nan_to_num(gain), 0, None)
+def unit(gain: np.ndarray, counted: np.ndarray | None = None) -> np.ndarray | None:
+    """`gain` clipped at 0 (and set to 0 outside `counted`), scaled to sum 1; None when nothing is left."""
+    pos = np.clip(np.nan_to_num(np.asarray(gain, dtype=float)), 0, None) * (True if counted is None else counted)
     return pos / pos.sum() if pos.sum() > 0 else None
 
 
-def block_scores(ev: Evidence, rows: dict[str, np.ndarray] | None = None, over_untrained: bool = True) -> dict[str, np.ndarray]:
-    """Each kind's normalised per-block gain (over the untrained copy), on all pairs or on the resampled `rows` of each kind."""
-    rows = rows or {}
-    sites = all_sites(ev.n_blocks)
-    gains: dict[str, np.ndarray] = {}
-    if ev.probes is not None:
-        gains["probes"] = ev.probes
-    if ev.attribution is not None:
-        idx = rows.get("attribution", np.arange(len(ev.attribution)))
-        gains["attribution"] = ev.attribution[idx].mean(0)
-    if ev.patching:
-        gains["patching"] = _patch_gain(sites, ev.patching, rows.get("patching"))
-    if ev.erasure is not None:
-        gains["erasure"] = ev.erasure
-    control = ev.untrained if over_untrained else {}
-    return {k: u for k, g in gains.items() if (u := _unit(g - control.get(k, 0.0))) is not None}
+def weigh(ev: Evidence) -> dict[str, KindWeight]:
+    """Per kind, its record in the selection: the blocks it counts, whether it enters and with what weight."""
+    entered = [k for k, e in ev.kinds.items() if counted_blocks(e).any()]
+    out = {}
+    for kind, e in ev.kinds.items():
+        counted = counted_blocks(e)
+        reason = (f"blocks {', '.join(map(str, np.flatnonzero(counted)))} gain over the untrained copies beyond noise"
+                  if kind in entered else "within noise: no block's interval of the gain over the untrained copies lies "
+                  "above 0")
+        out[kind] = KindWeight(e.measure, e.images, e.untrained_seeds, e.gain, e.ci_low, e.ci_high, counted.tolist(),
+                               kind in entered, 1 / len(entered) if kind in entered else 0.0, reason)
+    return out
+
+
+def combine(profiles: dict[str, np.ndarray | None], weights: dict[str, float], n_blocks: int) -> np.ndarray:
+    """The weighted mean of the kinds' scaled profiles (kinds with none left out); zeros when no kind has one."""
+    present = {k: p for k, p in profiles.items() if p is not None and weights.get(k, 0) > 0}
+    if not present:
+        return np.zeros(n_blocks)
+    total = sum(weights[k] for k in present)
+    return sum(weights[k] * p for k, p in present.items()) / total
 
 
 def choose(combined: np.ndarray, coverage: float, rule: str) -> list[int]:
@@ -178,52 +138,67 @@ def ranking(combined: np.ndarray) -> np.ndarray:
     return np.argsort(-combined, kind="stable")
 
 
-def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", resamples: int = 200, seed: int = 0) -> SelectionResult:
-    """The selection: ranked blocks, the freeze plan, the evidence behind it and its bootstrap stability."""
+def stability(ev: Evidence, record: dict[str, KindWeight], coverage: float, rule: str) -> Stability:
+    """Inclusion of each block in the plan over the draws, every kind that entered resampled together."""
+    entered = [k for k, r in record.items() if r.entered]
+    draws = {k: np.asarray(ev.kinds[k].draws, dtype=float).reshape(-1, ev.n_blocks) for k in entered}
+    resamples = min(len(d) for d in draws.values())
+    weights = {k: record[k].weight for k in entered}
+    counts = np.zeros(ev.n_blocks)
+    for b in range(resamples):
+        combined = combine({k: unit(d[b], np.asarray(record[k].counted)) for k, d in draws.items()}, weights, ev.n_blocks)
+        if combined.sum() > 0:
+            counts[choose(combined, coverage, rule)] += 1
+    seed = ev.kinds[entered[0]].resample_seed
+    return Stability(resamples, seed, (counts / resamples).tolist() if resamples else [])
+
+
+def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front") -> SelectionResult:
+    """The selection: ranked blocks, the freeze plan, each kind's weight in it and the plan's stability over draws."""
     if rule not in RULES:
         raise ValueError(f"rule {rule!r} is unknown; choose one of {RULES}")
     if not 0 < coverage <= 1:
         raise ValueError(f"coverage {coverage} must be in (0, 1]; e.g. 0.5 for half of the negation effect")
-    scores = block_scores(ev)
-    over_untrained = bool(scores)
-    if not over_untrained:
-        scores = block_scores(ev, over_untrained=False)
+    record = weigh(ev)
+    certain = any(r.entered for r in record.values())
+    if certain:
+        scores = {k: unit(np.asarray(r.gain), np.asarray(r.counted)) for k, r in record.items() if r.entered}
+        weights = {k: r.weight for k, r in record.items()}
+        stable = None
+    else:
+        scores = {k: p for k, e in ev.kinds.items() if (p := unit(np.asarray(e.trained))) is not None}
+        weights = dict.fromkeys(scores, 1.0)
+        stable = Stability(0, ev.kinds[next(iter(ev.kinds))].resample_seed, [])
     if not scores:
-        raise ValueError("no evidence shows any block adding to the negation effect; rerun attribution or patching on more pairs")
-    combined = np.mean(list(scores.values()), axis=0)
+        raise ValueError("no evidence shows any block adding to the negation effect; rerun the analysis on more images")
+    combined = combine(scores, weights, ev.n_blocks)
     blocks = choose(combined, coverage, rule)
-    rng = np.random.default_rng(seed)
-    counts = np.zeros(ev.n_blocks)
-    sizes = {k: len(a) for k, a in (("attribution", ev.attribution), ("patching", ev.patching[0][1] if ev.patching else None)) if a is not None}
-    for _ in range(resamples):
-        rows = {k: rng.integers(0, n, n) for k, n in sizes.items()}
-        boot = block_scores(ev, rows, over_untrained)
-        if boot:
-            counts[choose(np.mean(list(boot.values()), axis=0), coverage, rule)] += 1
+    plan = (f"smallest front block 0..m of text blocks whose combined score reaches {coverage:g}" if rule == "front"
+            else f"fewest top-ranked text blocks whose combined score reaches {coverage:g}")
+    basis = ("; combined score = mean over the kinds of evidence that entered (equal weights) of each kind's per-block "
+             "gain over the untrained copies, counted only at blocks whose 95% interval over images lies above 0, "
+             "scaled to sum 1" if certain else
+             "; NO kind of evidence has a block whose gain over the untrained copies lies above 0 beyond noise, so the "
+             "blocks are ranked on the model's own per-block gains (clipped at 0, scaled to sum 1, kinds averaged): the "
+             "selection is not evidence of learned negation")
     return SelectionResult(
         blocks=blocks,
-        ranking=[
-            RankedBlock(int(k), Block(int(k)).name, float(combined[k]), {kind: float(s[k]) for kind, s in scores.items()})
-            for k in ranking(combined)
-        ],
+        ranking=[RankedBlock(int(k), Block(int(k)).name, float(combined[k]), {kind: float(s[k]) for kind, s in scores.items()})
+                 for k in ranking(combined)],
         evidence=EvidenceSummary(
-            kinds=list(scores),
-            missing=[k for k in ("probes", "attribution", "patching", "erasure") if k not in scores],
-            sources=ev.sources,
+            kinds=list(scores) if certain else [],
+            missing=[k for k in KINDS if k not in ev.kinds],
+            sources=dict(ev.sources),
             scores={k: s.tolist() for k, s in scores.items()},
             combined=combined.tolist(),
             coverage_of_plan=float(combined[blocks].sum()),
-            stability=Stability(resamples, seed, (counts / max(resamples, 1)).tolist()),
+            stability=stable or stability(ev, record, coverage, rule),
             excluded=dict(ev.excluded),
+            within_noise=[k for k, r in record.items() if not r.entered],
+            by_kind=record,
         ),
-        rule=f"{rule} (coverage {coverage:g}): " + (
-            f"smallest front block 0..m of text blocks whose combined score reaches {coverage:g}"
-            if rule == "front" else f"fewest top-ranked text blocks whose combined score reaches {coverage:g}"
-        ) + ("; combined score = mean over evidence kinds of each kind's per-block gain over the untrained copy, "
-             "clipped at 0 and scaled to sum 1" if over_untrained else
-             "; NO block gains over the untrained copy in any kind of evidence, so the blocks are ranked on the model's "
-             "own per-block gains (clipped at 0, scaled to sum 1): the selection is not evidence of learned negation"),
-        over_untrained=over_untrained,
+        rule=f"{rule} (coverage {coverage:g}): {plan}{basis}",
         coverage=coverage,
-        seed=seed,
+        seed=ev.kinds[next(iter(ev.kinds))].resample_seed,
+        certain=certain,
     )

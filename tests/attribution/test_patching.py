@@ -25,7 +25,7 @@ def test_patching_all_token_states_of_any_site_reproduces_the_donor(tiny, img):
     res = patch_pairs(tiny, POS, NEG, img, positions="all")
     assert np.abs(res.gap).min() > 1e-4
     np.testing.assert_allclose(res.patched, np.repeat(res.donor[:, None], 5, axis=1), atol=1e-5)
-    curve = res.curve(resamples=20)
+    curve = res.curve([0, 0, 1], resamples=20)  # two pairs of one image
     assert [c.site for c in curve] == res.sites == [s.name for s in tiny.sites]
     assert [c.share for c in curve] == pytest.approx([1.0] * 5)
 

@@ -9,7 +9,7 @@ from negscope.results import AttributionResult, PatchingResult, SelectionResult
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("analysis")
-    base = ["--model", "tiny", "--data", "world", "--out", str(out)]
+    base = ["--model", "tiny", "--data", "world", "--out", str(out), "--evidence-resamples", "40"]
     assert main(["attribute", *base, "--limit", "4", "--steps", "4", "--examples", "2"]) == 0
     assert main(["patch", *base, "--limit", "6"]) == 0
     assert main(["select", "--from", str(out)]) == 0
@@ -32,14 +32,22 @@ def test_attribute_patch_select_write_their_files(run_dir):
     assert pat["sites"] == [r["site"] for r in pat["curves"]["eos"]["forward"]] == att["sites"]["sites"]
     assert set(pat["curves"]["eos"]) == {"forward", "reverse"} and pat["curves"]["eos"]["forward"][-1]["share"] == pytest.approx(1)
     sel = json.loads((run_dir / "selection.json").read_text())
-    assert (sel["kind"], sel["schema"]) == ("selection", 1)
-    assert set(sel) >= {"blocks", "ranking", "evidence", "rule"} and "layers" not in sel
+    assert (sel["kind"], sel["schema"]) == ("selection", 2)
+    assert set(sel) >= {"blocks", "ranking", "evidence", "rule", "certain"} and "layers" not in sel
     assert sel["blocks"] and all(0 <= k < 4 for k in sel["blocks"])
     assert all(r["name"] == f"text.block.{r['block']}" for r in sel["ranking"])
     assert sel["evidence"]["missing"] == ["probes", "erasure"]
-    # the tiny model is random: its evidence is no larger than an untrained copy's, and the selection says so
-    assert att["untrained"]["sites"] == att["sites"]["sites"] and set(pat["untrained_curves"]) == {"forward", "reverse"}
-    assert sel["over_untrained"] is False and "not evidence of learned negation" in sel["rule"]
+    # both kinds measured on three untrained copies, on the same images, with draws that line up
+    assert len(att["untrained"]) == 3 and len(pat["untrained_curves"]) == len(pat["untrained_runs"]) == 3
+    assert att["evidence"]["untrained_seeds"] == pat["evidence"]["untrained_seeds"] == [0, 1, 2]
+    assert len(att["evidence"]["draws"]) == len(pat["evidence"]["draws"]) == 40
+    for kind in ("attribution", "patching"):
+        rec = sel["evidence"]["by_kind"][kind]
+        assert rec["gain"] == json.loads((run_dir / f"{kind}.json").read_text())["evidence"]["gain"]
+        assert rec["entered"] == any(lo > 0 for lo in rec["ci_low"]) and (rec["weight"] > 0) == rec["entered"]
+        assert (kind in sel["evidence"]["kinds"]) == rec["entered"] != (kind in sel["evidence"]["within_noise"])
+    assert sel["certain"] == bool(sel["evidence"]["kinds"])
+    assert sel["evidence"]["stability"]["resamples"] == (40 if sel["certain"] else 0)
     for cls in (AttributionResult, PatchingResult, SelectionResult):
         assert cls.load(run_dir).to_dict() == json.loads(cls.path(run_dir).read_text())
 

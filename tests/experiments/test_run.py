@@ -38,8 +38,6 @@ limit = 8
 [erasure]
 limit = 8
 n_boot = 20
-[selection]
-resamples = 10
 [finetune]
 blocks = "{blocks}"
 pool = 16

@@ -12,6 +12,7 @@ from negscope.results import (
     EvaluationResult,
     EvaluationRow,
     EvidenceSummary,
+    KindWeight,
     RankCorrelation,
     RankedBlock,
     RecipeRow,
@@ -60,7 +61,13 @@ def run_dir(tmp_path):
         blocks=[0, 2], rule="top (coverage 0.5)",
         ranking=[RankedBlock(2, "text.block.2", 0.6, {"patching": 0.6}), RankedBlock(0, "text.block.0", 0.3, {"patching": 0.3})],
         evidence=EvidenceSummary(["patching"], ["probes", "attribution"], {}, {"patching": [0.3, 0.1, 0.6]}, [0.3, 0.1, 0.6],
-                                 0.9, Stability(20, 0, [0.7, 0.1, 0.95])),
+                                 0.9, Stability(20, 0, [0.7, 0.1, 0.95]), within_noise=["attribution"],
+                                 by_kind={"patching": KindWeight("recreated share", 40, [0, 1, 2], [0.3, 0.1, 0.6],
+                                                                 [0.2, -0.1, 0.5], [0.4, 0.3, 0.7], [True, False, True],
+                                                                 True, 1.0, "blocks 0, 2 beyond noise"),
+                                          "attribution": KindWeight("EOS share", 40, [0, 1, 2], [0.0, 0.2, 0.0],
+                                                                    [-0.1, -0.1, -0.1], [0.1, 0.5, 0.1],
+                                                                    [False, False, False], False, 0.0, "within noise")}),
         coverage=0.5, seed=0,
     ).save(root / "selection")
     TrainResult(model="world", blocks_spec="auto", selection=None, seed=0, blocks=[0, 2], trainable=["a", "b"],
@@ -115,7 +122,7 @@ def test_missing_sections_say_not_run(run_dir):
 
 def test_a_result_of_another_schema_is_named_not_misread(run_dir):
     path = run_dir / "selection" / "selection.json"
-    path.write_text(path.read_text().replace('"schema": 1', '"schema": 99'))
+    path.write_text(path.read_text().replace(f'"schema": {SelectionResult.schema}', '"schema": 99'))
     md = write_report(run_dir)[1].read_text()
     assert "schema 99" in md and "rerun the selection stage" in md
 

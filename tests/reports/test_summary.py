@@ -30,8 +30,11 @@ def test_the_summary_comes_first_with_every_headline_figure(run_dir):  # noqa: F
     assert "scores at least as high as the caption itself in 87 of 200 image–caption pairs (43.5%)" in summary
     assert "30.0% of presence pairs and 20.0% of absence pairs, where chance is 50%" in summary
     assert "**Selected text blocks: 0, 2.** They hold 0.90 of the combined evidence" in summary
-    assert "kept in at least 70.0% of 20 bootstrap resamples" in summary
-    assert "| patching | block 2 | 0.60 | used |" in summary and "| probes | – | – | missing |" in summary
+    assert "kept in at least 70.0% of 20 joint resamples of every kind's images" in summary
+    assert "| patching | block 2 | +0.600 [+0.500, +0.700] | decided the plan (weight 1.00) |" in summary
+    assert "| attribution | block 1 | +0.200 [-0.100, +0.500] | within noise: weight 0 |" in summary
+    assert "The plan was decided by patching; attribution was within noise and weighed nothing." in summary
+    assert "| probes | – | – | missing |" in summary
     assert ("| presence accuracy | 0.500 | 0.300 [0.250, 0.350] | 0.650 [0.600, 0.700] | +0.350 [+0.300, +0.400], "
             "real |") in summary
     # below the interval of the model before, yet the paired interval of the change holds 0: within noise
@@ -61,7 +64,7 @@ def test_a_study_on_other_images_is_named_as_its_own_baseline(run_dir):  # noqa:
 def test_evidence_left_out_and_a_selection_without_learned_evidence_are_said(run_dir):  # noqa: F811
     sel = SelectionResult.load(run_dir / "selection" / "selection.json")
     sel.evidence.excluded = {"probes: negated": "uninformative: the bigrams baseline (1.000) scores at least as high"}
-    sel.over_untrained = False
+    sel.certain = False
     sel.save(run_dir / "selection")
     md = write_report(run_dir)[1].read_text()
     summary = md.split("## Summary")[1].split("\n## ")[0]
@@ -69,3 +72,4 @@ def test_evidence_left_out_and_a_selection_without_learned_evidence_are_said(run
     assert "| probes | – | – | left out: every part uninformative (below) |" in summary
     assert "Left out of the selection, probes: negated: uninformative" in summary
     assert "the selection is not evidence of learned negation" in summary
+    assert "No kind of evidence gains over the untrained copies beyond noise at any block" in summary
