@@ -30,6 +30,7 @@ from torch.utils.hooks import RemovableHandle
 from ..hooks.capture import capture_text_states
 from ..models import ClipBundle
 from ..progress import tqdm
+from .integrated import bare_blocks, skipped
 from .patching import recreated_share
 
 CONTROLS = ("random", "shuffled")
@@ -106,6 +107,9 @@ def erase_texts(bundle: ClipBundle, erasers: dict[str, object], texts: Sequence[
                 progress: bool = False) -> ErasedTexts:
     """Encode each distinct text of `texts` once without erasure and once per site with that site erased.
 
+    The pass without erasure keeps every site's states; a pass erasing site k puts the erased kept states in place
+    and skips the blocks below k (`skipped`) where the blocks allow it, so it runs only the blocks above.
+
     Args:
         bundle: the model.
         erasers: {site: eraser}, applied one site at a time.
@@ -122,10 +126,22 @@ def erase_texts(bundle: ClipBundle, erasers: dict[str, object], texts: Sequence[
     def encode() -> torch.Tensor:  # each shared token prefix once: the eraser acts on each token alone
         return bundle.encode_text(distinct, batch_size=batch_size, share_prefixes=True)
 
-    clean = encode()
+    kept: dict[str, list[torch.Tensor]] = {s: [] for s in sites}
+    handles = [bundle.hook_site(s, lambda state, s=s: kept[s].append(state)) for s in sites]
+    try:
+        clean = encode()
+    finally:
+        for h in handles:
+            h.remove()
+    bare = bare_blocks(bundle)
     erased = torch.zeros(len(sites), *clean.shape)
     for j, site in enumerate(tqdm(sites, desc="erasure", disable=not progress, leave=False)):
-        with erased_site(bundle, site, erasers[site]):
+        calls, eraser, block = iter(kept.pop(site)), erasers[site], bundle.site(site).block
+        below = bundle.text_layers[: block.index + 1] if bare and block is not None else []
+        def replay(state: torch.Tensor, calls=calls, eraser=eraser) -> torch.Tensor:
+            return eraser(next(calls).double()).to(state.dtype)
+
+        with bundle.hook_site(site, replay), skipped(below):
             erased[j] = encode()
     return ErasedTexts(sites, {t: i for i, t in enumerate(distinct)}, clean, erased)
 
