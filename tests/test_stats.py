@@ -79,3 +79,21 @@ def test_block_evidence_resamples_model_and_copies_together():
     assert ev.certain[0] and not ev.certain[1]
     assert ev.ci_low[0] < ev.gain[0] < ev.ci_high[0]
     assert np.allclose(ev.gain, np.array(ev.trained) - np.array(ev.untrained_mean))
+
+
+def test_block_evidence_counts_the_spread_of_the_untrained_copies():
+    from negscope.results.evidence import BlockEvidence
+
+    sites = ["text.embed", "text.block.0"]
+    images = np.arange(400)
+    trained = np.zeros((400, 2)) + [0.0, 0.3]
+    # three copies whose block-0 gain differs a lot from seed to seed; their mean is 0.1 below the model's gain
+    copies = [np.zeros((400, 2)) + [0.0, g] for g in (-0.3, 0.3, 0.6)]
+    noise = np.random.default_rng(0).normal(scale=0.01, size=(400, 2))
+
+    def curves(rows):
+        return (trained + noise)[rows].mean(0), [c[rows].mean(0) for c in copies]
+
+    ev = BlockEvidence.measure_curves("test", sites, curves, images, [0, 1, 2], resamples=300)
+    assert ev.gain[0] == pytest.approx(0.1, abs=0.01)
+    assert not ev.certain[0]  # resampling images alone would call +0.1 certain; the copies' spread says otherwise

@@ -4,9 +4,10 @@ over images and the bootstrap draws the selection combines.
 A kind of evidence (`KINDS`) measures a curve over sites on some rows (probe predictions, caption pairs), each row
 belonging to one image. Block k's gain is the curve's rise from its input site to its output site
 (`models.block_gains`). The same curve is measured on untrained copies of the architecture (several seeds) on the
-same rows, and the evidence for block k is the model's gain minus the copies' mean gain. `BlockEvidence.measure`
-resamples whole images (`negscope.stats`), the model and its copies with the same draws, and keeps the draws so
-the selection can resample every kind at once.
+same rows, and the evidence for block k is the model's gain minus the copies' mean gain. `BlockEvidence.measure_curves`
+resamples whole images (`negscope.stats`), the model and its copies with the same draws, and resamples the copies
+too (with one copy the interval cannot show how much another random draw of weights would differ, so use several);
+it keeps the draws so the selection can resample every kind at once.
 """
 
 from __future__ import annotations
@@ -80,14 +81,18 @@ class BlockEvidence:
         """
         from ..models.sites import block_gains  # here, not at the top: importing `models` imports torch
 
-        def gain_over_copies(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def gains(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             model, copies = curves(rows)
             own = block_gains(sites, model)
-            copy = np.array([block_gains(sites, c) for c in copies]).reshape(len(copies), len(own))
-            return own - (copy.mean(0) if len(copy) else 0.0), own, copy
+            return own, np.array([block_gains(sites, c) for c in copies]).reshape(len(copies), len(own))
 
-        gain, trained, untrained = gain_over_copies(np.arange(len(images)))
-        draws = np.array([gain_over_copies(rows)[0] for rows in image_resamples(images, resamples, seed)]).reshape(-1, len(gain))
+        trained, untrained = gains(np.arange(len(images)))
+        gain = trained - (untrained.mean(0) if len(untrained) else 0.0)
+        # each draw resamples the images and, among the copies, which random draws of weights stand for "untrained"
+        picks = np.random.default_rng([seed, 1]).integers(0, max(len(untrained), 1), size=(resamples, len(untrained)))
+        draws = np.array([own - (copy[pick].mean(0) if len(copy) else 0.0)
+                          for (own, copy), pick in zip(map(gains, image_resamples(images, resamples, seed)), picks)])
+        draws = draws.reshape(-1, len(gain))
         low, high = (np.nanpercentile(draws, q, axis=0) for q in (2.5, 97.5)) if len(draws) else (gain, gain)
         return cls(measure, len(np.unique(np.asarray(images))), len(images), list(untrained_seeds), gain.tolist(),
                    np.asarray(low).tolist(), np.asarray(high).tolist(), trained.tolist(), untrained.tolist(), draws.tolist(), seed)
