@@ -81,7 +81,7 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
                          for la, label in zip(runs, labels))
     result = AttributionResult(
         model=model,
-        data=common.data,
+        data=dataset.describe(),
         seed=seed,
         steps=cfg.steps,
         tokens=TokenAttributions(

@@ -136,7 +136,7 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
         lambda rows: (real.removed_share(rows), [c.removed_share(rows) for c in copies]),
         real.images, seeds, common.evidence_resamples, common.seed)
     result = ErasureResult(
-        model=common.model, data=common.data, seed=common.seed, method=erasure_module.__doc__.strip(),
+        model=common.model, data=dataset.describe(), seed=common.seed, method=erasure_module.__doc__.strip(),
         fit_images=len(fit), fit_texts=len(texts), eval_images=len(held),
         pairs={kind: int((real.kinds == kind).sum()) for kind in ("presence", "absence")} | {"swap": len(swaps)},
         probe_captions=len(probe_texts), untrained_seeds=seeds, sites=real.sites, points=points,

@@ -77,7 +77,7 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
     untrained_curves = [_curves(c, images, common) for c in copies]
     result = PatchingResult(
         model=common.model,
-        data=common.data,
+        data=dataset.describe(),
         pairs=cfg.pairs,
         seed=seed,
         n_pairs=counts,

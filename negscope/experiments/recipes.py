@@ -62,7 +62,7 @@ def run_recipes(
         rows.append(RecipeRow(arm, changes, list(train.forms), {m: s[0] for m, s in stats.items()},
                               {m: s[1] for m, s in stats.items()}, {f: s[0] for f, s in form_stats.items()},
                               {f: s[1] for f, s in form_stats.items()}, chosen))
-    result = RecipesResult(model=common.model, train_data=study.train_data, eval_data=common.data, images=len(study.dataset),
+    result = RecipesResult(model=common.model, train_data=study.train_data, eval_data=study.dataset.describe(), images=len(study.dataset),
                            blocks=blocks, train_config=dataclasses.asdict(study.train), seeds=seeds,
                            baseline=_values(base, []), baseline_forms=form_scores(base), rows=rows)
     result.save(out)

@@ -100,7 +100,7 @@ def run_layer_study(
         corr = RankCorrelation(float(rho), float(p), len(rows),
                                "share of the analysis score covered by a set's blocks, and its mean presence/absence gain")
     by_set = {r.set: r for r in rows}
-    result = StudyResult(model=common.model, train_data=study.train_data, eval_data=common.data, images=len(study.dataset),
+    result = StudyResult(model=common.model, train_data=study.train_data, eval_data=study.dataset.describe(), images=len(study.dataset),
                          train_config=dataclasses.asdict(train), seeds=seeds,
                          baseline={m: base.metric(m) for m in METRICS}, rows=rows, rank_correlation=corr,
                          front_back=front_back_test(by_set["front"], by_set["back"]))
