@@ -10,7 +10,7 @@ import torch
 
 from ..data.negation import MCQ_TYPES, ImageNegations
 from ..models import ClipBundle
-from ..probes.linear import bootstrap_ci
+from ..stats import mean_interval
 from .features import text_lookup
 
 Triple = tuple[int, str, str]
@@ -45,7 +45,7 @@ def by_key(wins: torch.Tensor, keys: list[str]) -> tuple[dict[str, float], dict[
 
 def image_interval(hits: np.ndarray | torch.Tensor, images: np.ndarray | list[int], seed: int = 0) -> list[float]:
     """The 95% bootstrap interval of a share of hits when whole images (each with all its rows) are resampled."""
-    return list(bootstrap_ci(np.asarray(hits, dtype=bool), np.asarray(images), seed=seed)) if len(hits) else []
+    return list(mean_interval(np.asarray(hits, dtype=bool), np.asarray(images), seed=seed)) if len(hits) else []
 
 
 def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations], seed: int = 0) -> dict[str, Any]:

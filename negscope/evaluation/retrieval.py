@@ -8,7 +8,7 @@ import torch
 
 from ..data import Dataset
 from ..models import ClipBundle
-from ..probes.linear import bootstrap_ci
+from ..stats import mean_interval
 from .features import text_lookup
 
 
@@ -34,7 +34,7 @@ def retrieval(
         ):
             values[name] = float(hits.float().mean())
             if n_boot:
-                ci[name] = list(bootstrap_ci(hits.numpy(), groups.numpy(), n_boot, seed))
+                ci[name] = list(mean_interval(hits.numpy(), groups.numpy(), n_boot, seed))
     return values, ci
 
 
