@@ -195,17 +195,26 @@ def write_csv(result: ProbesResult, path: Path) -> Path:
 
 
 def format_summary(result: ProbesResult) -> str:
-    """A short Markdown table: per task, the most selective site against the untrained copy and the baselines."""
+    """A short Markdown table: per task and reading, the most selective site against the untrained copies, the
+    control and the baselines of the same text; then the tasks the block evidence leaves out, and unconverged solves."""
     names = list(BASELINE_FEATURES)
-    lines = ["| task | most selective site | accuracy [95% CI] | untrained | control | selectivity | "
-             + " | ".join(n.replace("_", " ") for n in names) + " |", "|---" * (6 + len(names)) + "|"]
+    lines = ["| task | reading | most selective site | accuracy [95% CI] | untrained (mean ± spread) | gain [95% CI] | "
+             "control | selectivity | " + " | ".join(n.replace("_", " ") for n in names) + " |",
+             "|---" * (8 + len(names)) + "|"]
     for task, res in result.tasks.items():
-        best: SiteScore = max(res.sites, key=lambda r: r.selectivity)
-        b = res.baselines
-        untrained = "" if best.untrained_accuracy is None else f"{best.untrained_accuracy:.3f}"
-        lines.append(
-            f"| {task} | {best.site} | {best.accuracy:.3f} [{best.ci_low:.3f}, {best.ci_high:.3f}] | {untrained} | "
-            f"{best.control_accuracy:.3f} | {best.selectivity:+.3f} | "
-            + " | ".join(f"{b[n].accuracy:.3f}" if n in b else "" for n in names) + " |"
-        )
+        for reading, sw in (("pooled", res), ("object token", res.at_object)):
+            if sw is None:
+                continue
+            best: SiteScore = max(sw.sites, key=lambda r: r.selectivity)
+            untrained = "" if best.untrained_accuracy is None else f"{best.untrained_accuracy:.3f} ± {best.untrained_std:.3f}"
+            gain = "" if best.gain_ci_low is None else (
+                f"{best.untrained_gain:+.3f} [{best.gain_ci_low:+.3f}, {best.gain_ci_high:+.3f}]")
+            lines.append(
+                f"| {task} | {reading} | {best.site} | {best.accuracy:.3f} [{best.ci_low:.3f}, {best.ci_high:.3f}] | "
+                f"{untrained} | {gain} | {best.control_accuracy:.3f} | {best.selectivity:+.3f} | "
+                + " | ".join(f"{sw.baselines[n].accuracy:.3f}" if n in sw.baselines else "" for n in names) + " |"
+            )
+    lines += [f"\nLeft out of the block evidence: `{task}`, {reason}." for task, reason in result.excluded.items()]
+    if result.unconverged:
+        lines.append(f"\n{result.unconverged} probe solves stopped at the iteration cap (per site in probes.csv).")
     return "\n".join(lines)

@@ -8,7 +8,8 @@ import pytest
 from negscope.cli import main
 from negscope.data import load_dataset
 from negscope.experiments.config import Common, ProbesConfig
-from negscope.experiments.probe import capture_task, run_probes
+from negscope.experiments.probe import capture_task, format_summary, run_probes
+from negscope.experiments.report import write_report
 from negscope.hooks import store as store_module
 from negscope.models import load_bundle
 from negscope.probes import scope_task
@@ -16,6 +17,7 @@ from negscope.results import ProbesResult
 
 
 def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
+    run_dir, tmp_path = tmp_path, tmp_path / "probes"
     cfg = ProbesConfig(limit=12, folds=2, n_boot=50, seeds=2)
     result = run_probes(Common(model="tiny", untrained_copies=2, evidence_resamples=50), cfg, tmp_path, progress=False)
     assert ProbesResult.load(tmp_path) == result
@@ -56,6 +58,11 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
     for name in ("probe_negated.png", "probe_scope.png", "probe_scope_position.png", "divergence.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
+    md = write_report(run_dir)[1].read_text()
+    assert "control task that gives one random label to each recurring unit" in md
+    assert "| object token | baseline: negator position" in md and "Left out of the block evidence: `scope_position`" in md
+    summary = format_summary(result)
+    assert "| scope_position | object token |" in summary and "Left out of the block evidence: `scope_position`" in summary
     monkeypatch.setattr(store_module, "_write_shard", lambda *a: pytest.fail("a finished shard was recomputed"))
     bundle = load_bundle("tiny")
     task = scope_task(load_dataset("world", limit=12))
