@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from ..stats import mean_interval
 from .solvers import sklearn_path, torch_path
@@ -33,7 +34,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, Cs: Sequence[float] = DEFAULT_CS, inner_folds: int = 3, max_iter: int = 1000, seed: int = 0,
-                 solver: str = "sklearn") -> None:
+                 solver: str = "torch") -> None:
         self.Cs = Cs
         self.inner_folds = inner_folds
         self.max_iter = max_iter
@@ -80,6 +81,12 @@ def fit_probes(probes: Sequence[LinearProbe], data: Sequence[tuple[np.ndarray, n
     settings = probes[0]
     if settings.solver not in PATHS:
         raise ValueError(f"probe solver {settings.solver!r} is not one of {', '.join(PATHS)}")
+    with threadpool_limits(limits=1):  # small dense problems: BLAS threads cost far more than they give
+        _fit_probes(probes, data, settings)
+
+
+def _fit_probes(probes: Sequence[LinearProbe], data: Sequence[tuple[np.ndarray, np.ndarray, Splits]],
+                settings: LinearProbe) -> None:
     path, Cs = PATHS[settings.solver], np.sort(np.asarray(settings.Cs, dtype=np.float64))
     scaled = [_scale(probe, X, y) for probe, (X, y, _) in zip(probes, data)]
     bases = [_row_space(Z) for Z, _ in scaled]
@@ -109,12 +116,11 @@ def fit_probes(probes: Sequence[LinearProbe], data: Sequence[tuple[np.ndarray, n
 
 
 def _row_space(Z: np.ndarray) -> np.ndarray | None:
-    """An orthonormal basis (features × rank) of the row space of `Z` when it has more features than rows, else None."""
+    """An orthonormal basis (features × rows) of a space holding the row space of `Z` when it has more features than
+    rows, else None. A direction of the basis outside the row space meets no data, so its coefficient stays 0."""
     if Z.shape[1] <= len(Z):
         return None
-    _, s, vt = np.linalg.svd(Z, full_matrices=False)
-    rank = int(np.sum(s > s[0] * max(Z.shape) * np.finfo(np.float64).eps)) if len(s) and s[0] > 0 else 0
-    return vt[: max(rank, 1)].T
+    return np.linalg.qr(Z.T)[0]
 
 
 def _scale(probe: LinearProbe, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

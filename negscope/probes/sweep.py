@@ -59,7 +59,7 @@ def sweep(
     baselines: Mapping[str, np.ndarray] | None = None,
     untrained: Mapping[int, Mapping[str, np.ndarray]] | None = None,
     splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
-    solver: str = "sklearn",
+    solver: str = "torch",
     progress: bool = False,
 ) -> Sweep:
     """Per site: probe accuracy and interval, control-task accuracy, the untrained copies' accuracy, selectivity and C.
