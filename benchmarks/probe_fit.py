@@ -35,12 +35,12 @@ from negscope.probes.linear import (
     DEFAULT_CS,
     LinearProbe,
     ProbeScore,
-    bootstrap_ci,
     cross_validate,
     grouped_splits,
     nested_folds,
 )
 from negscope.probes.tasks import negated_task
+from negscope.stats import mean_interval
 
 TOLERANCE = 0.005
 
@@ -81,7 +81,7 @@ def old_cross_validate(X, y, groups, splits, n_boot: int = 1000, seed: int = 0) 
         fitted = clone(probe).fit(X[train], y[train], groups[train])
         correct[test] = fitted.predict(X[test]) == y[test]
         chosen.append(fitted.C_)
-    lo, hi = bootstrap_ci(correct, groups, n_boot, seed)
+    lo, hi = mean_interval(correct, groups, n_boot, seed)
     edges = (min(probe.Cs), max(probe.Cs))
     return ProbeScore(float(correct.mean()), lo, hi, chosen, correct, float(np.mean([c in edges for c in chosen])))
 

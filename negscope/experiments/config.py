@@ -73,8 +73,8 @@ class ProbesConfig:
     n_boot: int = setting(1000, "bootstrap resamples for the 95% intervals", low=1)
     dtype: str = setting("float32", "dtype of the stored activations", choices=("float32", "float16"))
     batch_size: int = setting(256, "captions per forward pass while capturing", low=1)
-    seeds: int = setting(1, "probe seeds (folds, control labels, untrained copy); curves show mean ± std", low=1)
-    solver: str = setting("sklearn", "probe solver: sklearn (LogisticRegression) or torch (the same Newton steps, "
+    seeds: int = setting(1, "probe seeds (folds, control labels); curves show mean ± std", low=1)
+    solver: str = setting("torch", "probe solver: sklearn (LogisticRegression) or torch (the same Newton steps, "
                           "batched over a site's probes)", choices=("sklearn", "torch"))
 
     def __post_init__(self) -> None:

@@ -1,11 +1,13 @@
-"""`negscope probe`: per-site linear probes for negation, beside an untrained copy, control tasks and surface baselines.
+"""`negscope probe`: per-site linear probes for negation, beside untrained copies, control tasks and surface baselines.
 
-Per task and seed, the probe is fitted at every site of the model and, on the same folds, of an untrained copy
-of its architecture (same tokenizer and data, weights drawn with that seed), and on a control task; tasks that
-name an object are probed again at that object's own last token. Writes to the output folder:
+Per task and probe seed (folds, control labels), the probe is fitted at every site of the model and, on the same
+folds, of `Common.untrained_copies` untrained copies of its architecture (same tokenizer and data, weights drawn
+with seeds seed, seed+1, ...), and on a control task; tasks that name an object are probed again at that object's
+own last token, with surface baselines read from the text up to that token. Writes to the output folder:
 
 - `activations/<task>/` and `activations/<task>.untrained<seed>/`: the activation stores (resumable);
-- `probes.json`: the `ProbesResult` (per task, a `SiteScore` per site, the baselines; the divergence curve);
+- `probes.json`: the `ProbesResult` (per task, a `SiteScore` per site, the baselines; the divergence curve; the
+  per-block evidence and the tasks it leaves out);
 - `probes.csv`: the same numbers, one row per task and site (baselines and divergence included);
 - `probe_<task>.png` per task and `divergence.png`.
 """
@@ -27,6 +29,7 @@ from ..models import EMBED, ClipBundle, load_bundle
 from ..probes import (
     SURFACE_BASELINES,
     ProbeTask,
+    Sweep,
     divergence_pairs,
     grouped_splits,
     mean_pair_cosine,
@@ -37,15 +40,16 @@ from ..probes import (
     surface_features,
     sweep,
 )
+from ..probes.evidence import selectivity_evidence
 from ..probes.linear import DEFAULT_CS
 from ..reports.probe_figures import divergence_figure, probe_figure
-from ..results import Divergence, ProbesResult, ProbeSweep, SiteScore, TaskProbes
+from ..results import Divergence, ProbesResult, SiteScore, TaskProbes
 from .common import common_dataset
 from .config import Common, ProbesConfig
 
 CSV_COLUMNS = ["task", "position", "site", "accuracy", "accuracy_std", "ci_low", "ci_high", "control_accuracy",
-               "untrained_accuracy", "untrained_std", "control_selectivity", "untrained_gain", "selectivity", "C",
-               "C_at_edge", "mean_cosine", "untrained_cosine"]
+               "untrained_accuracy", "untrained_std", "control_selectivity", "untrained_gain", "gain_ci_low",
+               "gain_ci_high", "selectivity", "C", "C_at_edge", "unconverged", "mean_cosine", "untrained_cosine"]
 BASELINE_FEATURES = {"embedding": f"{EMBED}, mean over real tokens", **SURFACE_BASELINES}
 
 
@@ -90,28 +94,31 @@ def probe_task(
     splits: Mapping[int, list],
     cfg: ProbesConfig,
     progress: bool = False,
-) -> TaskProbes:
-    """The task's sweep per seed (its folds in `splits`) at the pooled position and the object's token, with every control."""
+) -> tuple[TaskProbes, list[Sweep]]:
+    """The task's sweep per probe seed (its folds in `splits`) at the pooled position and the object's token, beside
+    every untrained copy in `untrained` (copy seed → its bundle and store), the control task and the surface
+    baselines of the text each reading sees; also the pooled sweeps themselves, one per probe seed."""
     y, groups = np.asarray(task.labels), np.asarray(task.groups)
-    features = baselines(bundle, store)
 
-    def seeds(states, copies, with_baselines: bool) -> ProbeSweep:
-        return merge_seeds([
-            sweep(states, y, groups, task.texts, seed=s, n_boot=cfg.n_boot, splits=splits[s], untrained=copies(s),
-                  solver=cfg.solver,
-                  baselines=features if with_baselines else None, progress=progress)
-            for s in untrained
-        ])
+    def seeds(states, copies, features) -> list[Sweep]:
+        return [sweep(states, y, groups, task.units, images=task.images, seed=s, n_boot=cfg.n_boot, splits=split,
+                      untrained=copies, solver=cfg.solver, baselines=features, progress=progress)
+                for s, split in splits.items()]
 
-    pooled = seeds(StoreStates(store), lambda s: StoreStates(untrained[s][1]), True)
-    for name, score in pooled.baselines.items():
+    pooled = seeds(StoreStates(store), {s: StoreStates(st) for s, (_, st) in untrained.items()}, baselines(bundle, store))
+    scores = merge_seeds([p.scores for p in pooled])
+    for name, score in scores.baselines.items():
         score.features = BASELINE_FEATURES[name]
     at_object = None
     if task.anchors:
         at = bundle.prefix_ends(task.anchors)
-        trained = _numpy(states_at(bundle, task.texts, at, batch_size=cfg.batch_size))
-        at_object = seeds(trained, lambda s: _numpy(states_at(untrained[s][0], task.texts, at, batch_size=cfg.batch_size)), False)
-    return TaskProbes(**{f.name: getattr(pooled, f.name) for f in fields(pooled)}, classes=list(task.classes), at_object=at_object)
+        states = _numpy(states_at(bundle, task.texts, at, batch_size=cfg.batch_size))
+        copies = {s: _numpy(states_at(b, task.texts, at, batch_size=cfg.batch_size)) for s, (b, _) in untrained.items()}
+        at_object = merge_seeds([p.scores for p in seeds(states, copies, surface_features(bundle, task.anchors))])
+        for name, score in at_object.baselines.items():
+            score.features = f"{SURFACE_BASELINES[name]}, of the text up to the object's last token"
+    fields_ = {f.name: getattr(scores, f.name) for f in fields(scores)}
+    return TaskProbes(**fields_, classes=list(task.classes), at_object=at_object, control_unit=task.control_unit), pooled
 
 
 def divergence_curve(store: ActivationStore, untrained: ActivationStore | None = None) -> list[Divergence]:
@@ -134,24 +141,33 @@ def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: boo
     tasks = [negated_task(dataset, cfg.captions_per_image, common.seed), scope_task(dataset, cfg.captions_per_image),
              scope_position_task(dataset, cfg.captions_per_image)]
     seeds = [common.seed + k for k in range(cfg.seeds)]
+    copy_seeds = [common.seed + k for k in range(common.untrained_copies)]
     # every seed's folds are made before any capture, so too few groups fail fast
     splits = {t.name: {s: grouped_splits(np.array(t.labels), np.array(t.groups), cfg.folds, s) for s in seeds} for t in tasks}
-    copies = {s: bundle.untrained_copy(s) for s in seeds}
+    copies = {s: bundle.untrained_copy(s) for s in copy_seeds}
 
     def stores(task: ProbeTask, seeds: list[int]) -> tuple[ActivationStore, dict[int, tuple[ClipBundle, ActivationStore]]]:
         folder = out / "activations"
         return capture_task(bundle, task, folder / task.name, cfg, progress), {
             s: (copies[s], capture_task(copies[s], task, folder / f"{task.name}.untrained{s}", cfg, progress)) for s in seeds}
 
-    results = {}
+    results, readings, excluded = {}, [], {}
     for task in tasks:
-        store, untrained = stores(task, seeds)
-        results[task.name] = probe_task(bundle, task, store, untrained, splits[task.name], cfg, progress)
-    store, untrained = stores(divergence_pairs(dataset, cfg.captions_per_image), seeds[:1])
-    divergence = divergence_curve(store, untrained[seeds[0]][1])
+        store, untrained = stores(task, copy_seeds)
+        results[task.name], pooled = probe_task(bundle, task, store, untrained, splits[task.name], cfg, progress)
+        if (reason := results[task.name].uninformative()) is not None:
+            excluded[task.name] = reason
+        else:
+            readings.append((task.images, pooled))
+    sites = [s.name for s in bundle.sites]
+    evidence = selectivity_evidence(readings, sites, copy_seeds, common.evidence_resamples, common.seed) if readings else None
+    store, untrained = stores(divergence_pairs(dataset, cfg.captions_per_image), copy_seeds[:1])
+    divergence = divergence_curve(store, untrained[copy_seeds[0]][1])
+    unconverged = sum(r.unconverged for t in results.values() for sw in (t, t.at_object) if sw for r in sw.sites)
     result = ProbesResult(
-        model=bundle.spec, data=common.data, images=len(dataset), settings={**asdict(common), **asdict(cfg), "C_grid": list(DEFAULT_CS)},
+        model=bundle.spec, data=dataset.describe(), images=len(dataset), settings={**asdict(common), **asdict(cfg), "C_grid": list(DEFAULT_CS)},
         tasks=results, divergence=divergence, seconds=round(time.time() - start, 1), threads=torch.get_num_threads(),
+        evidence=evidence, excluded=excluded, unconverged=unconverged,
     )
     result.save(out)
     write_csv(result, out / "probes.csv")
@@ -162,13 +178,14 @@ def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: boo
 
 
 def write_csv(result: ProbesResult, path: Path) -> Path:
-    """One row per task, position and site, per task baseline, and per divergence site."""
+    """One row per task, position and site, per task, position and baseline, and per divergence site."""
     rows = []
     for task, res in result.tasks.items():
-        rows += [{"task": task, "position": "pooled", **asdict(r)} for r in res.sites]
-        if res.at_object is not None:
-            rows += [{"task": task, "position": "object", **asdict(r)} for r in res.at_object.sites]
-        rows += [{"task": task, "site": f"baseline:{b}", "accuracy_std": v.std, **asdict(v)} for b, v in res.baselines.items()]
+        for position, sw in (("pooled", res), ("object", res.at_object)):
+            if sw is not None:
+                rows += [{"task": task, "position": position, **asdict(r)} for r in sw.sites]
+                rows += [{"task": task, "position": position, "site": f"baseline:{b}", "accuracy_std": v.std, **asdict(v)}
+                         for b, v in sw.baselines.items()]
     rows += [{"task": "divergence", **asdict(r)} for r in result.divergence]
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, CSV_COLUMNS, extrasaction="ignore")
@@ -178,17 +195,26 @@ def write_csv(result: ProbesResult, path: Path) -> Path:
 
 
 def format_summary(result: ProbesResult) -> str:
-    """A short Markdown table: per task, the most selective site against the untrained copy and the baselines."""
+    """A short Markdown table: per task and reading, the most selective site against the untrained copies, the
+    control and the baselines of the same text; then the tasks the block evidence leaves out, and unconverged solves."""
     names = list(BASELINE_FEATURES)
-    lines = ["| task | most selective site | accuracy [95% CI] | untrained | control | selectivity | "
-             + " | ".join(n.replace("_", " ") for n in names) + " |", "|---" * (6 + len(names)) + "|"]
+    lines = ["| task | reading | most selective site | accuracy [95% CI] | untrained (mean ± spread) | gain [95% CI] | "
+             "control | selectivity | " + " | ".join(n.replace("_", " ") for n in names) + " |",
+             "|---" * (8 + len(names)) + "|"]
     for task, res in result.tasks.items():
-        best: SiteScore = max(res.sites, key=lambda r: r.selectivity)
-        b = res.baselines
-        untrained = "" if best.untrained_accuracy is None else f"{best.untrained_accuracy:.3f}"
-        lines.append(
-            f"| {task} | {best.site} | {best.accuracy:.3f} [{best.ci_low:.3f}, {best.ci_high:.3f}] | {untrained} | "
-            f"{best.control_accuracy:.3f} | {best.selectivity:+.3f} | "
-            + " | ".join(f"{b[n].accuracy:.3f}" if n in b else "" for n in names) + " |"
-        )
+        for reading, sw in (("pooled", res), ("object token", res.at_object)):
+            if sw is None:
+                continue
+            best: SiteScore = max(sw.sites, key=lambda r: r.selectivity)
+            untrained = "" if best.untrained_accuracy is None else f"{best.untrained_accuracy:.3f} ± {best.untrained_std:.3f}"
+            gain = "" if best.gain_ci_low is None else (
+                f"{best.untrained_gain:+.3f} [{best.gain_ci_low:+.3f}, {best.gain_ci_high:+.3f}]")
+            lines.append(
+                f"| {task} | {reading} | {best.site} | {best.accuracy:.3f} [{best.ci_low:.3f}, {best.ci_high:.3f}] | "
+                f"{untrained} | {gain} | {best.control_accuracy:.3f} | {best.selectivity:+.3f} | "
+                + " | ".join(f"{sw.baselines[n].accuracy:.3f}" if n in sw.baselines else "" for n in names) + " |"
+            )
+    lines += [f"\nLeft out of the block evidence: `{task}`, {reason}." for task, reason in result.excluded.items()]
+    if result.unconverged:
+        lines.append(f"\n{result.unconverged} probe solves stopped at the iteration cap (per site in probes.csv).")
     return "\n".join(lines)

@@ -6,13 +6,12 @@ from .linear import (
     Folds,
     LinearProbe,
     ProbeScore,
-    bootstrap_ci,
     control_labels,
     cross_validate,
     grouped_splits,
     nested_folds,
 )
-from .sweep import merge_seeds, sweep
+from .sweep import Sweep, merge_seeds, sweep
 from .tasks import ProbeTask, divergence_pairs, mention_order, negated_task, scope_position_task, scope_task
 
 __all__ = [
@@ -21,8 +20,8 @@ __all__ = [
     "LinearProbe",
     "ProbeScore",
     "ProbeTask",
+    "Sweep",
     "bigram_counts",
-    "bootstrap_ci",
     "control_labels",
     "cross_validate",
     "divergence_pairs",

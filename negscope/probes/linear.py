@@ -1,8 +1,9 @@
-"""The linear probe and its grouped evaluation: outer and nested grouped folds, many probes fitted at once, bootstrap
-intervals, control task."""
+"""The linear probe and its grouped evaluation: outer and nested grouped folds, many probes fitted at once, intervals
+over images, control task."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,7 +12,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
+from ..stats import mean_interval
 from .solvers import sklearn_path, torch_path
 
 # Wide enough that the inner search rarely settles on an end; `ProbeScore.at_edge` reports how often it does.
@@ -25,10 +28,13 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     cross-validation; each inner split is solved along one path of C, weakest regularisation last, warm-started.
 
     `solver` is "sklearn" (scikit-learn's `LogisticRegression`) or "torch" (the same algorithm, batched).
+    With more features than rows, the fit runs in the row space of the standardised features: the L2 solution lies
+    there, so the coefficients are the same and each Newton step solves a rows × rows system instead of features ×
+    features. `unconverged_` counts the solves (of every C, inner and final) that stopped at `max_iter`.
     """
 
     def __init__(self, Cs: Sequence[float] = DEFAULT_CS, inner_folds: int = 3, max_iter: int = 1000, seed: int = 0,
-                 solver: str = "sklearn") -> None:
+                 solver: str = "torch") -> None:
         self.Cs = Cs
         self.inner_folds = inner_folds
         self.max_iter = max_iter
@@ -75,11 +81,22 @@ def fit_probes(probes: Sequence[LinearProbe], data: Sequence[tuple[np.ndarray, n
     settings = probes[0]
     if settings.solver not in PATHS:
         raise ValueError(f"probe solver {settings.solver!r} is not one of {', '.join(PATHS)}")
+    with threadpool_limits(limits=1):  # small dense problems: BLAS threads cost far more than they give
+        _fit_probes(probes, data, settings)
+
+
+def _fit_probes(probes: Sequence[LinearProbe], data: Sequence[tuple[np.ndarray, np.ndarray, Splits]],
+                settings: LinearProbe) -> None:
     path, Cs = PATHS[settings.solver], np.sort(np.asarray(settings.Cs, dtype=np.float64))
     scaled = [_scale(probe, X, y) for probe, (X, y, _) in zip(probes, data)]
+    bases = [_row_space(Z) for Z, _ in scaled]
+    scaled = [(Z if Q is None else Z @ Q, t) for (Z, t), Q in zip(scaled, bases)]
+    owner = [i for i, ((_, t), (_, _, splits)) in enumerate(zip(scaled, data)) for train, _ in splits
+             if len(np.unique(t[train])) == 2]
     problems = [(Z[train], t[train]) for (Z, t), (_, _, splits) in zip(scaled, data) for train, _ in splits
                 if len(np.unique(t[train])) == 2]
-    paths = iter(path(problems, np.repeat(Cs[:, None], len(problems), 1), None, settings.max_iter))
+    solved_path, capped = path(problems, np.repeat(Cs[:, None], len(problems), 1), None, settings.max_iter)
+    paths = iter(solved_path)
     best, init = [], []
     for (Z, t), (_, _, splits) in zip(scaled, data):
         scores, solved = [], []
@@ -91,8 +108,19 @@ def fit_probes(probes: Sequence[LinearProbe], data: Sequence[tuple[np.ndarray, n
             scores.append(((Z[test] @ w[:, :-1].T + w[:, -1] > 0) == t[test][:, None]).mean(0))
         best.append(k := int(np.argmax(np.sum(scores, axis=0))))
         init.append(np.mean([w[k] for w in solved], axis=0) if solved else np.zeros(Z.shape[1] + 1))
-    for probe, k, w in zip(probes, best, path(scaled, Cs[best][None, :], init, settings.max_iter)):
-        probe.C_, probe.coef_, probe.intercept_ = float(Cs[k]), w[0, :-1], float(w[0, -1])
+    final, final_capped = path(scaled, Cs[best][None, :], init, settings.max_iter)
+    for i, (probe, k, w, Q) in enumerate(zip(probes, best, final, bases)):
+        probe.C_, probe.intercept_ = float(Cs[k]), float(w[0, -1])
+        probe.coef_ = w[0, :-1] if Q is None else Q @ w[0, :-1]
+        probe.unconverged_ = final_capped[i] + sum(c for o, c in zip(owner, capped) if o == i)
+
+
+def _row_space(Z: np.ndarray) -> np.ndarray | None:
+    """An orthonormal basis (features × rows) of a space holding the row space of `Z` when it has more features than
+    rows, else None. A direction of the basis outside the row space meets no data, so its coefficient stays 0."""
+    if Z.shape[1] <= len(Z):
+        return None
+    return np.linalg.qr(Z.T)[0]
 
 
 def _scale(probe: LinearProbe, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,41 +138,48 @@ def grouped_splits(y: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int 
     if n_groups < folds:
         raise ValueError(f"only {n_groups} caption groups for {folds} folds; use more images (--limit) or fewer folds")
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y)), y, groups))
+    with warnings.catch_warnings():  # a rare class (a control label drawn for few units) is split as well as it can be
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        return list(splitter.split(np.zeros(len(y)), y, groups))
 
 
 @dataclass(frozen=True)
 class Folds:
     """Nested grouped folds of one label vector: the outer (train, test) splits and, per outer train set, the
-    inner splits (indices into that train set) that choose C."""
+    inner splits (indices into that train set) that choose C; `images` (per row, its image; default the groups)
+    is the unit the accuracy's interval resamples."""
 
     labels: np.ndarray
     groups: np.ndarray
     outer: Splits
     inner: list[Splits]
+    images: np.ndarray | None = None
 
 
-def nested_folds(y: np.ndarray, groups: np.ndarray, outer: Splits, inner_folds: int = 3, seed: int = 0) -> Folds:
-    """`Folds` of labels `y` on the `outer` splits, made once so every site, copy and baseline probed on `y` shares them."""
+def nested_folds(y: np.ndarray, groups: np.ndarray, outer: Splits, inner_folds: int = 3, seed: int = 0,
+                 images: np.ndarray | None = None) -> Folds:
+    """`Folds` of labels `y` on the `outer` splits, made once so every site, copy and baseline probed on `y` shares them.
+
+    Args:
+        y: per row, its label.
+        groups: per row, its caption group (never on both sides of a split).
+        outer: the outer (train, test) splits.
+        inner_folds: inner splits per outer train set.
+        seed: the seed of the inner splits.
+        images: per row, its image (the unit of the accuracy's interval); default `groups`.
+
+    Returns:
+        The `Folds`.
+    """
     y, groups = np.asarray(y), np.asarray(groups)
-    return Folds(y, groups, outer, [grouped_splits(y[train], groups[train], inner_folds, seed) for train, _ in outer])
-
-
-def bootstrap_ci(correct: np.ndarray, groups: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of accuracy when whole groups are resampled with replacement."""
-    _, inv = np.unique(groups, return_inverse=True)
-    hits = np.bincount(inv, weights=correct.astype(float))
-    sizes = np.bincount(inv).astype(float)
-    rng = np.random.default_rng(seed)
-    draw = rng.integers(0, len(sizes), size=(n_boot, len(sizes)))
-    accs = hits[draw].sum(1) / sizes[draw].sum(1)
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(accs, tail)), float(np.percentile(accs, 100 - tail))
+    return Folds(y, groups, outer, [grouped_splits(y[train], groups[train], inner_folds, seed) for train, _ in outer],
+                 None if images is None else np.asarray(images))
 
 
 @dataclass
 class ProbeScore:
-    """Out-of-fold accuracy of a probe, with its bootstrap interval, the chosen C per fold and how often it sat at an end of the grid."""
+    """Out-of-fold accuracy of a probe, with its interval over images, the chosen C per fold, how often it sat at an
+    end of the grid, and how many of its solves stopped at the iteration cap."""
 
     accuracy: float
     ci_low: float
@@ -152,6 +187,7 @@ class ProbeScore:
     chosen_C: list[float]
     correct: np.ndarray
     at_edge: float = 0.0
+    unconverged: int = 0
 
 
 def cross_validate(
@@ -172,19 +208,31 @@ def cross_validate(
     edges = (min(probe.Cs), max(probe.Cs))
     for X, folds in jobs:
         correct = np.zeros(len(folds.labels), dtype=bool)
-        chosen = []
+        chosen, capped = [], 0
         for (_, test), model in zip(folds.outer, models):
             correct[test] = model.predict(X[test]) == folds.labels[test]
             chosen.append(model.C_)
-        lo, hi = bootstrap_ci(correct, folds.groups, n_boot, seed)
-        scores.append(ProbeScore(float(correct.mean()), lo, hi, chosen, correct, float(np.mean([c in edges for c in chosen]))))
+            capped += model.unconverged_
+        lo, hi = mean_interval(correct, folds.groups if folds.images is None else folds.images, n_boot, seed)
+        scores.append(ProbeScore(float(correct.mean()), lo, hi, chosen, correct, float(np.mean([c in edges for c in chosen])),
+                                 capped))
     return scores
 
 
-def control_labels(types: Sequence[str], y: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Hewitt & Liang control task: every distinct caption type gets one random label, drawn with the task's label frequencies."""
+def control_labels(units: Sequence[str], y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Hewitt & Liang control task: every distinct unit gets one random label, drawn with the task's label frequencies.
+
+    Args:
+        units: per row, its control unit; a unit that recurs across images (an object's name, a template × object)
+            lets a probe that memorises units learn the control, which is what makes it a control.
+        y: per row, the task's label (only its label frequencies are used).
+        seed: the seed of the draw.
+
+    Returns:
+        Per row, the control label of its unit.
+    """
     y = np.asarray(y)
     classes, counts = np.unique(y, return_counts=True)
-    kinds, inv = np.unique(np.asarray(types), return_inverse=True)
+    kinds, inv = np.unique(np.asarray(units), return_inverse=True)
     rng = np.random.default_rng(seed)
     return classes[rng.choice(len(classes), size=len(kinds), p=counts / counts.sum())][inv]

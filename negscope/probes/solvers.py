@@ -1,7 +1,8 @@
 """L2 logistic regression along a regularisation path: scikit-learn's Newton-Cholesky, or the same algorithm batched in torch.
 
 Both solve a list of binary problems (X, y in {0, 1}) at a sequence of C values per problem, each solve starting
-from the previous solution (or from `init` for the first), and return the coefficients with the intercept last.
+from the previous solution (or from `init` for the first), and return the coefficients with the intercept last,
+and per problem how many of its solves stopped at the iteration cap (counted, never printed as warnings).
 The objective is scikit-learn's: mean log-loss + ||w||² / (2 C n), the intercept unpenalised.
 """
 
@@ -23,31 +24,38 @@ TOL = 1e-4  # scikit-learn's default for LogisticRegression and LogisticRegressi
 BATCH_VALUES = 2**24
 
 
+Path = tuple[list[np.ndarray], list[int]]
+
+
 def sklearn_path(problems: Sequence[tuple[np.ndarray, np.ndarray]], Cs: np.ndarray, init: Sequence[np.ndarray] | None = None,
-                 max_iter: int = 1000) -> list[np.ndarray]:
+                 max_iter: int = 1000) -> Path:
     """Per problem, (steps, width + 1) coefficients: `LogisticRegression(solver="newton-cholesky")` warm-started
-    along `Cs[:, p]`, as `LogisticRegressionCV` solves its path."""
+    along `Cs[:, p]`, as `LogisticRegressionCV` solves its path; and per problem the solves that did not converge."""
     with threadpool_limits(limits=1):  # small dense problems: BLAS threads cost far more than they give
         return _sklearn_fits(problems, Cs, init, max_iter)
 
 
-def _sklearn_fits(problems, Cs: np.ndarray, init, max_iter: int) -> list[np.ndarray]:
-    out = []
-    with config_context(assume_finite=True, skip_parameter_validation=True):  # the callers check their inputs
+def _sklearn_fits(problems, Cs: np.ndarray, init, max_iter: int) -> Path:
+    out, unconverged = [], []
+    with (config_context(assume_finite=True, skip_parameter_validation=True),  # the callers check their inputs
+          warnings.catch_warnings()):
+        warnings.simplefilter("ignore", ConvergenceWarning)  # counted from n_iter_ instead
         for p, (X, y) in enumerate(problems):
             model = LogisticRegression(solver="newton-cholesky", warm_start=True, max_iter=max_iter, tol=TOL)
             if init is not None:  # warm_start starts from the fitted attributes, so set them
                 model.coef_, model.intercept_ = init[p][None, :-1].copy(), init[p][-1:].copy()
-            coefs = np.empty((len(Cs), X.shape[1] + 1))
+            coefs, capped = np.empty((len(Cs), X.shape[1] + 1)), 0
             for k, C in enumerate(Cs[:, p]):
                 model.set_params(C=float(C)).fit(X, y)
                 coefs[k, :-1], coefs[k, -1] = model.coef_[0], model.intercept_[0]
+                capped += int(model.n_iter_[0] >= max_iter)
             out.append(coefs)
-    return out
+            unconverged.append(capped)
+    return out, unconverged
 
 
 def torch_path(problems: Sequence[tuple[np.ndarray, np.ndarray]], Cs: np.ndarray, init: Sequence[np.ndarray] | None = None,
-               max_iter: int = 1000) -> list[np.ndarray]:
+               max_iter: int = 1000) -> Path:
     """`sklearn_path` by scikit-learn's Newton-Cholesky algorithm (same steps, line search and stopping rule), batched
     in torch over problems of one width, each batch at most `BATCH_VALUES` values.
 
@@ -68,15 +76,16 @@ def torch_path(problems: Sequence[tuple[np.ndarray, np.ndarray]], Cs: np.ndarray
                              None if init is None else np.stack([init[p] for p in chunk]), max_iter)
 
     out: list[np.ndarray] = [np.empty(0)] * len(problems)
+    unconverged = [0] * len(problems)
     torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1), ThreadPoolExecutor(workers) as pool:
-            for chunk, coefs in zip(chunks, pool.map(solve, chunks)):
+            for chunk, (coefs, capped) in zip(chunks, pool.map(solve, chunks)):
                 for k, p in enumerate(chunk):
-                    out[p] = coefs[:, k]
+                    out[p], unconverged[p] = coefs[:, k], int(capped[k])
     finally:
         torch.set_num_threads(workers)
-    return out
+    return out, unconverged
 
 
 def _stack(problems: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -125,11 +134,12 @@ class _Batch:
         return hess, ((h <= 0) & (self.mask > 0)).sum(1) > 0.25 * self.n
 
 
-def _newton_batch(problems, Cs: np.ndarray, init: np.ndarray | None, max_iter: int) -> np.ndarray:
-    """(steps, problems, width + 1) coefficients of problems of one width, solved together step by step."""
+def _newton_batch(problems, Cs: np.ndarray, init: np.ndarray | None, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, problems, width + 1) coefficients of problems of one width, solved together step by step, and per
+    problem the solves that did not converge."""
     X, y, mask = _stack(problems)
     w = torch.zeros(X.shape[0], X.shape[2], dtype=torch.float64) if init is None else torch.from_numpy(init.copy())
-    out = []
+    out, capped = [], np.zeros(len(w), dtype=int)
     for C in torch.from_numpy(np.asarray(Cs, dtype=np.float64)):
         batch = _Batch(X, y, mask, 1.0 / (C * mask.sum(1)))
         start = w.clone()
@@ -145,12 +155,12 @@ def _newton_batch(problems, Cs: np.ndarray, init: np.ndarray | None, max_iter: i
             if len(active) == 0:
                 break
         else:
-            warnings.warn(f"torch Newton solver did not converge after {max_iter} iterations for {len(active)} "
-                          "problems", ConvergenceWarning, stacklevel=3)
+            capped[active.numpy()] += 1
         for p in handoff:  # where scikit-learn turns to L-BFGS, it solves this C itself
-            w[p] = torch.from_numpy(_sklearn_fits([problems[p]], C[p].reshape(1, 1).numpy(), [start[p].numpy()], max_iter)[0][0])
+            (coefs,), (stopped,) = _sklearn_fits([problems[p]], C[p].reshape(1, 1).numpy(), [start[p].numpy()], max_iter)
+            w[p], capped[p] = torch.from_numpy(coefs[0]), capped[p] + stopped
         out.append(w.clone())
-    return torch.stack(out).numpy()
+    return torch.stack(out).numpy(), capped
 
 
 def _newton_step(batch: _Batch, w, z, loss, grad) -> tuple[torch.Tensor, ...]:

@@ -16,6 +16,12 @@ group and grouped folds keep them on one side of every split.
   and with its second (label 1). The negator's position alone solves it; it is kept as the contrast.
 - `divergence`: per caption, the caption (label 0) and "This is not " + caption (label 1), for the per-site cosine.
 
+Every row also names its source image (`images`, the unit of every interval) and its control *unit* (`units`): a
+property that recurs across images, to which the control task gives one random label (Hewitt & Liang), so a probe
+that memorises the unit can learn the control. `negated`: the caption's first-mentioned object (both rows of a
+caption share it, so the control labels are independent of the task's); `scope` and `scope_position`: the negated
+object's name. A caption that names no object by name gets the unit "(none)".
+
 Rows of the two scope tasks also carry an `anchor`: the text up to the end of one object's name (A for `scope`,
 the first mention for `scope_position`), so a probe can read the state at that object's own last token.
 """
@@ -41,12 +47,14 @@ from ..data.negation import (
 from ..data.phrases import mentions
 
 POSITIVE_TEMPLATES = ("caption", "this_is", "subject_changed")
+CONTROL_UNITS = {"negated": "the caption's first-mentioned object", "scope": "negated object's name",
+                 "scope_position": "negated object's name", "divergence": "none"}
 NEGATED_TEMPLATES = ("not", "this_is_not", "absolutely_no", "not_mismatched")
 
 
 @dataclass
 class ProbeTask:
-    """Texts with a binary label, a group id and a variant name per row."""
+    """Texts with a binary label, a group id, a variant name, a source image and a control unit per row."""
 
     name: str
     classes: tuple[str, str]
@@ -55,22 +63,31 @@ class ProbeTask:
     groups: list[int] = field(default_factory=list)
     variants: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
     anchors: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
 
-    def add(self, group: int, source: str, rows: list[tuple[str, int, str]], anchor: str | None = None) -> None:
-        """Append the rewrites of one source caption (`source` = 'image:caption'), all in `group`.
+    @property
+    def control_unit(self) -> str:
+        """What the task's control unit is, in words."""
+        return CONTROL_UNITS[self.name]
+
+    def add(self, group: int, image: str, caption: int, rows: list[tuple[str, int, str, str]], anchor: str | None = None) -> None:
+        """Append the rewrites (text, label, variant, control unit) of caption `caption` of image `image`, all in `group`.
 
         With `anchor` (an object name), each row also records its text up to the end of that name's first mention.
         """
-        for text, label, variant in rows:
+        for text, label, variant, unit in rows:
             self.texts.append(text)
             self.labels.append(label)
             self.groups.append(group)
             self.variants.append(variant)
-            self.ids.append(f"{source}:{variant}")
+            self.ids.append(f"{image}:{caption}:{variant}")
+            self.images.append(image)
+            self.units.append(unit)
             if anchor is not None:
                 self.anchors.append(text[: mention_end(text, anchor)])
 
@@ -104,7 +121,8 @@ def negated_task(dataset: Dataset, captions_per_image: int = 1, seed: int = 0) -
         for j, cap in enumerate(rec.captions[:captions_per_image]):
             forms = seven_templates(cap, change_subject(cap, rec.present, str(rng.choice(absent))), extra)
             pos, neg = str(rng.choice(POSITIVE_TEMPLATES)), str(rng.choice(NEGATED_TEMPLATES))
-            task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", [(forms[pos], 0, pos), (forms[neg], 1, neg)])
+            obj = next(iter(mention_order(cap, rec.present)), "(none)")
+            task.add(len(task.groups) // 2, str(rec.image_id), j, [(forms[pos], 0, pos, obj), (forms[neg], 1, neg, obj)])
     return task.checked(dataset)
 
 
@@ -112,7 +130,8 @@ def _given_negated(dataset: Dataset, captions_per_image: int, task: ProbeTask) -
     """The `negated` task from the negations a data table brings: each caption against its presence negation."""
     for rec in dataset:
         for j, (caption, negated) in enumerate(given_pairs(rec)[0][:captions_per_image]):
-            task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", [(caption, 0, "caption"), (negated, 1, "given")])
+            obj = next(iter(mention_order(caption, rec.present)), "(none)")
+            task.add(len(task.groups) // 2, str(rec.image_id), j, [(caption, 0, "caption", obj), (negated, 1, "given", obj)])
     return task.checked(dataset)
 
 
@@ -135,11 +154,11 @@ def scope_task(dataset: Dataset, captions_per_image: int = 1) -> ProbeTask:
     for group, (rec, j, cap, pair) in enumerate(_two_alike(dataset, captions_per_image)):
         a, b = sorted(pair, key=lambda n: rank.get(n, len(rank)))
         rows = [
-            (presence_negation(text, neg), label, f"{order}:{'ab'[label]}")
+            (presence_negation(text, neg), label, f"{order}:{'ab'[label]}", neg)
             for order, text in (("kept", cap), ("swapped", swap_mentions(cap, a, b)))
             for label, neg in enumerate((a, b))
         ]
-        task.add(group, f"{rec.image_id}:{j}", rows, anchor=a)
+        task.add(group, str(rec.image_id), j, rows, anchor=a)
     return task.checked(dataset)
 
 
@@ -147,8 +166,9 @@ def scope_position_task(dataset: Dataset, captions_per_image: int = 1) -> ProbeT
     """Which mention is negated: the first (0) or the second (1), in captions naming two or more alike."""
     task = ProbeTask("scope_position", ("first", "second"))
     for group, (rec, j, cap, order) in enumerate(_two_alike(dataset, captions_per_image)):
-        rows = [(presence_negation(cap, order[0]), 0, "first"), (presence_negation(cap, order[1]), 1, "second")]
-        task.add(group, f"{rec.image_id}:{j}", rows, anchor=order[0])
+        rows = [(presence_negation(cap, order[0]), 0, "first", order[0]),
+                (presence_negation(cap, order[1]), 1, "second", order[1])]
+        task.add(group, str(rec.image_id), j, rows, anchor=order[0])
     return task.checked(dataset)
 
 
@@ -157,6 +177,6 @@ def divergence_pairs(dataset: Dataset, captions_per_image: int = 1) -> ProbeTask
     task = ProbeTask("divergence", ("caption", "this_is_not"))
     for rec in dataset:
         for j, cap in enumerate(rec.captions[:captions_per_image]):
-            rows = [(cap, 0, "caption"), (seed_negation(cap), 1, "this_is_not")]
-            task.add(len(task.groups) // 2, f"{rec.image_id}:{j}", rows)
+            rows = [(cap, 0, "caption", ""), (seed_negation(cap), 1, "this_is_not", "")]
+            task.add(len(task.groups) // 2, str(rec.image_id), j, rows)
     return task.checked(dataset)

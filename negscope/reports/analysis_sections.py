@@ -61,48 +61,65 @@ def _grid(grid: list[float] | None) -> str:
 
 
 def probes(doc: Doc, out: StageOutput) -> None:
-    """Per-site probe accuracy with confidence intervals, controls, baselines and the divergence curve."""
+    """Per-site probe accuracy with confidence intervals, controls, baselines at every reading, the block evidence
+    and the divergence curve."""
     res = open_section(doc, "Where is negation decodable? (linear probes)", out)
     if res is None:
         return
     folder = out.folder
+    copies = res.settings.get("untrained_copies", 1)
     doc.para(
         f"Linear probes (L2 logistic regression, its strength chosen by an inner grouped search over "
         f"{_grid(res.settings.get('C_grid'))}"
         f"grouped cross-validation so that a caption and its rewrites never fall on both sides of a split) read the "
-        f"pooled state at each site of `{res.model}` on {res.images} images. Each is repeated on an untrained copy of "
-        f"the architecture (same tokenizer and data) and on a control task with random labels per caption type. "
-        f"Selectivity is accuracy minus the larger of the two; a site's finding is its gain over the untrained copy. "
-        f"The surface baselines read only the tokens: any text-labelled task is solvable from them, so they show how "
-        f"much a linear read-out could get, not what the model does."
+        f"pooled state at each site of `{res.model}` on {res.images} images. Each is repeated on {copies} untrained "
+        f"copies of the architecture (same tokenizer and data; their mean, spread and each site's gain over them with a "
+        f"paired interval over images) and on a control task that gives one random label to each recurring unit "
+        f"(named per task), so a probe that memorises the unit can learn it. Selectivity is accuracy minus the larger "
+        f"of control and untrained. The surface baselines read only the tokens (at the object's token, only the text "
+        f"up to it): where one scores at least as high as the probe at every site, that reading is uninformative. "
+        f"Intervals resample images."
+        + (f" {res.unconverged} solves stopped at the iteration cap (counted per site in the table)." if res.unconverged else "")
     )
     for task, t in res.tasks.items():
         best = max(t.sites, key=lambda r: r.selectivity)
         bases = "; ".join(f"{name.replace('_', ' ')} {b.accuracy:.3f}" for name, b in t.baselines.items())
         seeds = f" Means over seeds {t.seeds}." if len(t.seeds) > 1 else ""
+        unit = f"; control unit: {t.control_unit}" if t.control_unit else ""
         doc.para(
-            f"Task `{task}` ({' vs '.join(t.classes)}; {t.samples} captions in {t.groups} groups, "
-            f"chance {fmt(t.chance)}): selectivity peaks at site {site_label(best.site)} ({best.selectivity:+.3f}): accuracy "
-            f"{best.accuracy:.3f} (95% CI {best.ci_low:.3f}–{best.ci_high:.3f}), untrained copy "
-            f"{fmt(best.untrained_accuracy)}, control {best.control_accuracy:.3f}. Baselines: {bases}.{seeds}"
+            f"Task `{task}` ({' vs '.join(t.classes)}; {t.samples} captions in {t.groups} groups from {t.images} images, "
+            f"chance {fmt(t.chance)}{unit}): selectivity peaks at site {site_label(best.site)} ({best.selectivity:+.3f}): "
+            f"accuracy {best.accuracy:.3f} (95% CI {best.ci_low:.3f}–{best.ci_high:.3f}), untrained copies "
+            f"{fmt(best.untrained_accuracy)} ± {fmt(best.untrained_std)}, control {best.control_accuracy:.3f}. "
+            f"Baselines: {bases}.{seeds}"
         )
         sweeps = [("pooled", t)] + ([("object token", t.at_object)] if t.at_object is not None else [])
         for where, sw in sweeps:
-            if (name := t.beaten_by(sw)) is not None:
-                doc.para(f"**Uninformative at the {where} state:** the {name.replace('_', ' ')} baseline "
-                         f"({t.baselines[name].accuracy:.3f}) scores at least as high as the probe at every site, so "
-                         f"this curve cannot say where the model represents `{task}`"
-                         + ("; the selection leaves it out." if where == "pooled" else "."))
+            if (reason := t.uninformative(sw)) is not None:
+                doc.para(f"**Uninformative at the {where} state:** {reason.removeprefix('uninformative: ')}, so this "
+                         f"curve cannot say where the model represents `{task}`"
+                         + ("; the block evidence leaves it out." if where == "pooled" else "."))
+        gain = [f"{r.untrained_gain:+.3f} [{r.gain_ci_low:+.3f}, {r.gain_ci_high:+.3f}]" if r.gain_ci_low is not None
+                else r.untrained_gain for _, sw in sweeps for r in sw.sites]
         doc.table(
-            ["position", "site", "accuracy", "± std", "95% CI", "untrained", "control", "gain over untrained",
-             "selectivity", "C", "C at grid edge"],
+            ["position", "site", "accuracy", "± std", "95% CI", "untrained", "control", "gain over untrained [95% CI]",
+             "selectivity", "C", "C at grid edge", "unconverged"],
             [[where, site_label(r.site), r.accuracy, r.accuracy_std, ci_cell(r), r.untrained_accuracy, r.control_accuracy,
-              r.untrained_gain, r.selectivity, r.C, r.C_at_edge] for where, sw in sweeps for r in sw.sites]
-            + [["", f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, b.std, ci_cell(b), None, None, None,
-                None, None, None] for name, b in t.baselines.items()],
+              g, r.selectivity, r.C, r.C_at_edge, r.unconverged]
+             for (where, r), g in zip(((w, r) for w, sw in sweeps for r in sw.sites), gain)]
+            + [[where, f"baseline: {name.replace('_', ' ')} ({b.features})", b.accuracy, b.std, ci_cell(b), None, None,
+                None, None, None, None, None] for where, sw in sweeps for name, b in sw.baselines.items()],
         )
         doc.figures(folder, f"probe_{task}.png", lambda p, task=task: (
             f"Probe accuracy for `{task}` per site, trained and untrained, with 95% bands, the control task and the baselines."))
+    if (ev := res.evidence) is not None:
+        doc.para(f"Block evidence: the rise of {ev.measure} across each block, over the untrained copies (seeds "
+                 f"{ev.untrained_seeds}), with a 95% interval from {len(ev.draws)} resamples of {ev.images} images.")
+        doc.table(["block", "gain over untrained", "95% CI", "trained", "untrained (mean ± spread)"],
+                  [[k, g, f"[{lo:+.3f}, {hi:+.3f}]", tr, f"{um:+.3f} ± {us:.3f}"] for k, (g, lo, hi, tr, um, us) in enumerate(
+                      zip(ev.gain, ev.ci_low, ev.ci_high, ev.trained, ev.untrained_mean, ev.untrained_spread))])
+    for task, reason in res.excluded.items():
+        doc.para(f"Left out of the block evidence: `{task}`, {reason}.")
     if res.divergence:
         doc.para("Mean cosine between the EOS states of a caption and its \"This is not\" negation, per site (lower means the site separates them more):")
         doc.table(["site", "mean cosine", "untrained copy"], [[site_label(r.site), r.mean_cosine, r.untrained_cosine] for r in res.divergence])

@@ -33,15 +33,20 @@ def probe_figure(task: str, result: TaskProbes, path: str | Path, model: str = "
         if r[0].untrained_accuracy is not None:
             ax.fill_between(x, [s.untrained_ci_low for s in r], [s.untrained_ci_high for s in r], alpha=0.15, color=untrained)
             ax.plot(x, [s.untrained_accuracy for s in r], marker=marker, linestyle=":", color=untrained,
-                    label=f"untrained copy, {where}")
+                    label=f"untrained copies (mean), {where}")
     ax.plot(x, [r.control_accuracy for r in rows], "s--", color="grey", label="control task (pooled)")
     for k, (name, base) in enumerate(result.baselines.items()):
         ax.axhline(base.accuracy, color=f"C{4 + k}", linestyle="-.", linewidth=1, label=f"{name.replace('_', ' ')}")
+    prefix = result.at_object.baselines if result.at_object is not None else {}
+    if prefix:  # the strongest baseline of the text the object's token sees
+        name, base = max(prefix.items(), key=lambda kv: kv[1].accuracy)
+        ax.axhline(base.accuracy, color="C9", linestyle=":", linewidth=1.2, label=f"{name.replace('_', ' ')}, up to the object")
     ax.axhline(result.chance, color="black", linewidth=0.6, label="majority class")
     _ticks(ax, rows)
     ax.set_ylabel("held-out accuracy")
     drawn = [[s.ci_low, s.ci_high, s.untrained_ci_low, s.untrained_ci_high] for _, sw, _, _ in curves for s in sw.sites]
     fit_ylim(ax, [result.chance, *[r.control_accuracy for r in rows], *[b.accuracy for b in result.baselines.values()],
+                  *[b.accuracy for b in prefix.values()],
                   *[v for row in drawn for v in row if v is not None]], floor=0.0)
     seeds = f", {len(result.seeds)} seeds" if len(result.seeds) > 1 else ""
     ax.set_title(f"{model}: probe for '{task}' ({result.samples} captions, {result.groups} groups{seeds})", fontsize=9)

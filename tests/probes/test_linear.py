@@ -1,5 +1,7 @@
-"""Probe evaluation: grouped and nested splits, a `LogisticRegressionCV` cross-check of both solvers, bootstrap
-intervals and the control task."""
+"""Probe evaluation: grouped and nested splits, a `LogisticRegressionCV` cross-check of both solvers, the fit in
+the row space, intervals over images and the control task."""
+
+import importlib
 
 import numpy as np
 import pytest
@@ -12,7 +14,6 @@ from sklearn.preprocessing import StandardScaler
 
 from negscope.probes import (
     LinearProbe,
-    bootstrap_ci,
     control_labels,
     cross_validate,
     grouped_splits,
@@ -130,16 +131,7 @@ def test_predict_before_fit_raises_not_fitted():
         LinearProbe().predict(np.zeros((2, 3)))
 
 
-def test_bootstrap_resamples_whole_groups():
-    correct = np.array([1, 1, 0, 0] * 50, dtype=bool)
-    lo_rows, hi_rows = bootstrap_ci(correct, np.arange(200), n_boot=2000)
-    lo_pairs, hi_pairs = bootstrap_ci(correct, np.arange(200) // 2, n_boot=2000)
-    assert lo_rows < 0.5 < hi_rows and lo_pairs < 0.5 < hi_pairs
-    assert hi_pairs - lo_pairs > 1.2 * (hi_rows - lo_rows)
-    assert bootstrap_ci(np.ones(10, dtype=bool), np.arange(10)) == (1.0, 1.0)
-
-
-def test_control_labels_are_one_random_label_per_caption_type():
+def test_control_labels_are_one_random_label_per_unit():
     types = ["a", "b", "a", "c", "b", "a"] * 30
     y = np.array([0, 1] * 90)
     ctrl = control_labels(types, y, seed=3)
@@ -148,3 +140,49 @@ def test_control_labels_are_one_random_label_per_caption_type():
     many = control_labels([str(i) for i in range(2000)], np.array([0, 1, 1, 1] * 500), seed=0)
     assert 0.7 < many.mean() < 0.8
     np.testing.assert_array_equal(ctrl, control_labels(types, y, seed=3))
+
+
+def _control_accuracy(X, units, y, groups, seed=0):
+    folds = nested_folds(control_labels(units, y, seed), groups, grouped_splits(y, groups, 5, seed), seed=seed)
+    return cross_validate([(X, folds)], LinearProbe(seed=seed), n_boot=50, seed=seed)[0].accuracy
+
+
+def test_the_control_task_can_be_learned_and_can_fail():
+    # units recur across caption groups, as object names do across images; the task's labels are balanced
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(120), 2)
+    y = np.tile([0, 1], 120)
+    units = np.array([f"unit{k}" for k in rng.integers(0, 12, size=len(y))])
+    one_hot = (units[:, None] == np.unique(units)[None, :]).astype(float)
+    noise = rng.normal(size=one_hot.shape)
+    for seed in (0, 1):
+        ctrl = control_labels(units, y, seed)
+        chance = max(ctrl.mean(), 1 - ctrl.mean())  # the majority rate of the control labels
+        assert chance < 0.8  # both labels drawn among the 12 units
+        assert _control_accuracy(one_hot, units, y, groups, seed) > 0.95  # a representation that memorises units learns it
+        assert _control_accuracy(noise, units, y, groups, seed) < chance + 0.05  # one that does not stays at chance
+
+
+def test_fits_in_the_row_space_match_fits_in_feature_space(monkeypatch):
+    linear = importlib.import_module("negscope.probes.linear")
+    rng = np.random.default_rng(3)
+    y = np.arange(40) % 2
+    X = rng.normal(size=(40, 200))
+    X[:, 0] += 0.8 * (2 * y - 1)
+    reduced = LinearProbe(Cs=(1e-3, 1e-2, 1e-1, 1.0)).fit(X, y)
+    monkeypatch.setattr(linear, "_row_space", lambda Z: None)
+    full = LinearProbe(Cs=(1e-3, 1e-2, 1e-1, 1.0)).fit(X, y)
+    assert reduced.C_ == full.C_
+    np.testing.assert_allclose(reduced.decision_function(X), full.decision_function(X), rtol=1e-3, atol=1e-3)
+
+
+def test_accuracy_intervals_resample_whole_images():
+    y = np.tile([0, 1], 100)
+    groups = np.arange(len(y)) // 2
+    flipped = np.random.default_rng(0).random(20)[groups // 5] < 0.3  # the feature lies on whole images: errors cluster
+    X = np.where(flipped, 1 - y, y)[:, None] + 0.1 * np.random.default_rng(1).normal(size=(len(y), 1))
+    outer = grouped_splits(y, groups, 5)
+    by_group = cross_validate([(X, nested_folds(y, groups, outer))], n_boot=500)[0]
+    by_image = cross_validate([(X, nested_folds(y, groups, outer, images=groups // 5))], n_boot=500)[0]
+    assert by_image.accuracy == by_group.accuracy
+    assert by_image.ci_high - by_image.ci_low > by_group.ci_high - by_group.ci_low

@@ -116,3 +116,20 @@ def test_negated_task_uses_the_negations_a_table_brings():
 def test_mention_order_finds_synonyms_and_plurals():
     assert mention_order("Two boys chase a dog past the buses.", ["bus", "dog", "person"]) == ["person", "dog", "bus"]
     assert mention_order("A hot dog on a plate.", ["dog"]) == []
+
+
+def test_every_row_names_its_image_and_a_control_unit_that_recurs_across_images():
+    from negscope.data import world_dataset
+    from negscope.probes import grouped_splits
+
+    world = world_dataset(120)
+    for builder in (negated_task, scope_task, scope_position_task):
+        task = builder(world)
+        assert len(task.images) == len(task.units) == len(task) and set(task.images) <= {str(r.image_id) for r in world}
+        units, y = np.array(task.units), np.array(task.labels)
+        assert len(set(units)) < len(task) / 2  # units recur ...
+        for train, test in grouped_splits(y, np.array(task.groups), 5):
+            assert np.isin(units[test], units[train]).mean() > 0.8  # ... across the folds, so a probe can memorise them
+    scope = scope_task(world)
+    for k in range(0, len(scope), 4):  # the unit is the negated object: two objects, each negated twice
+        assert len(set(scope.units[k : k + 4])) == 2 and scope.units[k] != scope.units[k + 1]
