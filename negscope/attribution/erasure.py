@@ -203,25 +203,6 @@ def pair_run(encoded: ErasedTexts, pairs: Sequence[tuple[int, str, str, str]], i
                       np.stack([e[0] for e in erased], 1), np.stack([e[1] for e in erased], 1))
 
 
-def recall_at_1(image_feats: torch.Tensor, text_feats: torch.Tensor, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Image→text and text→image R@1 hits: per image, whether its best caption is one of its own; per caption,
-    whether its best image is its own.
-
-    Args:
-        image_feats: (images, width) L2-normalised features.
-        text_feats: (captions, width) L2-normalised features.
-        owner: per caption, the row of its image.
-
-    Returns:
-        (per-image 0/1 hits, per-caption 0/1 hits).
-    """
-    sims = image_feats @ text_feats.T
-    owner = np.asarray(owner)
-    i2t = owner[sims.argmax(1).numpy()] == np.arange(len(image_feats))
-    t2i = sims.argmax(0).numpy() == owner
-    return i2t.astype(float), t2i.astype(float)
-
-
 def amnesic_check(states: dict[str, torch.Tensor], erasers: dict[str, object], labels: np.ndarray, groups: np.ndarray,
                   seed: int = 0, folds: int = 5) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Whether a linear probe refitted on erased states still reads the concept: per site, a `LinearProbe` scored out

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import comb
 
+import numpy as np
 import torch
 
 from ..data import Dataset
@@ -32,10 +34,28 @@ def recall_rows(
     """Per R@k both ways, its hits: for image-to-text one per image (any of its captions in the top k), for
     text-to-image one per caption, each with its image."""
     captions = [c for r in dataset for c in r.captions]
-    owner = torch.tensor([i for i, r in enumerate(dataset) for _ in r.captions])
     feats, row = text_lookup(bundle, captions)
-    sims = image_feats @ feats[[row[c] for c in captions]].T
-    images = torch.arange(len(dataset))
+    return recall_hits(image_feats, feats[[row[c] for c in captions]], [i for i, r in enumerate(dataset) for _ in r.captions], ks)
+
+
+def recall_hits(
+    image_feats: torch.Tensor, text_feats: torch.Tensor, owner: Sequence[int] | np.ndarray, ks: tuple[int, ...] = (1, 5, 10)
+) -> dict[str, RowValues]:
+    """Per R@k both ways, its hits from features: for image-to-text one per image (any of its captions in the top k),
+    for text-to-image one per caption, each with its image.
+
+    Args:
+        image_feats: (images, width) L2-normalised image features.
+        text_feats: (captions, width) L2-normalised caption features.
+        owner: per caption, the row of its image.
+        ks: the k of each recall.
+
+    Returns:
+        {"i2t_r<k>": hits, "t2i_r<k>": hits} as `RowValues`.
+    """
+    owner = torch.as_tensor(np.asarray(owner))
+    sims = image_feats @ text_feats.T
+    images = torch.arange(len(image_feats))
     i2t_rank = sims.argsort(dim=1, descending=True)
     t2i_rank = sims.T.argsort(dim=1, descending=True)
     rows: dict[str, RowValues] = {}

@@ -24,10 +24,10 @@ from ..attribution.erasure import (
     erase_texts,
     fit_erasers,
     pair_run,
-    recall_at_1,
 )
 from ..data.negation import ImageNegations, build_negations
 from ..evaluation.features import image_features
+from ..evaluation.retrieval import recall_hits
 from ..hooks.capture import text_states
 from ..models import ClipBundle, load_bundle
 from ..reports.attribution_figures import erasure_plot
@@ -104,7 +104,9 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
     swap = pair_run(encoded, swaps, img)
     row = {i: r for r, i in enumerate(held)}
     held_img, owner = img[list(held)], np.array([row[i] for i, _ in captions])
-    retrieval = [recall_at_1(held_img, encoded.features([c for _, c in captions], j), owner) for j in [None, *range(len(real.sites))]]
+    retrieval = [(hits["i2t_r1"].values, hits["t2i_r1"].values) for hits in
+                 (recall_hits(held_img, encoded.features([c for _, c in captions], j), owner, ks=(1,))
+                  for j in [None, *range(len(real.sites))])]
 
     probe_texts, probe_labels, probe_images = labelled_texts(negs, held, k)
     states = text_states(bundle, probe_texts, real.sites, pool="mean", batch_size=cfg.batch_size)

@@ -108,3 +108,15 @@ def test_form_accuracy_matches_direct_and_covers_every_form(tiny, small_world):
         assert acc[form]["absence"] == float(wins.double().mean())
     row = evaluate(tiny, small_world, image_feats=feats)
     assert row.form_accuracy == acc and set(row.retrieval_ci) == set(row.retrieval)
+
+
+def test_recall_hits_count_an_image_hit_through_any_of_its_captions():
+    import torch
+
+    from negscope.evaluation.retrieval import recall_hits
+
+    img = torch.eye(3)[:2]
+    text = torch.tensor([[0.0, 0.5, 0.0], [1.0, 0.0, 0.0], [0.9, 0.1, 0.0]])
+    hits = recall_hits(img, text, [0, 0, 1], ks=(1,))
+    assert hits["i2t_r1"].values.tolist() == [1.0, 0.0] and hits["t2i_r1"].values.tolist() == [0.0, 1.0, 0.0]
+    assert hits["t2i_r1"].images.tolist() == [0, 0, 1]
