@@ -220,19 +220,23 @@ def cross_validate(
 
 
 def control_labels(units: Sequence[str], y: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Hewitt & Liang control task: every distinct unit gets one random label, drawn with the task's label frequencies.
+    """Hewitt & Liang control task: every distinct unit gets one random label, the units dealt in a random order so
+    that each label covers about the share of rows it has in the task (so the control's majority rate is the task's,
+    not whatever an unlucky draw over few units gives).
 
     Args:
         units: per row, its control unit; a unit that recurs across images (an object's name, a template × object)
             lets a probe that memorises units learn the control, which is what makes it a control.
-        y: per row, the task's label (only its label frequencies are used).
+        y: per row, the task's binary label (only its label frequencies are used).
         seed: the seed of the draw.
 
     Returns:
         Per row, the control label of its unit.
     """
-    y = np.asarray(y)
-    classes, counts = np.unique(y, return_counts=True)
+    classes, counts = np.unique(np.asarray(y), return_counts=True)
     kinds, inv = np.unique(np.asarray(units), return_inverse=True)
-    rng = np.random.default_rng(seed)
-    return classes[rng.choice(len(classes), size=len(kinds), p=counts / counts.sum())][inv]
+    order = np.random.default_rng(seed).permutation(len(kinds))
+    rows = np.bincount(inv)[order]
+    second = np.zeros(len(kinds), dtype=int)
+    second[order] = (np.cumsum(rows) - rows / 2) < counts[-1] / counts.sum() * len(inv)
+    return classes[second if len(classes) > 1 else 0 * second][inv]
