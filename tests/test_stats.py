@@ -97,3 +97,17 @@ def test_block_evidence_counts_the_spread_of_the_untrained_copies():
     ev = BlockEvidence.measure_curves("test", sites, curves, images, [0, 1, 2], resamples=300)
     assert ev.gain[0] == pytest.approx(0.1, abs=0.01)
     assert not ev.certain[0]  # resampling images alone would call +0.1 certain; the copies' spread says otherwise
+
+
+def test_cell_mean_interval_is_the_bootstrap_of_the_mean_over_cells():
+    from negscope.stats import cell_mean_interval
+
+    rng = np.random.default_rng(4)
+    values, images, cells = rng.random(500), rng.integers(0, 60, 500), rng.integers(0, 5, 500)
+
+    def mean_over_cells(rows):
+        sums, sizes = np.bincount(cells[rows], weights=values[rows], minlength=5), np.bincount(cells[rows], minlength=5)
+        return (sums[sizes > 0] / sizes[sizes > 0]).mean()
+
+    slow = bootstrap(mean_over_cells, images, resamples=200, seed=2)
+    assert np.allclose(cell_mean_interval(values, images, cells, resamples=200, seed=2), [float(slow[0]), float(slow[1])])

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..results.evaluation import PairedChange
-from ..stats import Change, bootstrap, mean_interval, paired_change
+from ..stats import Change, cell_mean_interval, mean_interval, paired_change
 
 
 @dataclass
@@ -32,8 +32,7 @@ class RowValues:
             return []
         if self.cells is None:
             return list(mean_interval(self.values, self.images, resamples, seed))
-        low, high = bootstrap(lambda rows: _mean(self.values[rows], self.cells[rows]), self.images, resamples, seed)
-        return [float(low), float(high)]
+        return list(cell_mean_interval(self.values, self.images, self.cells, resamples, seed))
 
     @classmethod
     def cell_means(cls, parts: list[RowValues]) -> RowValues:
@@ -71,8 +70,8 @@ def metric_change(before: RowValues, after: RowValues, resamples: int = 1000, se
             raise ValueError(f"a paired change needs the same rows under both models; got {before.values.shape} and "
                              f"{after.values.shape}")
         diff = after.values - before.values
-        low, high = bootstrap(lambda rows: _mean(diff[rows], before.cells[rows]), before.images, resamples, seed)
-        change = Change(before.mean(), after.mean(), after.mean() - before.mean(), float(low), float(high))
+        low, high = cell_mean_interval(diff, before.images, before.cells, resamples, seed)
+        change = Change(before.mean(), after.mean(), after.mean() - before.mean(), low, high)
     return PairedChange(**asdict(change), real=change.real)
 
 
