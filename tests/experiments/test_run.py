@@ -407,8 +407,12 @@ def test_the_eta_scales_each_stage_by_its_configured_size():
     assert probes.expected(with_overrides(default, {"untrained_copies": 1})) == pytest.approx(probes.cost / 2)
     assert all(s.expected(small) <= s.expected(default) for s in STAGE_LIST)
     quick_todo = [s for s in STAGE_LIST if s.name in small.stages]
-    full_left = 5 * sum(s.expected(default) for s in STAGE_LIST[1:])  # the first stage took 5 s, as its cost says
-    quick_left = 5 * sum(s.expected(small) for s in quick_todo[1:])
-    assert time_left(default, list(STAGE_LIST), 1, 5.0) == f"; 00:05 so far, about {std_tqdm.format_interval(full_left)} left"
-    assert time_left(small, quick_todo, 1, 5.0) == f"; 00:05 so far, about {std_tqdm.format_interval(quick_left)} left"
-    assert full_left > 8000 and quick_left < 600  # the full run: over 2 hours left; --quick: a few minutes
+    # the first stage took the seconds its cost says: the estimate is then the expected seconds of the stages left
+    full_first, quick_first = STAGE_LIST[0].expected(default), quick_todo[0].expected(small)
+    full_left = sum(s.expected(default) for s in STAGE_LIST[1:])
+    quick_left = sum(s.expected(small) for s in quick_todo[1:])
+    assert time_left(default, list(STAGE_LIST), 1, full_first) == (
+        f"; {std_tqdm.format_interval(full_first)} so far, about {std_tqdm.format_interval(full_left)} left")
+    assert time_left(small, quick_todo, 1, quick_first) == (
+        f"; {std_tqdm.format_interval(quick_first)} so far, about {std_tqdm.format_interval(quick_left)} left")
+    assert full_left > 3600 and quick_left < 600  # the full run: over an hour left; --quick: a few minutes
