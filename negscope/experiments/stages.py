@@ -37,7 +37,7 @@ class Stage:
     needs: tuple[str, ...]
     run: Callable[[RunConfig, Path], Result]
     trains: bool = False
-    cost: float = 1.0  # its seconds in README's default run (the study's estimated from its runs); only for the ETA
+    cost: float = 1.0  # its seconds in README's default run (the study's estimated from the recipe runs' seconds per run); only for the ETA
     size: Callable[[RunConfig], float] = lambda cfg: 1.0  # its work under a config, in any unit: the cost scales with it
 
     @property
