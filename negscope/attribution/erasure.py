@@ -215,7 +215,7 @@ def amnesic_check(states: dict[str, torch.Tensor], erasers: dict[str, object], l
         labels: per row, its 0/1 label.
         groups: per row, its group (image); no group is on both sides of a split.
         seed: the seed of the folds and the probe.
-        folds: outer folds.
+        folds: outer folds (at most one per group).
 
     Returns:
         {site: (per-row 0/1 correctness before erasure, after erasure)}.
@@ -223,6 +223,7 @@ def amnesic_check(states: dict[str, torch.Tensor], erasers: dict[str, object], l
     from ..probes import LinearProbe, cross_validate, grouped_splits, nested_folds
 
     labels, groups = np.asarray(labels), np.asarray(groups)
+    folds = min(folds, len(np.unique(groups)))  # few measured images: one image per fold at most
     shared = nested_folds(labels, groups, grouped_splits(labels, groups, folds, seed), seed=seed)
     sites = list(states)
     jobs = [(x.numpy(), shared) for s in sites for x in (states[s].double(), erasers[s](states[s].double()))]

@@ -21,7 +21,7 @@ from negscope.results import Result
 TINY_TOML = """
 name = "tiny"
 model = "tiny"
-data = "world[:8]"
+data = "world[:16]"
 stages = {stages}
 [similarity]
 limit = 8
