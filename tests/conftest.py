@@ -149,3 +149,27 @@ def _dicts(obj) -> list[dict]:
 def fuzz(tmp_path, capsys) -> Fuzz:
     """The fuzzing harness (`Fuzz`) working in this test's temporary folder."""
     return Fuzz(tmp_path, capsys)
+
+
+def _scene_table(folder: Path, images: int, captions: int = 1) -> Path:
+    """A CSV table of `images` world scenes saved as PNGs, each with `captions` captions and their presence negations."""
+    import csv
+
+    from PIL import Image
+
+    from negscope.data.world import scene
+
+    for i in range(images):
+        Image.fromarray(scene(i).pixels).save(folder / f"{i}.png")
+    path = folder / "t.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows([["image", "caption", "presence"],
+                                  *([f"{i}.png", f"a picture {i}{k}", f"no picture {i}{k}"] for i in range(images)
+                                    for k in "abcdefgh"[:captions])])
+    return path
+
+
+@pytest.fixture
+def scene_table():
+    """`_scene_table`: writes a CSV data table of world scenes into a folder."""
+    return _scene_table

@@ -1,6 +1,5 @@
 """The roles' splits: evaluation, analysis and training never share an image, for every kind of source."""
 
-import csv
 
 import pytest
 from PIL import Image
@@ -58,18 +57,8 @@ def test_coco_folder_with_train2017_evaluates_val2017_whole(tmp_path):
     assert on_train["evaluation"].name == "coco/train2017" and sorted(_ids(on_train["evaluation"])) == [2, 3, 6, 7]
 
 
-def _table(folder, images: int):
-    for i in range(images):
-        Image.fromarray(scene(i).pixels).save(folder / f"{i}.png")
-    path = folder / "t.csv"
-    with open(path, "w", newline="") as fh:
-        csv.writer(fh).writerows([["image", "caption", "presence"],
-                                  *([f"{i}.png", f"caption {i}{k}", f"no caption {i}{k}"] for i in range(images) for k in "ab")])
-    return path
-
-
-def test_table_is_dealt_by_image(tmp_path):
-    parts = _roles(str(_table(tmp_path, 8)))
+def test_table_is_dealt_by_image(tmp_path, scene_table):
+    parts = _roles(str(scene_table(tmp_path, 8, captions=2)))
     paths = {r: {rec.path.name for rec in d} for r, d in parts.items()}
     assert paths == {"evaluation": {"2.png", "3.png", "6.png", "7.png"}, "analysis": {"0.png", "4.png"},
                      "training": {"1.png", "5.png"}}
@@ -77,9 +66,9 @@ def test_table_is_dealt_by_image(tmp_path):
     assert shared_images(parts["analysis"], parts["evaluation"]) == 0
 
 
-def test_a_part_without_images_names_the_role(tmp_path):
+def test_a_part_without_images_names_the_role(tmp_path, scene_table):
     with pytest.raises(DataError, match="in its training split"):
-        load_dataset(str(_table(tmp_path, 1)), role="training")
+        load_dataset(str(scene_table(tmp_path, 1, captions=2)), role="training")
     with pytest.raises(ValueError, match="data role 'test' is unknown"):
         load_dataset("world:3", role="test")
 

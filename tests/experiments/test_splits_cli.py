@@ -1,13 +1,9 @@
 """Through the CLI: training never reads an evaluated image, and each result names the split it read."""
 
-import csv
 import json
-
-from PIL import Image
 
 from negscope.cli import main
 from negscope.data import export_coco, world_dataset
-from negscope.data.world import scene
 
 FAST = ["--steps", "2", "--batch-size", "4", "--warmup", "1", "--blocks", "0"]
 
@@ -22,18 +18,8 @@ def test_train_data_sharing_evaluated_images_exits_2_with_one_line(tmp_path, cap
     assert not (tmp_path / "ft" / "train.json").exists()
 
 
-def _table(folder, images: int):
-    for i in range(images):
-        Image.fromarray(scene(i).pixels).save(folder / f"{i}.png")
-    path = folder / "t.csv"
-    with open(path, "w", newline="") as fh:
-        csv.writer(fh).writerows([["image", "caption", "presence"],
-                                  *([f"{i}.png", f"a picture {i}", f"no picture {i}"] for i in range(images))])
-    return path
-
-
-def test_a_table_trains_on_its_training_split_with_validation_and_evaluates_the_rest(tmp_path):
-    table = str(_table(tmp_path, 40))
+def test_a_table_trains_on_its_training_split_with_validation_and_evaluates_the_rest(tmp_path, scene_table):
+    table = str(scene_table(tmp_path, 40))
     assert main(["finetune", "--model", "tiny", "--data", table, *FAST, "--validation", "2", "--validate-every", "1",
                  "--out", str(tmp_path / "ft")]) == 0
     train = json.loads((tmp_path / "ft" / "train.json").read_text())
