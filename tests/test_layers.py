@@ -22,7 +22,8 @@ LEVELS = {
     "negscope.cli": 3,
     "negscope.__main__": 3,  # the `python -m negscope` entry point, beside the CLI it calls
 }
-SHARED_RUNNER_MODULES = ("negscope.experiments.config", "negscope.experiments.common", "negscope.experiments.stages")
+SHARED_RUNNER_MODULES = ("negscope.experiments.config", "negscope.experiments.common", "negscope.experiments.analysis",
+                         "negscope.experiments.stages")
 ORCHESTRATORS = ("negscope.experiments.run", "negscope.experiments.stages")
 
 

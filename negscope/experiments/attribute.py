@@ -4,21 +4,18 @@ images)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..attribution import LayerAttribution, aligned_pairs, layer_attributions, token_attributions
 from ..attribution import layers as layers_module
 from ..attribution import tokens as tokens_module
 from ..data import Dataset, negation_pairs
 from ..data.negation import TEMPLATE_NAMES
-from ..evaluation.features import image_features
 from ..evaluation.similarity import study_texts
-from ..models import ClipBundle, load_bundle
+from ..models import ClipBundle
 from ..reports.attribution_figures import (
     layer_attribution_plot,
     negation_share_bars,
@@ -36,7 +33,8 @@ from ..results import (
 )
 from ..results.evidence import BlockEvidence
 from ..stats import mean_interval
-from .common import common_dataset, evidence_line, feature_cache
+from .analysis import Analysis
+from .common import evidence_line
 from .config import AttributionConfig, Common
 
 NO_PRESENCE = "image gives no presence negation"
@@ -51,14 +49,11 @@ NOISE = ("A pair whose gap |S(I, negated) − S(I, positive)| is no larger than 
 
 def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, progress: bool = True) -> AttributionResult:
     """Write attribution.json, its figures and the token heatmap for the model on the first `cfg.limit` images."""
-    start = time.time()
+    ctx = Analysis.open(common, out)
     out = Path(out)
     seed, model = common.seed, common.model
-    torch.manual_seed(seed)
-    bundle = load_bundle(model)
-    dataset = common_dataset(common, cfg.limit, role="analysis")
-    cache = feature_cache(common, out)
-    pairs, image_feats = study_texts(dataset, seed), image_features(bundle, dataset, cache=cache)
+    bundle, dataset = ctx.bundle, ctx.dataset(cfg.limit)
+    pairs, image_feats = study_texts(dataset, seed), ctx.image_features(bundle, dataset)
     firsts = [pairs.pair_image.index(i) for i in range(len(dataset))]
     texts = [pairs.texts[p][t] for p in firsts for t in TEMPLATE_NAMES]
     feats = image_feats[np.repeat(np.arange(len(dataset)), len(TEMPLATE_NAMES))]
@@ -72,9 +67,8 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
     rows, pos, neg, dropped = presence_pairs(bundle, dataset, seed)
     images = [dataset[i].image_id for i in rows]
     runs = [layer_attributions(bundle, pos, neg, image_feats[rows], steps=cfg.steps, progress=progress)]
-    for copy_seed in common.untrained_seeds:
-        copy = bundle.untrained_copy(copy_seed)
-        runs.append(layer_attributions(copy, pos, neg, image_features(copy, dataset, cache=cache)[rows], steps=cfg.steps,
+    for copy in map(ctx.copy, ctx.copy_seeds):
+        runs.append(layer_attributions(copy, pos, neg, ctx.image_features(copy, dataset)[rows], steps=cfg.steps,
                                        progress=progress))
     labels = [model, *(f"its untrained copy {s}" for s in common.untrained_seeds)]
     sites, *untrained = (site_attributions(bundle, dataset, rows, pos, neg, la, common, dropped, label)
@@ -98,7 +92,7 @@ def run_attribution(common: Common, cfg: AttributionConfig, out: str | Path, pro
         untrained=untrained,
         evidence=attribution_evidence(runs, images, common),
         noise=NOISE,
-        seconds=round(time.time() - start, 1),
+        seconds=ctx.seconds(),
     )
     result.save(out)
     negation_share_bars(shares, out / "token_negation_share.png", f"{model}: token IG, share on negation words ({len(dataset)} captions per template)")

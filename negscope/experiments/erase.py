@@ -9,7 +9,6 @@ Writes `erasure.json` and `erasure.png`.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +25,14 @@ from ..attribution.erasure import (
     pair_run,
 )
 from ..data.negation import ImageNegations, build_negations
-from ..evaluation.features import image_features
 from ..evaluation.retrieval import recall_hits
 from ..hooks.capture import text_states
-from ..models import ClipBundle, load_bundle
+from ..models import ClipBundle
 from ..reports.attribution_figures import erasure_plot
 from ..results import AmnesicProbe, ErasureResult, ErasureSite, Share
 from ..results.evidence import BlockEvidence
 from ..stats import bootstrap, mean_interval, paired_change
-from .common import common_dataset, feature_cache
+from .analysis import Analysis
 from .config import Common, ErasureConfig
 
 
@@ -66,11 +64,9 @@ def _shares(runs: dict[str, ErasureRun], copies: list[ErasureRun], resamples: in
 
 def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: bool = True) -> ErasureResult:
     """Fit the erasers per site on half the images and measure the rest: the real eraser, its controls, the copies."""
-    start = time.time()
+    ctx = Analysis.open(common, out)
     out = Path(out)
-    torch.manual_seed(common.seed)
-    bundle = load_bundle(common.model)
-    dataset = common_dataset(common, cfg.limit, role="analysis")
+    bundle, dataset = ctx.bundle, ctx.dataset(cfg.limit)
     if len(dataset) < 2:
         raise ValueError(f"erasure needs at least 2 images (half to fit, half to measure); {common.data} gave {len(dataset)}; raise --limit")
     negs = build_negations(dataset, common.seed)
@@ -81,12 +77,11 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
     swaps = [(i, t, f, "swap") for i in held for t, f in negs[i].swap[:k]]
     captions = [(i, c) for i in held for c in dataset[i].captions]
     pair_texts = [t for _, a, b, _ in pairs for t in (a, b)]
-    cache = feature_cache(common, out)
 
     def measure(model: ClipBundle, seed: int | None) -> tuple[dict[str, ErasureRun], dict[str, object], ErasedTexts, torch.Tensor]:
         """The runs of the real eraser (on pairs, swap pairs and captions) and, with a seed, of its controls (on pairs)."""
         erasers = fit_erasers(model, texts, labels, batch_size=cfg.batch_size, seed=seed)
-        img = image_features(model, dataset, cache=cache)
+        img = ctx.image_features(model, dataset)
         extra = [] if seed is None else [t for _, a, b, _ in swaps for t in (a, b)] + [c for _, c in captions]
         encoded = erase_texts(model, erasers["leace"], pair_texts + extra, batch_size=cfg.batch_size, progress=progress)
         runs = {"leace": pair_run(encoded, pairs, img)}
@@ -95,8 +90,8 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
         return runs, erasers["leace"], encoded, img
 
     runs, erasers, encoded, img = measure(bundle, common.seed)
-    seeds = [common.seed + c for c in range(common.untrained_copies)]
-    copies = [measure(bundle.untrained_copy(s), None)[0]["leace"] for s in seeds]
+    seeds = ctx.copy_seeds
+    copies = [measure(ctx.copy(s), None)[0]["leace"] for s in seeds]
     real = runs["leace"]
     shares = _shares(runs, copies, cfg.n_boot, common.seed)
     untrained = np.array([c.removed_share() for c in copies])
@@ -142,7 +137,7 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
         fit_images=len(fit), fit_texts=len(texts), eval_images=len(held),
         pairs={kind: int((real.kinds == kind).sum()) for kind in ("presence", "absence")} | {"swap": len(swaps)},
         probe_captions=len(probe_texts), untrained_seeds=seeds, sites=real.sites, points=points,
-        evidence=evidence, seconds=round(time.time() - start, 1),
+        evidence=evidence, seconds=ctx.seconds(),
     )
     result.save(out)
     erasure_plot(result, out / "erasure.png", f"{common.model}: LEACE erasure of 'negated' per site ({len(pairs)} pairs)")

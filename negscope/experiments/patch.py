@@ -3,7 +3,6 @@ on untrained copies of its architecture, with the per-block evidence (gain over 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +11,12 @@ import torch
 from ..attribution import PatchResult, aligned_pairs, both_ways_share, patch_pairs
 from ..attribution import patching as patching_module
 from ..data import negation_pairs
-from ..evaluation.features import image_features
-from ..models import ClipBundle, load_bundle
+from ..models import ClipBundle
 from ..reports.attribution_figures import patching_plot
 from ..results import CaptionPair, CurvePoint, PatchingResult, PatchRun
 from ..results.evidence import BlockEvidence
-from .common import common_dataset, evidence_line, feature_cache
+from .analysis import Analysis
+from .common import evidence_line
 from .config import Common, PatchingConfig
 
 
@@ -51,17 +50,14 @@ def patching_evidence(model: dict[str, PatchResult], copies: list[dict[str, Patc
 def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress: bool = True) -> PatchingResult:
     """Patch every site's EOS state (and, with `all_tokens`, the token states) both ways on the model, and the EOS
     states on each untrained copy; write patching.json."""
-    start = time.time()
+    ctx = Analysis.open(common, out)
     out = Path(out)
     seed = common.seed
-    torch.manual_seed(seed)
-    bundle = load_bundle(common.model)
-    dataset = common_dataset(common, cfg.limit, role="analysis")
+    bundle, dataset = ctx.bundle, ctx.dataset(cfg.limit)
     rows, pos, neg = negation_pairs(dataset, cfg.pairs, seed)
     position_sets = ("eos", "context", "all") if cfg.all_tokens else ("eos",)
     aligned = aligned_pairs(bundle, rows, pos, neg) if cfg.all_tokens else None
-    cache = feature_cache(common, out)
-    img = image_features(bundle, dataset, cache=cache)
+    img = ctx.image_features(bundle, dataset)
     runs, curves, counts, results = {}, {}, {}, {}
     for positions in position_sets:
         r, p, n = (rows, pos, neg) if positions == "eos" else aligned
@@ -71,9 +67,8 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
         curves[positions] = _curves(results[positions], [dataset[i].image_id for i in r], common)
     images = [dataset[i].image_id for i in rows]
     copies = []
-    for copy_seed in common.untrained_seeds:
-        copy = bundle.untrained_copy(copy_seed)
-        copies.append(both_ways(copy, pos, neg, image_features(copy, dataset, cache=cache)[rows], "eos", progress))
+    for copy in map(ctx.copy, ctx.copy_seeds):
+        copies.append(both_ways(copy, pos, neg, ctx.image_features(copy, dataset)[rows], "eos", progress))
     untrained_curves = [_curves(c, images, common) for c in copies]
     result = PatchingResult(
         model=common.model,
@@ -87,7 +82,7 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
         curves=curves,
         captions=[CaptionPair(dataset[i].image_id, a, b) for i, a, b in zip(rows, pos, neg)],
         runs=runs,
-        seconds=round(time.time() - start, 1),
+        seconds=ctx.seconds(),
         untrained_curves=untrained_curves,
         untrained_runs=[_runs(c) for c in copies],
         evidence=patching_evidence(results["eos"], copies, images, common),

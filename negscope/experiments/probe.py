@@ -15,7 +15,6 @@ own last token, with surface baselines read from the text up to that token. Writ
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -23,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..hooks import ActivationStore, states_at, write_store
+from ..hooks import ActivationStore, write_store
 from ..io import atomic_path
-from ..models import EMBED, ClipBundle, load_bundle
+from ..models import EMBED, ClipBundle
 from ..probes import (
     SURFACE_BASELINES,
     ProbeTask,
@@ -44,7 +43,7 @@ from ..probes.evidence import selectivity_evidence
 from ..probes.linear import DEFAULT_CS
 from ..reports.probe_figures import divergence_figure, probe_figure
 from ..results import Divergence, ProbesResult, SiteScore, TaskProbes
-from .common import common_dataset
+from .analysis import Analysis
 from .config import Common, ProbesConfig
 
 CSV_COLUMNS = ["task", "position", "site", "accuracy", "accuracy_std", "ci_low", "ci_high", "control_accuracy",
@@ -54,10 +53,13 @@ BASELINE_FEATURES = {"embedding": f"{EMBED}, mean over real tokens", **SURFACE_B
 
 
 def capture_task(bundle: ClipBundle, task: ProbeTask, folder: Path, cfg: ProbesConfig, progress: bool = False) -> ActivationStore:
-    """The activation store of `task` (EOS and mean pools, every site), resumed if partly written."""
+    """The activation store of `task` (EOS and mean pools, every site; for a task that names an object, also the state
+    at the object's last token), resumed if partly written."""
+    anchors = bundle.prefix_ends(task.anchors) if task.anchors else None
     return write_store(
         folder, bundle, task.texts, task.groups, labels={"label": task.labels, "variant": task.variants}, ids=task.ids,
-        pools=("eos", "mean"), dtype=cfg.dtype, batch_size=cfg.batch_size, progress=progress,
+        pools=("eos", "mean") if anchors is None else ("eos", "mean", "anchor"), dtype=cfg.dtype,
+        batch_size=cfg.batch_size, progress=progress, anchors=anchors,
     )
 
 
@@ -82,21 +84,17 @@ def baselines(bundle: ClipBundle, store: ActivationStore) -> dict[str, np.ndarra
     return {"embedding": StoreStates(store, pool="mean")[EMBED], **surface_features(bundle, store.texts)}
 
 
-def _numpy(states: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    return {k: v.numpy() for k, v in states.items()}
-
-
 def probe_task(
     bundle: ClipBundle,
     task: ProbeTask,
     store: ActivationStore,
-    untrained: Mapping[int, tuple[ClipBundle, ActivationStore]],
+    untrained: Mapping[int, ActivationStore],
     splits: Mapping[int, list],
     cfg: ProbesConfig,
     progress: bool = False,
 ) -> tuple[TaskProbes, list[Sweep]]:
     """The task's sweep per probe seed (its folds in `splits`) at the pooled position and the object's token, beside
-    every untrained copy in `untrained` (copy seed → its bundle and store), the control task and the surface
+    every untrained copy in `untrained` (copy seed → its store), the control task and the surface
     baselines of the text each reading sees; also the pooled sweeps themselves, one per probe seed."""
     y, groups = np.asarray(task.labels), np.asarray(task.groups)
 
@@ -105,16 +103,15 @@ def probe_task(
                       untrained=copies, solver=cfg.solver, baselines=features, progress=progress)
                 for s, split in splits.items()]
 
-    pooled = seeds(StoreStates(store), {s: StoreStates(st) for s, (_, st) in untrained.items()}, baselines(bundle, store))
+    pooled = seeds(StoreStates(store), {s: StoreStates(st) for s, st in untrained.items()}, baselines(bundle, store))
     scores = merge_seeds([p.scores for p in pooled])
     for name, score in scores.baselines.items():
         score.features = BASELINE_FEATURES[name]
     at_object = None
     if task.anchors:
-        at = bundle.prefix_ends(task.anchors)
-        states = _numpy(states_at(bundle, task.texts, at, batch_size=cfg.batch_size))
-        copies = {s: _numpy(states_at(b, task.texts, at, batch_size=cfg.batch_size)) for s, (b, _) in untrained.items()}
-        at_object = merge_seeds([p.scores for p in seeds(states, copies, surface_features(bundle, task.anchors))])
+        copies = {s: StoreStates(st, pool="anchor") for s, st in untrained.items()}
+        at_object = merge_seeds([p.scores for p in seeds(StoreStates(store, pool="anchor"), copies,
+                                                         surface_features(bundle, task.anchors))])
         for name, score in at_object.baselines.items():
             score.features = f"{SURFACE_BASELINES[name]}, of the text up to the object's last token"
     fields_ = {f.name: getattr(scores, f.name) for f in fields(scores)}
@@ -133,23 +130,20 @@ def divergence_curve(store: ActivationStore, untrained: ActivationStore | None =
 
 def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: bool = True) -> ProbesResult:
     """Build the tasks, capture their states (trained and untrained), probe every site and write JSON, CSV and figures."""
-    start = time.time()
-    torch.manual_seed(common.seed)
+    ctx = Analysis.open(common, out)
     out = Path(out)
-    bundle = load_bundle(common.model)
-    dataset = common_dataset(common, cfg.limit, role="analysis")
+    bundle, dataset = ctx.bundle, ctx.dataset(cfg.limit)
     tasks = [negated_task(dataset, cfg.captions_per_image, common.seed), scope_task(dataset, cfg.captions_per_image),
              scope_position_task(dataset, cfg.captions_per_image)]
     seeds = [common.seed + k for k in range(cfg.seeds)]
-    copy_seeds = [common.seed + k for k in range(common.untrained_copies)]
+    copy_seeds = ctx.copy_seeds
     # every seed's folds are made before any capture, so too few groups fail fast
     splits = {t.name: {s: grouped_splits(np.array(t.labels), np.array(t.groups), cfg.folds, s) for s in seeds} for t in tasks}
-    copies = {s: bundle.untrained_copy(s) for s in copy_seeds}
 
-    def stores(task: ProbeTask, seeds: list[int]) -> tuple[ActivationStore, dict[int, tuple[ClipBundle, ActivationStore]]]:
+    def stores(task: ProbeTask, seeds: list[int]) -> tuple[ActivationStore, dict[int, ActivationStore]]:
         folder = out / "activations"
         return capture_task(bundle, task, folder / task.name, cfg, progress), {
-            s: (copies[s], capture_task(copies[s], task, folder / f"{task.name}.untrained{s}", cfg, progress)) for s in seeds}
+            s: capture_task(ctx.copy(s), task, folder / f"{task.name}.untrained{s}", cfg, progress) for s in seeds}
 
     results, readings, excluded = {}, [], {}
     for task in tasks:
@@ -162,11 +156,11 @@ def run_probes(common: Common, cfg: ProbesConfig, out: str | Path, progress: boo
     sites = [s.name for s in bundle.sites]
     evidence = selectivity_evidence(readings, sites, copy_seeds, common.evidence_resamples, common.seed) if readings else None
     store, untrained = stores(divergence_pairs(dataset, cfg.captions_per_image), copy_seeds[:1])
-    divergence = divergence_curve(store, untrained[copy_seeds[0]][1])
+    divergence = divergence_curve(store, untrained[copy_seeds[0]])
     unconverged = sum(r.unconverged for t in results.values() for sw in (t, t.at_object) if sw for r in sw.sites)
     result = ProbesResult(
         model=bundle.spec, data=dataset.describe(), images=len(dataset), settings={**asdict(common), **asdict(cfg), "C_grid": list(DEFAULT_CS)},
-        tasks=results, divergence=divergence, seconds=round(time.time() - start, 1), threads=torch.get_num_threads(),
+        tasks=results, divergence=divergence, seconds=ctx.seconds(), threads=torch.get_num_threads(),
         evidence=evidence, excluded=excluded, unconverged=unconverged,
     )
     result.save(out)

@@ -34,6 +34,8 @@ from ..fingerprint import code_fingerprint, digest
 from ..io import read_json, write_json
 from ..models import model_fingerprint
 from ..progress import std_tqdm
+from ..results.evidence import KINDS
+from .analysis import shared_analysis
 from .common import CACHE, MARKER, STARTED, claim, finished
 from .config import RunConfig
 from .stages import STAGE_LIST, Stage
@@ -117,20 +119,29 @@ def run(cfg: RunConfig, out: str | Path, report: bool = True, stages: tuple[Stag
             print(f"run: {s.name} is complete for key {keys[s.name]}; skipping")
             status[s.name] = "skipped"
     todo = [s for s in todo if s.name not in status]
+    if cfg.finetune.train_data and any(s.trains for s in todo):
+        from ..finetune.data import training_dataset
+
+        # refuses training data that shares an image with the evaluated data before any stage spends time
+        training_dataset(cfg.finetune.train_data, cfg.finetune.pool, cfg.common.data, cfg.common.split)
     begun = time.time()
-    for k, stage in enumerate(todo):
-        folder, key = stage.folder(out), keys[stage.name]
-        claim(folder, key, MARKER)
-        print(f"run: stage {k + 1}/{len(todo)} {stage.name} (key {key}){time_left(cfg, todo, k, time.time() - begun)}", flush=True)
-        seed_everything(cfg.seed)
-        segments = timed(folder, partial(stage.run, cfg, out))
-        write_json(
-            folder / MARKER,
-            {"stage": stage.name, "key": key, "inputs": stage_inputs(cfg, stage, prints),
-             "needs": {n: keys[n] for n in stage.needs}, "seconds": round(sum(e - b for b, e in segments), 1),
-             "segments": len(segments)},
-        )
-        status[stage.name] = "done"
+    with shared_analysis(cfg.common, out) as analysis:
+        for k, stage in enumerate(todo):
+            folder, key = stage.folder(out), keys[stage.name]
+            claim(folder, key, MARKER)
+            print(f"run: stage {k + 1}/{len(todo)} {stage.name} (key {key}){time_left(cfg, todo, k, time.time() - begun)}",
+                  flush=True)
+            seed_everything(cfg.seed)
+            if stage.name not in KINDS:
+                analysis.release()
+            segments = timed(folder, partial(stage.run, cfg, out))
+            write_json(
+                folder / MARKER,
+                {"stage": stage.name, "key": key, "inputs": stage_inputs(cfg, stage, prints),
+                 "needs": {n: keys[n] for n in stage.needs}, "seconds": round(sum(e - b for b, e in segments), 1),
+                 "segments": len(segments)},
+            )
+            status[stage.name] = "done"
     if report:
         from .report import write_report
 

@@ -11,6 +11,8 @@ or, in one call, ``text_states(bundle, captions)``. Pools:
 - ``eos``: the state at the position the model pools (`ClipBundle.pool_positions`: the first end-of-text
   token for CLIP, the last position for SigLIP);
 - ``mean``: the mean over real tokens (start token through the first end-of-text token);
+- ``anchor``: the state at each caption's own token position, given as ``anchors`` (one per caption, in the order
+  the captions are encoded; for example an object's last token, `ClipBundle.prefix_ends`);
 - ``tokens``: every real token, one (length, D) tensor per caption.
 
 States are detached, moved to CPU and cast to `dtype`. Hooks are removed when the block exits, also on error.
@@ -25,14 +27,19 @@ import torch
 
 from ..models import ClipBundle, Site
 
-POOLS = ("eos", "mean", "tokens")
+POOLS = ("eos", "mean", "anchor", "tokens")
+POOLED = ("eos", "mean", "anchor")
 
 
 class TextStates:
     """What `capture_text_states` recorded: per site and pool, one entry per forward pass."""
 
-    def __init__(self, bundle: ClipBundle, sites: list[str], pools: tuple[str, ...], dtype: torch.dtype) -> None:
+    def __init__(self, bundle: ClipBundle, sites: list[str], pools: tuple[str, ...], dtype: torch.dtype,
+                 anchors: torch.Tensor | None = None) -> None:
         self.bundle = bundle
+        self.anchors = anchors
+        self._anchor: torch.Tensor | None = None
+        self._seen = 0
         self.sites = sites
         self.pools = pools
         self.dtype = dtype
@@ -45,7 +52,7 @@ class TextStates:
         return int(sum(len(x) for x in self._lengths))
 
     def pooled(self, pool: str = "eos") -> dict[str, torch.Tensor]:
-        """{site name: (captions, width)} for the `eos` or `mean` pool, captions in forward order."""
+        """{site name: (captions, width)} for the `eos`, `mean` or `anchor` pool, captions in forward order."""
         if pool not in self.pools or pool == "tokens":
             raise ValueError(f"pool {pool!r} was not captured as a pooled state; captured pools are {self.pools}")
         return {n: _cat(self._parts[(pool, n)]) for n in self.sites}
@@ -67,11 +74,31 @@ class TextStates:
         for parts in self._parts.values():
             parts.clear()
 
+    def seek(self, caption: int) -> None:
+        """Take the anchors from caption `caption` on at the next forward pass (a capture that skips captions)."""
+        self._seen = caption
+
     def _start(self, input_ids: torch.Tensor) -> None:
         self._pooled = self.bundle.pool_positions(input_ids)
         lengths = self.bundle.real_lengths(input_ids)
         self._real = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :] < lengths[:, None]
         self._lengths.append(lengths.cpu())
+        if self.anchors is not None:
+            self._anchor = self._anchors_of(lengths.cpu())
+
+    def _anchors_of(self, lengths: torch.Tensor) -> torch.Tensor:
+        """The anchors of the batch now starting, checked against its captions' lengths; counts the batch as seen."""
+        first, self._seen = self._seen, self._seen + len(lengths)
+        if self._seen > len(self.anchors):
+            raise ValueError(f"{self._seen} captions were encoded but only {len(self.anchors)} anchors given; "
+                             "give one anchor per caption")
+        at = self.anchors[first : self._seen]
+        bad = torch.nonzero((at < 0) | (at >= lengths)).flatten()
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(f"position {int(at[i])} is outside caption {first + i} ({int(lengths[i])} tokens); "
+                             "give a position inside the caption's own tokens")
+        return at
 
     def _record(self, name: str, hidden: torch.Tensor) -> None:
         h = hidden.detach()
@@ -82,6 +109,9 @@ class TextStates:
             real = self._real.to(h.device, h.dtype)
             mean = (h * real[..., None]).sum(1) / real.sum(1, keepdim=True)
             self._parts[("mean", name)].append(mean.to("cpu", self.dtype))
+        if "anchor" in self.pools:
+            at = self._anchor.to(h.device)
+            self._parts[("anchor", name)].append(h[torch.arange(h.shape[0], device=h.device), at].to("cpu", self.dtype))
         if "tokens" in self.pools:
             self._parts[("tokens", name)].append(h.to("cpu", self.dtype, copy=True))
 
@@ -107,16 +137,31 @@ def capture_text_states(
     sites: Sequence[Site | str] | None = None,
     pools: Sequence[str] = ("eos",),
     dtype: torch.dtype = torch.float32,
+    anchors: Sequence[int] | torch.Tensor | None = None,
 ) -> Iterator[TextStates]:
-    """Record the states at `sites` (Site objects or names; None = all) during text forward passes."""
+    """Record the states at `sites` (Site objects or names; None = all) during text forward passes.
+
+    Args:
+        bundle: the model.
+        sites: Site objects or names; None for every site.
+        pools: one or more of `POOLS`.
+        dtype: the dtype states are stored in.
+        anchors: for the `anchor` pool, one token position per caption, in the order the captions are encoded.
+
+    Returns:
+        A context manager yielding the `TextStates` the forward passes inside the block fill.
+    """
     pools = (pools,) if isinstance(pools, str) else tuple(dict.fromkeys(pools))
     bad = [p for p in pools if p not in POOLS]
     if bad or not pools:
         raise ValueError(f"unknown or missing pools {bad or list(pools)}; choose one or more of {POOLS}")
     if dtype not in (torch.float16, torch.float32, torch.bfloat16):
         raise ValueError(f"dtype {dtype} is not a float type for stored states; use torch.float16 or torch.float32")
+    if ("anchor" in pools) != (anchors is not None):
+        raise ValueError("the 'anchor' pool and anchors go together: pass anchors (one position per caption) with it, "
+                         "and only with it")
     names = _select(bundle, sites)
-    states = TextStates(bundle, names, pools, dtype)
+    states = TextStates(bundle, names, pools, dtype, None if anchors is None else torch.as_tensor(anchors).long().cpu())
 
     def recorder(name: str):
         return lambda state: states._record(name, state)
@@ -139,9 +184,11 @@ def text_states(
     dtype: torch.dtype = torch.float32,
     batch_size: int = 256,
     progress: bool = False,
+    anchors: Sequence[int] | torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """{site name: (captions, width)} pooled states of `captions`, from one batched forward pass per batch."""
-    with capture_text_states(bundle, sites, pools=(pool,), dtype=dtype) as cap:
+    """{site name: (captions, width)} pooled states of `captions`, from one batched forward pass per batch (`anchors`:
+    one token position per caption, for the `anchor` pool)."""
+    with capture_text_states(bundle, sites, pools=(pool,), dtype=dtype, anchors=anchors) as cap:
         bundle.encode_text(captions, batch_size=batch_size, progress=progress)
     return cap.pooled(pool)
 
@@ -154,19 +201,8 @@ def states_at(
     dtype: torch.dtype = torch.float32,
     batch_size: int = 256,
 ) -> dict[str, torch.Tensor]:
-    """{site name: (captions, width)}: each caption's state at its own token position `positions[i]`."""
-    captions, positions = list(captions), torch.as_tensor(positions)
+    """{site name: (captions, width)}: each caption's state at its own token position `positions[i]` (the `anchor` pool)."""
+    captions = list(captions)
     if len(positions) != len(captions):
         raise ValueError(f"got {len(positions)} positions for {len(captions)} captions; give one position per caption")
-    parts: dict[str, list[torch.Tensor]] = {}
-    with capture_text_states(bundle, sites, pools=("tokens",), dtype=dtype) as cap:
-        for start in range(0, len(captions), batch_size):
-            bundle.encode_text(captions[start : start + batch_size], batch_size=batch_size)
-            for name, rows in cap.tokens().items():
-                at = positions[start : start + len(rows)]
-                for i, (row, p) in enumerate(zip(rows, at.tolist())):
-                    if not 0 <= p < len(row):
-                        raise ValueError(f"position {p} is outside caption {start + i} ({captions[start + i]!r}, {len(row)} tokens)")
-                parts.setdefault(name, []).append(torch.stack([row[p] for row, p in zip(rows, at.tolist())]))
-            cap.clear()
-    return {name: torch.cat(p) for name, p in parts.items()}
+    return text_states(bundle, captions, sites, pool="anchor", dtype=dtype, batch_size=batch_size, anchors=positions)

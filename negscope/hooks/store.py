@@ -64,23 +64,45 @@ def write_store(
     shard_size: int = 2048,
     batch_size: int = 256,
     progress: bool = False,
+    anchors: Sequence[int] | torch.Tensor | None = None,
 ) -> ActivationStore:
-    """Capture the pooled states of `texts` into `folder`, resuming from the shards already there."""
+    """Capture the pooled states of `texts` into `folder`, resuming from the shards already there.
+
+    Args:
+        folder: the store's folder (created; a store of other inputs there is refused).
+        bundle: the model.
+        texts: the captions, one row each.
+        groups: per row, its group (the source image and caption).
+        labels: label columns by name, one entry per row.
+        ids: caption ids (default: the row numbers).
+        sites: the sites to keep (default: all).
+        pools: pooled states to keep, from 'eos', 'mean' and 'anchor'.
+        dtype: 'float32' or 'float16'.
+        shard_size: rows per shard.
+        batch_size: captions per forward pass.
+        progress: show a progress bar.
+        anchors: for the 'anchor' pool, one token position per row (stored in the manifest).
+
+    Returns:
+        The finished store.
+    """
     folder = Path(folder)
     texts = list(texts)
     if not texts:
         raise ValueError(f"no captions given for the activation store {folder}; pass at least one caption")
     if "tokens" in pools:
-        raise ValueError("the store keeps pooled states only; choose pools from ('eos', 'mean')")
+        raise ValueError("the store keeps pooled states only; choose pools from ('eos', 'mean', 'anchor')")
     if shard_size <= 0:
         raise ValueError(f"shard_size {shard_size} must be a positive number of captions")
     columns = {"id": _plain(ids if ids is not None else range(len(texts))), "text": texts, "group": _plain(groups)}
+    if anchors is not None:
+        columns["anchor"] = _plain(anchors)
     columns.update({f"label:{k}": _plain(v) for k, v in (labels or {}).items()})
     for key, col in columns.items():
         if len(col) != len(texts):
             raise ValueError(f"store column {key!r} has {len(col)} entries for {len(texts)} captions; give one per caption")
     name = _dtype_name(dtype)
-    with capture_text_states(bundle, sites, pools=pools, dtype=DTYPES[name]) as cap:
+    with capture_text_states(bundle, sites, pools=pools, dtype=DTYPES[name], anchors=anchors) as cap:
         manifest = {
             "format": FORMAT,
             "model": bundle.spec,
@@ -99,6 +121,7 @@ def write_store(
         for s in tqdm(todo, desc=f"capture {folder.name}", disable=not progress, leave=False):
             shard = texts[s * shard_size : (s + 1) * shard_size]
             for start in range(0, len(shard), batch_size):
+                cap.seek(s * shard_size + start)
                 bundle.encode_text(shard[start : start + batch_size], batch_size=batch_size)
                 _fill(buffers, cap, start, shard_size)
                 cap.clear()

@@ -16,6 +16,11 @@ def test_train_data_sharing_evaluated_images_exits_2_with_one_line(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "shares 6 image(s)" in err and "drop --train-data" in err
     assert not (tmp_path / "ft" / "train.json").exists()
+    assert main(["run", "--model", "tiny", "--data", str(evaluated), "--set", f"finetune.train_data={copy}",
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "shares 6 image(s)" in err
+    assert not (tmp_path / "run" / "negations").exists()  # refused before the first stage ran
 
 
 def test_a_table_trains_on_its_training_split_with_validation_and_evaluates_the_rest(tmp_path, scene_table):

@@ -82,3 +82,25 @@ def test_errors_name_the_fix(tiny, tmp_path):
         ActivationStore(tmp_path).states("text.block.7")
     with pytest.raises(ValueError, match="has no pool 'mean'"):
         ActivationStore(tmp_path).states("text.embed", pool="mean")
+
+
+def test_anchor_pool_reads_each_captions_own_token_also_after_a_resume(tiny, tmp_path):
+    from negscope.hooks import states_at
+
+    anchors = tiny.prefix_ends([t if i % 3 else t.rsplit(" ", 1)[0] for i, t in enumerate(TEXTS)])  # shape or colour word
+    assert len(set(anchors[4:].tolist()) | set(anchors[:4].tolist())) == 2 and anchors[3] != anchors[4]
+    store = write_store(tmp_path, tiny, TEXTS, groups=range(9), pools=("eos", "anchor"), shard_size=4, batch_size=3,
+                        anchors=anchors)
+    expected = states_at(tiny, TEXTS, anchors)
+    eos = text_states(tiny, TEXTS)
+    for name in store.sites:
+        np.testing.assert_allclose(store.states(name, "anchor"), expected[name].numpy(), atol=1e-6)
+    assert not np.allclose(store.states("text.block.1", "anchor"), eos["text.block.1"].numpy())
+    import shutil
+
+    shutil.rmtree(tmp_path / "shard_00001")  # the resumed shard starts at caption 4: its anchors must too
+    again = write_store(tmp_path, tiny, TEXTS, groups=range(9), pools=("eos", "anchor"), shard_size=4, batch_size=3,
+                        anchors=anchors)
+    np.testing.assert_allclose(again.states("text.block.1", "anchor"), expected["text.block.1"].numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="anchor"):
+        write_store(tmp_path / "other", tiny, TEXTS, groups=range(9), pools=("eos", "anchor"))
