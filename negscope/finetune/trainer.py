@@ -23,7 +23,7 @@ from torch import nn
 
 from ..data import Dataset
 from ..evaluation.features import image_features, model_pixels, worker_transform
-from ..models import Block, ClipBundle, load_bundle
+from ..models import Block, ClipBundle, load_bundle, seeded
 from ..progress import tqdm
 from ..results.training import TrainResult
 from ..selection import freeze_except
@@ -73,7 +73,8 @@ class Trainer:
             raise ValueError("steps must be positive and the batch size at least 2 (contrastive losses need negatives)")
         self.blocks: list[Block] = sorted({bundle.block(b) for b in blocks})
         self.reference = bundle.frozen_copy() if cfg.lambda_anchor > 0 else None
-        self.trainable = add_lora(bundle, self.blocks, cfg.lora_rank) if cfg.lora_rank else freeze_except(bundle, self.blocks)
+        with seeded(seed):  # the adapters' starting weights are a function of the run's seed, as its batches are
+            self.trainable = add_lora(bundle, self.blocks, cfg.lora_rank) if cfg.lora_rank else freeze_except(bundle, self.blocks)
         self.params = [p for p in bundle.model.parameters() if p.requires_grad]
         bundle.train_text()
         tower = TextTower(bundle)

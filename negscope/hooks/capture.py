@@ -28,7 +28,6 @@ import torch
 from ..models import ClipBundle, Site
 
 POOLS = ("eos", "mean", "anchor", "tokens")
-POOLED = ("eos", "mean", "anchor")
 
 
 class TextStates:

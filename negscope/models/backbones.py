@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
-from .bundle import ClipBundle, ModelLoadError
+from .bundle import ClipBundle, ModelLoadError, seeded
 
 RANDOM = ":random"
 
@@ -102,8 +100,8 @@ def random_backbone(name: str, width: int | None = None, seed: int = 0) -> ClipB
 
         if width is not None:
             raise ModelLoadError(f"{name} is built by open_clip at its published widths only; drop the width")
-        torch.manual_seed(seed)
-        bundle = load_openclip(f"open_clip:{b.config['open_clip']}:random")
+        with seeded(seed):
+            bundle = load_openclip(f"open_clip:{b.config['open_clip']}:random")
         bundle.spec = spec
         return bundle
     from .hf import KINDS, random_hf

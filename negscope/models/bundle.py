@@ -35,6 +35,15 @@ class ModelLoadError(ValueError):
     """A model spec or folder that cannot be loaded; the message says what to pass or fix instead."""
 
 
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Draw from torch's CPU generator seeded with `seed` inside the block, and leave the generator outside as it was,
+    so building a model from a seed never shifts the random numbers of the code around it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 class ClipBundle(ABC):
     """A CLIP-style model and everything needed to feed it text and images."""
 

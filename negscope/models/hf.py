@@ -22,7 +22,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from .bundle import ClipBundle, ModelLoadError
+from .bundle import ClipBundle, ModelLoadError, seeded
 from .packing import PackedBatch
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "tokenizer.model")
@@ -140,8 +140,8 @@ class HFBundle(ClipBundle):
         return folder
 
     def untrained_copy(self, seed: int = 0) -> HFBundle:
-        torch.manual_seed(seed)
-        model = type(self.model)(self.model.config).eval()
+        with seeded(seed):
+            model = type(self.model)(self.model.config).eval()
         return type(self)(f"{self.spec} (untrained, seed {seed})", model, self.tokenizer, self.image_processor).to(self.device)
 
     def _tokenizer_fit(self) -> tuple[int, int, int | None, int | None]:
@@ -267,8 +267,8 @@ def random_hf(kind: str, spec: str, config: dict[str, Any], seed: int = 0) -> HF
     tok = build_tokenizer(vocabulary(), model_max_length=context)
     text = {"vocab_size": len(tok), "max_position_embeddings": context, **config["text_config"],
             "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
-    torch.manual_seed(seed)
-    model = cls.model_class(cls.config_class(**{**config, "text_config": text})).eval()
+    with seeded(seed):
+        model = cls.model_class(cls.config_class(**{**config, "text_config": text})).eval()
     bundle = cls(spec, model, tok, cls.new_processor(config["vision_config"]["image_size"]))
     bundle.check_tokenizer(spec)
     return bundle

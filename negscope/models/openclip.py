@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bundle import ClipBundle, ModelLoadError
+from .bundle import ClipBundle, ModelLoadError, seeded
 
 PREFIX = "open_clip:"
 CONFIG_FILE = "open_clip_config.json"
@@ -166,8 +166,8 @@ class OpenClipBundle(ClipBundle):
 
     def untrained_copy(self, seed: int = 0) -> OpenClipBundle:
         open_clip = open_clip_module()
-        torch.manual_seed(seed)
-        model = open_clip.create_model(self.source, load_weights=False, **_quick_gelu(self.model_cfg)).eval()
+        with seeded(seed):
+            model = open_clip.create_model(self.source, load_weights=False, **_quick_gelu(self.model_cfg)).eval()
         copy = OpenClipBundle(f"{self.spec} (untrained, seed {seed})", model, self.tokenizer, self.transform,
                               self.source, self.model_cfg)
         return copy.to(self.device)
