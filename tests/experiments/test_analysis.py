@@ -25,3 +25,17 @@ def test_stages_share_one_context_inside_a_run_and_not_outside(tmp_path, monkeyp
     alone = Analysis.open(common, tmp_path / "probes")
     assert alone is not shared and alone.cache == tmp_path / "cache"
     assert alone.copy(0).spec != alone.bundle.spec and alone.copy_seeds == [0, 1, 2]
+
+
+def test_building_a_copy_leaves_the_stage_random_numbers_alone():
+    import torch
+
+    from negscope.models import tiny_bundle
+
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    copy = tiny_bundle(seed=1).untrained_copy(2)  # built here, reused in a shared context: the same draws after either
+    assert torch.equal(torch.rand(3), expected)
+    again = tiny_bundle(seed=1).untrained_copy(2)
+    assert all(torch.equal(a, b) for a, b in zip(copy.model.parameters(), again.model.parameters()))
