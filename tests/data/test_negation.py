@@ -21,7 +21,7 @@ from negscope.data.negation import (
     swap_mentions,
 )
 from negscope.data.records import Dataset, ImageRecord, ObjectAnn
-from negscope.data.world import CATEGORIES, TRAIN_SEED, captions_for, world_dataset
+from negscope.data.world import TRAIN_SEED, captions_for, world_dataset
 
 
 def test_seed_negation():
