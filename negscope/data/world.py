@@ -23,7 +23,7 @@ COLORS: dict[str, tuple[int, int, int]] = {
     "yellow": (230, 210, 40),
     "purple": (150, 50, 190),
     "orange": (245, 140, 20),
-    "pink": (245, 120, 200),
+    "pink": (240, 100, 190),
     "black": (30, 30, 30),
 }
 SHAPES = ("circle", "square", "square frame", "triangle", "cross", "star", "heart", "diamond")
