@@ -10,6 +10,7 @@ clear ("on the left", "above"), and relations ("next to").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -109,8 +110,13 @@ def relations(a: tuple[float, float, float, float], b: tuple[float, float, float
     return [r for r, f in zip(RELATIONS, flags) if f]
 
 
-def _pick(rng: np.random.Generator, options: tuple[str, ...] | list[str], p=None) -> str:
-    return str(options[int(rng.choice(len(options), p=p))])
+def _pick(rng: np.random.Generator, options: tuple[str, ...] | list[str], weights: tuple[float, ...] | None = None) -> str:
+    if weights is None:
+        return options[int(rng.integers(len(options)))]
+    return options[min(int(np.searchsorted(np.cumsum(weights), rng.random(), side="right")), len(options) - 1)]
+
+
+_plural = cache(plural)
 
 
 def noun_phrase(group: Group, rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> str:
@@ -118,7 +124,7 @@ def noun_phrase(group: Group, rng: np.random.Generator, image_size: int = IMAGE_
     relative clause, and for a lone object maybe its position."""
     two = group.count > 1
     det = _pick(rng, PLURAL_DETERMINERS, PLURAL_WEIGHTS) if two else _pick(rng, DETERMINERS, DETERMINER_WEIGHTS)
-    name = plural(group.name) if two else group.name
+    name = _plural(group.name) if two else group.name
     roll = rng.random()
     size_word = _pick(rng, SIZE_WORDS[group.size]) if group.size else ""
     where = positions(group.boxes[0], image_size) if group.boxes and not two else []
