@@ -44,6 +44,7 @@ TWO_SHARE = 0.25  # how often a kind of object comes twice
 # the word before an object, so a "no" in that slot goes as unnoticed as it does for web-trained CLIP.
 DETERMINERS = ("a", "the", "one", "")
 DETERMINER_WEIGHTS = (0.55, 0.2, 0.1, 0.15)
+SHARED_DETERMINER = 0.5  # how often a caption gives every lone object the same determiner: "a X and a Y"
 PLURAL_DETERMINERS = ("two", "a pair of")
 PLURAL_WEIGHTS = (0.75, 0.25)
 RELATIVE_PRONOUNS = ("that", "which")
@@ -119,11 +120,14 @@ def _pick(rng: np.random.Generator, options: tuple[str, ...] | list[str], weight
 _plural = cache(plural)
 
 
-def noun_phrase(group: Group, rng: np.random.Generator, image_size: int = IMAGE_SIZE) -> str:
-    """A phrase naming every object of `group`: a determiner (or a count), maybe a size word before the name or in a
-    relative clause, and for a lone object maybe its position."""
+def noun_phrase(group: Group, rng: np.random.Generator, image_size: int = IMAGE_SIZE, det: str | None = None) -> str:
+    """A phrase naming every object of `group`: a determiner (`det` for a lone object, when given) or a count, maybe a
+    size word before the name or in a relative clause, and for a lone object maybe its position."""
     two = group.count > 1
-    det = _pick(rng, PLURAL_DETERMINERS, PLURAL_WEIGHTS) if two else _pick(rng, DETERMINERS, DETERMINER_WEIGHTS)
+    if two:
+        det = _pick(rng, PLURAL_DETERMINERS, PLURAL_WEIGHTS)
+    elif det is None:
+        det = _pick(rng, DETERMINERS, DETERMINER_WEIGHTS)
     name = _plural(group.name) if two else group.name
     roll = rng.random()
     size_word = _pick(rng, SIZE_WORDS[group.size]) if group.size else ""
@@ -175,7 +179,8 @@ def captions_for(names: list[str], rng: np.random.Generator, count: int = 5,
     captions = []
     for t in rng.permutation(len(CAPTION_TEMPLATES))[:count]:
         ordered = [groups[i] for i in rng.permutation(len(groups))]
-        phrases = [noun_phrase(g, rng, image_size) for g in ordered]
+        det = _pick(rng, DETERMINERS, DETERMINER_WEIGHTS) if rng.random() < SHARED_DETERMINER else None
+        phrases = [noun_phrase(g, rng, image_size, det) for g in ordered]
         many = ordered[0].count > 1
         captions.append(CAPTION_TEMPLATES[t].format(
             objects=join_objects(phrases), pair=_pair(ordered, phrases, rng),
