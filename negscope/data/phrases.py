@@ -306,12 +306,23 @@ def _base(word: str) -> str:
     return re.sub(r"['’]s$|(?<=s)'$", "", word) if _possessor(word) else word
 
 
-def _modifies_next(words: list[str], last: int, mention_follows: bool) -> bool:
-    """Whether the phrase ending at word `last` modifies the next word, a noun or a mention, and names nothing."""
+def _counted(words: list[str], first: int) -> bool:
+    """Whether the noun phrase whose mention starts at word `first` has a slot that asks for a plural: 'two', 'a
+    pair of'."""
+    modifiers, slot = _phrase(words, first, True)
+    last = words[modifiers - 1] if slot is not None and slot < modifiers else ""
+    return last == "of" or last in PLURAL_DETERMINERS or last.isdigit() and last != "1"
+
+
+def _modifies_next(words: list[str], first: int, last: int, plural: bool | None, mention_follows: bool) -> bool:
+    """Whether the phrase of words `first`..`last` modifies the next word, a noun or a mention, and names nothing."""
     if last + 1 >= len(words) or _possessor(words[last]):
         return False
     after = words[last + 1]
     if mention_follows and not _inflected_verb(after) or _noun_only(after):
+        return True
+    # a singular after a count that asks for a plural modifies the plural noun that follows: "two dog beds"
+    if plural is False and _singular_of(after) and "NOUN" in _lemmas(after) and _counted(words, first):
         return True
     # an adjective reading before a noun: "an orange collar"
     return ("ADJ" in _lemmas(words[last]) and "NOUN" in _lemmas(after) and not _inflected_verb(after)
@@ -341,7 +352,7 @@ def mentions(text: str, name: str) -> list[Mention]:
             i += 1
     out = []
     for k, (first, last, owner, plural) in enumerate(found):
-        if _modifies_next(words, last, k + 1 < len(found) and found[k + 1][0] == last + 1):
+        if _modifies_next(words, first, last, plural, k + 1 < len(found) and found[k + 1][0] == last + 1):
             continue
         if owner == name:
             start, end = tokens[first].start(), tokens[last].start() + len(bases[last])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..data.world import DETERMINERS
 from ..finetune.config import WorldTrainConfig
-from ..finetune.pretrain import pretrain_world, world_metrics
+from ..finetune.pretrain import negation_word_counts, pretrain_world, world_metrics
 from ..io import write_json, write_text
 
 
@@ -18,7 +18,8 @@ def run_world_training(cfg: WorldTrainConfig, out: str | Path, progress: bool = 
     out = Path(out)
     bundle.save(out)
     card = {"config": asdict(cfg), "out": str(out), "train_minutes": record["train_minutes"], "metrics": metrics,
-            "final_loss": record["final_loss"], "threads": record["threads"]}
+            "final_loss": record["final_loss"], "threads": record["threads"],
+            "negation_words": negation_word_counts(cfg)}
     write_json(out / "training.json", card)
     write_text(out / "MODEL_CARD.md", model_card(card))
     return card
@@ -28,13 +29,18 @@ def model_card(card: dict) -> str:
     """The Markdown model card for a trained world model."""
     c, m = card["config"], card["metrics"]
     words = ", ".join(d or "none" for d in DETERMINERS)
+    seen = ", ".join(f"{w} {n}" for w, n in card["negation_words"].items())
     return f"""# negscope world CLIP
 
-A CLIP (Hugging Face CLIP layout) trained from scratch by negscope on its procedural shapes world, with
-positive captions only. It knows its objects but has never seen a negation word in training, so, like
-web-trained CLIP, it is blind to negation. The captions vary their phrasing ("a photo of ...", "there is
-...", "... next to ...") and the word before each object ({words}), as web captions do, so the model
-does not read meaning into that slot, where a presence negation puts its "no".
+A CLIP (Hugging Face CLIP layout) trained from scratch by negscope on its procedural shapes world. Its
+captions are positive, except {c['negated_share']:.0%} that, as in web captions, truly say that an object is
+not there, in the wordings of every negation form; so it has seen the negation words without being taught
+what they mean, and like web-trained CLIP it is blind to negation. The captions vary their phrasing ("a
+photo of ...", "there is ...", "... next to ...", "... that is small"), counts, sizes and positions, and the
+word before each object ({words}), as web captions do, so the model does not read meaning into that slot,
+where a presence negation puts its "no".
+
+Times each negation form's words occur in the negated training captions: {seen}.
 
 - Made by: `negscope world train --out {card['out']} --steps {c['steps']} --batch-size {c['batch_size']} --seed {c['seed']}`
 - Seed: {c['seed']}; training scenes: a pool of {c['pool']} (world seed 0); evaluation scenes: {card['config']['eval_scenes']} held out (world seed 1)

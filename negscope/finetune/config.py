@@ -51,7 +51,8 @@ class TrainConfig(LossWeights):
 
 @dataclass(frozen=True)
 class WorldTrainConfig:
-    """Pretraining a shapes-world CLIP on positive captions only (`negscope world train`)."""
+    """Pretraining a shapes-world CLIP (`negscope world train`) on positive captions, a small share of them true
+    negations."""
 
     size: str = setting("world", "model size", choices=("world", "tiny"))
     steps: int = setting(2000, "optimisation steps", low=1)
@@ -60,5 +61,8 @@ class WorldTrainConfig:
     weight_decay: float = setting(0.1, "AdamW weight decay", low=0)
     warmup: int = setting(150, "linear warm-up steps", low=0)
     pool: int = setting(20000, "training scenes", low=2)
+    negated_share: float = setting(0.02, "share of the training captions replaced by a true negation of an object the "
+                                   "scene lacks, in a form drawn from all the negation forms (web captions hold a few "
+                                   "per cent)", low=0, high=1)
     eval_scenes: int = setting(1000, "held-out scenes for the model card's figures", low=1)
     seed: int = setting(0, "seed of the initialisation and the batches")

@@ -2,6 +2,8 @@ import pytest
 
 from negscope.data import world_dataset
 from negscope.data.forms import FORMS, HELD_OUT_FORMS, TRAIN_FORMS, form_pairs, get_forms
+from negscope.data.negation import presence_negation
+from negscope.data.phrases import indefinite
 
 CAPTION = "a red circle next to a blue square"
 PRESENT = ["red circle", "blue square"]
@@ -37,11 +39,11 @@ def test_form_pairs_share_the_drawn_objects_across_forms():
     pairs = form_pairs(data, get_forms(["no", "without"]), seed=3)
     n = sum(len(r.captions) for r in data if r.present)
     assert all(len(p[k]) == n for p in pairs.values() for k in ("presence", "absence"))
-    for (row, _, no_false), (row2, without_true, _) in zip(pairs["no"]["presence"], pairs["without"]["presence"]):
+    for (row, caption, no_false), (row2, without_true, _) in zip(pairs["no"]["presence"], pairs["without"]["presence"]):
         assert row == row2
-        negated = no_false.split("no ", 1)[1]
-        (name,) = [p for p in data[row].present if negated.startswith(p)]
-        assert without_true.endswith(f", with a {name}")  # the same present object, affirmed in the other form
+        # the same present object, affirmed in the other form
+        (name,) = [p for p in data[row].present if without_true.endswith(f", with {indefinite(p)}")]
+        assert no_false == presence_negation(caption, name)
     assert form_pairs(data, get_forms(["no"]), seed=3)["no"] == pairs["no"]
 
 

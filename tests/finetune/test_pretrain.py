@@ -1,11 +1,24 @@
-"""World pretraining as a library call: a two-step run on the tiny model, and the held-out measures."""
+"""World pretraining as a library call: a two-step run on the tiny model, the held-out measures, and the caption
+stream with its rare true negations."""
+
+import re
+from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 
+from negscope.data.forms import FORMS
+from negscope.data.world import CATEGORIES, TRAIN_SEED, scene_text
 from negscope.finetune.config import WorldTrainConfig
-from negscope.finetune.pretrain import pretrain_world, world_metrics
+from negscope.finetune.pretrain import (
+    form_words,
+    negation_word_counts,
+    pretrain_world,
+    step_draws,
+    training_caption,
+    world_metrics,
+)
 from negscope.models import new_bundle
 
 
@@ -27,3 +40,52 @@ def test_batch_larger_than_the_pool_is_refused():
     cfg = WorldTrainConfig(size="tiny", steps=1, batch_size=32, pool=16)
     with pytest.raises(ValueError, match="batch size 32 exceeds the pool of 16"):
         pretrain_world(cfg, progress=False)
+
+
+def _caption(draw):
+    objects, captions = scene_text(draw.scene, TRAIN_SEED)
+    present = list(dict.fromkeys(o.name for o in objects))
+    return captions, present, training_caption(draw, captions, present)
+
+
+def test_a_small_share_of_captions_are_true_negations_in_every_form():
+    cfg = WorldTrainConfig()
+    draws = [d for step in range(300) for d in step_draws(cfg, step)]
+    negated = [d for d in draws if d.negated]
+    assert abs(len(negated) / len(draws) - cfg.negated_share) < 0.003
+    for draw in draws[:200]:
+        captions, _, text = _caption(draw)
+        assert draw.negated or text in captions
+    forms = Counter()
+    for draw in negated[:400]:
+        captions, present, text = _caption(draw)
+        name = list(FORMS)[draw.form]
+        forms[name] += 1
+        absent = [c for c in CATEGORIES if c not in present]
+        negated_object = absent[int(draw.absent * len(absent))]
+        assert negated_object not in present and negated_object in text
+        source = captions[int(draw.caption * len(captions))]
+        assert text == FORMS[name].absence(source, negated_object, present)[0]
+        assert set(re.findall(r"[a-z]+", text.lower())) >= set(form_words()[name]), text
+    assert set(forms) == set(FORMS)
+
+
+def test_the_draws_are_a_function_of_seed_and_step_alone():
+    cfg = WorldTrainConfig(steps=10)
+    assert step_draws(cfg, 3) == step_draws(WorldTrainConfig(steps=99), 3) != step_draws(cfg, 4)
+    assert step_draws(cfg, 3) != step_draws(WorldTrainConfig(seed=1), 3)
+    assert len({d.scene for d in step_draws(cfg, 0)}) == cfg.batch_size
+    assert not any(d.negated for s in range(10) for d in step_draws(WorldTrainConfig(negated_share=0.0), s))
+
+
+def test_form_words_are_what_each_form_adds():
+    words = form_words()
+    assert words["without"] == ["without"] and words["missing"] == ["and", "is", "missing"]
+    assert words["absolutely_no"] == ["absolutely", "is", "no", "there"] and set(words) == set(FORMS)
+
+
+@pytest.mark.slow
+def test_every_form_word_is_read_at_least_a_hundred_times_in_default_pretraining():
+    counts = negation_word_counts(WorldTrainConfig())
+    assert set(counts) == {w for ws in form_words().values() for w in ws}
+    assert min(counts.values()) >= 100, counts
