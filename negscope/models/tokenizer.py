@@ -31,7 +31,8 @@ def byte_symbols() -> dict[int, str]:
 @lru_cache(maxsize=1)
 def clip_bpe() -> tuple[dict[str, int], list[tuple[str, str]]]:
     """CLIP's vocabulary (symbol → id) and merges, most frequent first, read from the shipped file."""
-    lines = gzip.open(VOCAB_FILE, "rt", encoding="utf-8").read().split("\n")
+    with gzip.open(VOCAB_FILE, "rt", encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
     merges = [tuple(line.split()) for line in lines[1 : VOCAB_SIZE - 2 * 256 - 2 + 1]]
     single = list(byte_symbols().values())
     symbols = [*single, *(s + "</w>" for s in single), *("".join(m) for m in merges), BOS, EOS]

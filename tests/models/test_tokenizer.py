@@ -19,9 +19,8 @@ ENDINGS = ["", ".", "!", " at night.", ", without a helmet", " and a laptop is m
 
 
 def sentences(n: int = 200) -> list[str]:
-    """`n` COCO-style sentences: every subject with every action, each with one of the endings in turn."""
-    combos = itertools.product(SUBJECTS, ACTIONS)
-    return [f"{s} {a}{ENDINGS[k % len(ENDINGS)]}" for k, (s, a) in zip(range(n), combos)]
+    """`n` distinct COCO-style sentences: every third subject, action and ending combination."""
+    return [f"{s} {a}{e}" for s, a, e in list(itertools.product(SUBJECTS, ACTIONS, ENDINGS))[::3][:n]]
 
 
 def reference_ids(text: str) -> list[int]:
@@ -35,7 +34,7 @@ def reference_ids(text: str) -> list[int]:
         parts = [symbols[b] for b in word.encode("utf-8")]
         parts[-1] += "</w>"
         while len(parts) > 1:
-            pair = min(zip(parts, parts[1:]), key=lambda p: rank.get(p, len(rank)))
+            pair = min(itertools.pairwise(parts), key=lambda p: rank.get(p, len(rank)))
             if pair not in rank:
                 break
             i = next(i for i in range(len(parts) - 1) if (parts[i], parts[i + 1]) == pair)
