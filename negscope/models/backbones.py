@@ -2,8 +2,8 @@
 
 `--model ViT-B/32` loads the published weights from where they live (a Hugging Face id or an open_clip
 tag); `--model ViT-B/32:random` builds the published architecture with random weights, offline. Random
-Hugging Face builds use negscope's world tokenizer in place of the published one (which cannot be had
-offline); open_clip builds use open_clip's own tokenizer, which ships with it.
+Hugging Face builds use CLIP's tokenizer, which ships with negscope (SigLIP's own cannot be had offline, so a
+random SigLIP takes CLIP's vocabulary); open_clip builds use open_clip's own tokenizer, which ships with it.
 """
 
 from __future__ import annotations

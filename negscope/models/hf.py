@@ -258,14 +258,13 @@ def has_tokenizer(folder: Path) -> bool:
 
 def random_hf(kind: str, spec: str, config: dict[str, Any], seed: int = 0) -> HFBundle:
     """A Hugging Face model of `kind` built from `config` (its `text_config`, `vision_config`, ...) with random
-    weights and negscope's world tokenizer; the text vocabulary defaults to the tokenizer's and the context to 77."""
-    from ..data.vocabulary import vocabulary
-    from .tokenizer import build_tokenizer
+    weights and CLIP's tokenizer, whose vocabulary the text tower takes; the context defaults to 77."""
+    from .tokenizer import clip_tokenizer
 
     cls = BACKENDS[kind]
     context = config["text_config"].get("max_position_embeddings", 77)
-    tok = build_tokenizer(vocabulary(), model_max_length=context)
-    text = {"vocab_size": len(tok), "max_position_embeddings": context, **config["text_config"],
+    tok = clip_tokenizer(context)
+    text = {"max_position_embeddings": context, **config["text_config"], "vocab_size": len(tok),
             "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
     with seeded(seed):
         model = cls.model_class(cls.config_class(**{**config, "text_config": text})).eval()
@@ -353,9 +352,13 @@ def _check_processor(spec: str, processor: Any, image_size: int) -> None:
                                  f"{defaults[key]!r}; fix it in preprocessor_config.json or restore the file")
     want = (1, 3, image_size, image_size)
     try:
-        pixels = processor(images=[np.zeros((40, 48, 3), dtype=np.uint8)], return_tensors="pt")["pixel_values"]
-        problem = None if tuple(pixels.shape) == want and pixels.isfinite().all() else \
-            f"it makes inputs of shape {tuple(pixels.shape)}, the model takes {want}"
+        # a grey image stays one grey per channel unless the settings pad it (a resize below the crop size)
+        pixels = processor(images=[np.full((40, 48, 3), 128, dtype=np.uint8)], return_tensors="pt")["pixel_values"]
+        flat = pixels.flatten(2)
+        problem = (f"it makes inputs of shape {tuple(pixels.shape)}, the model takes {want}" if tuple(pixels.shape) != want
+                   else "it gives non-finite pixels" if not pixels.isfinite().all()
+                   else "it pads the image: it resizes below the crop size" if (flat.amax(2) - flat.amin(2)).max() > 1e-3
+                   else None)
     except Exception as err:  # noqa: BLE001 - a bad setting fails somewhere inside transformers' image transforms
         problem = f"{type(err).__name__}: {err}"
     if problem:

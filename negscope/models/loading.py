@@ -31,7 +31,7 @@ FOLDER_FILES = "config.json, model.safetensors, tokenizer files and preprocessor
 
 
 def new_bundle(size: str = "tiny", seed: int = 0) -> HFBundle:
-    """A randomly initialised CLIP of a negscope size (`tiny` for tests, `world`) with the world tokenizer."""
+    """A randomly initialised CLIP of a negscope size (`tiny` for tests, `world`) with CLIP's tokenizer."""
     if size not in SIZES:
         raise ValueError(f"unknown model size {size!r}; choose from {sorted(SIZES)}")
     return random_hf("clip", size, SIZES[size], seed)

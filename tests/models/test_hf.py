@@ -1,5 +1,6 @@
 """The Hugging Face backends against Hugging Face's own outputs, on the named backbones built from config."""
 
+import copy
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from negscope.evaluation.similarity import similarity_study
 from negscope.hooks import text_states
 from negscope.models import BACKBONES, ModelLoadError, load_bundle, random_backbone
 from negscope.models.hf import HFSiglipBundle, projected
-from negscope.models.tokenizer import build_tokenizer
+from negscope.models.tokenizer import clip_tokenizer
 
 CAPTIONS = ["a red circle", "This is not a blue square next to a green cross"]
 HF_BACKBONES = [name for name, b in BACKBONES.items() if b.backend != "open_clip"]
@@ -142,7 +143,9 @@ def test_folder_without_tokenizer_is_refused(tiny, tmp_path):
 
 def test_tokenizer_of_another_model_is_refused(tiny, tmp_path):
     folder = _saved(tiny, tmp_path / "m")
-    build_tokenizer(["zebra", "quartz", "violin"]).save_pretrained(folder)
+    other = copy.deepcopy(clip_tokenizer())
+    other.add_tokens(["zebraquartz", "violinzebra"])  # a tokenizer with ids past the model's embedding table
+    other.save_pretrained(folder)
     line = _cli_error(folder)
     assert "tokenizer of another model" in line and str(folder) in line
 
@@ -193,3 +196,14 @@ def test_encoding_by_length_keeps_each_caption_its_own_feature(backbone):
     alone = torch.cat([backbone.encode_text([c]) for c in captions])
     torch.testing.assert_close(backbone.encode_text(captions, batch_size=2), alone, atol=1e-5, rtol=0)
     torch.testing.assert_close(backbone.encode_text(captions, batch_size=2, by_length=True), alone, atol=1e-5, rtol=0)
+
+
+def test_preprocessing_that_pads_the_image_is_refused(tiny, tmp_path):
+    from negscope.models.loading import load_bundle as load
+
+    folder = _saved(tiny, tmp_path / "m")
+    settings = json.loads((folder / "preprocessor_config.json").read_text())
+    settings["size"] = 7  # resized below the 32-pixel crop, the crop pads it
+    (folder / "preprocessor_config.json").write_text(json.dumps(settings))
+    with pytest.raises(ModelLoadError, match="pads the image"):
+        load(str(folder))
