@@ -89,7 +89,7 @@ def seen_world_dataset(n: int, seed: int = TRAIN_SEED) -> Dataset:
         if not holds_held_out(record, held):
             records.append(record)
         index += 1
-    return Dataset(name=f"world[{n} scenes without {', '.join(held)}]@{seed}", records=records,
+    return Dataset(name=f"world[{n} scenes, no held-out combination]@{seed}", records=records,
                    categories=seen_categories())
 
 
