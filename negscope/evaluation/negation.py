@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.combinations import names_held_out
 from ..data.negation import MCQ_TYPES, ImageNegations
 from ..models import ClipBundle
 from ..stats import mean_interval
@@ -65,6 +66,21 @@ def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list
         out[f"{kind}_accuracy"] = _share(wins[kind])
         out[f"{kind}_by_objects"], out[f"{kind}_pairs_by_objects"] = by_key(wins[kind], keys)
         out[f"{kind}_all_pairs"] = _share(wins[f"{kind}_all"])
+    return out
+
+
+def combination_rows(
+    rows: dict[str, RowValues], negs: list[ImageNegations], held_out: list[str] | tuple[str, ...]
+) -> dict[str, dict[str, RowValues]]:
+    """The one-draw presence and absence wins (`negation_breakdown`'s rows) split by the combinations they name: under
+    "held_out" the pairs either of whose texts names a category of `held_out`, under "seen" the others."""
+    out: dict[str, dict[str, RowValues]] = {"held_out": {}, "seen": {}}
+    for kind in ("presence", "absence"):
+        named = np.array([names_held_out(t, held_out) or names_held_out(f, held_out)
+                          for n in negs for t, f in getattr(n, kind)], dtype=bool)
+        wins = rows[f"{kind}_accuracy"]
+        out["held_out"][kind] = RowValues(wins.values[named], wins.images[named])
+        out["seen"][kind] = RowValues(wins.values[~named], wins.images[~named])
     return out
 
 

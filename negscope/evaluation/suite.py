@@ -13,7 +13,7 @@ from ..data.negation import ImageNegations, build_negations
 from ..models import ClipBundle
 from ..results.evaluation import EvaluationRow
 from .features import image_features, shared_texts
-from .negation import Triple, form_rows, image_interval, mcq_accuracy, negation_breakdown
+from .negation import Triple, combination_rows, form_rows, image_interval, mcq_accuracy, negation_breakdown
 from .paired import RowValues
 from .retrieval import recall_chance, recall_rows, recall_summary
 from .similarity import StudyTexts, similarity_study, study_texts
@@ -37,21 +37,23 @@ def evaluation_tasks(dataset: Dataset, seed: int = 0) -> Tasks:
 
 def evaluate(
     bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
-    cache: str | Path | None = None, tasks: Tasks | None = None,
+    cache: str | Path | None = None, tasks: Tasks | None = None, held_out: list[str] | tuple[str, ...] = (),
 ) -> EvaluationRow:
     """One evaluation row: negation accuracies, MCQ, retrieval and the seed table fields (`image_feats` reused if
     given, else computed through the feature `cache` folder when given; `tasks`, `evaluation_tasks(dataset, seed)`,
-    made here unless given)."""
-    return scored(bundle, dataset, seed, progress, image_feats, cache, tasks)[0]
+    made here unless given; with `held_out` categories, accuracy on the combinations fine-tuning never saw apart)."""
+    return scored(bundle, dataset, seed, progress, image_feats, cache, tasks, held_out=held_out)[0]
 
 
 def scored(
     bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
     cache: str | Path | None = None, tasks: Tasks | None = None, trained_forms: tuple[str, ...] | list[str] = TRAIN_FORMS,
+    held_out: list[str] | tuple[str, ...] = (),
 ) -> tuple[EvaluationRow, dict[str, RowValues]]:
     """`evaluate`'s row, and per metric the values behind it (a hit or score per row, with the row's image), for the
     paired change between two models (`paired.paired_changes`); `trained_forms` and `held_out_forms` average the
-    forms named in `trained_forms` and the others.
+    forms named in `trained_forms` and the others, `held_out_combinations` and `seen_combinations` presence and
+    absence accuracy on the pairs that name a category of `held_out` and on the others.
 
     Args:
         bundle: the model.
@@ -62,6 +64,8 @@ def scored(
         cache: a feature cache folder for the image features.
         tasks: `evaluation_tasks(dataset, seed)`, made here unless given.
         trained_forms: the negation forms counted as trained on.
+        held_out: the categories fine-tuning never saw (`data.combinations.held_out_categories`); none: no
+            combination rows.
 
     Returns:
         (row, {metric: RowValues}).
@@ -85,14 +89,18 @@ def scored(
         breakdown = negation_breakdown(bundle, feats, tasks.negations, seed=seed)
     recall, recall_ci = recall_summary(recalls, seed=seed)
     pairs = study.pair_image
-    rows = breakdown.pop("rows") | mcq.rows | recalls | {
+    combinations = combination_rows(breakdown["rows"], tasks.negations, held_out) if held_out else {}
+    combined = {f"{part}_combinations": RowValues.cell_means(list(kinds.values())) for part, kinds in combinations.items()}
+    rows = breakdown.pop("rows") | mcq.rows | recalls | combined | {
         "flip_rate": RowValues(study.s_neg >= study.s_pos, pairs), "pos_mean": RowValues(study.s_pos, pairs),
         "neg_mean": RowValues(study.s_neg, pairs),
         "trained_forms": RowValues.cell_means([v for f in forms if f in trained_forms for v in forms[f].values()]),
         "held_out_forms": RowValues.cell_means([v for f in forms if f not in trained_forms for v in forms[f].values()])}
     intervals = breakdown.pop("intervals") | {"mcq_accuracy": mcq.interval,
                                                "flip_rate": image_interval(study.s_neg >= study.s_pos, study.pair_image, seed)}
-    halves = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "flip_rate", "trained_forms", "held_out_forms")
+    intervals |= {k: v.interval(seed=seed) for k, v in combined.items()}
+    halves = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "flip_rate", "trained_forms", "held_out_forms",
+              *combined)
     row = EvaluationRow(
         **asdict(study.summary()) | {"truncated_captions": bundle.truncated - truncated},
         images=len(dataset),
@@ -102,6 +110,8 @@ def scored(
         retrieval=recall,
         retrieval_ci=recall_ci,
         form_accuracy={f: {k: v.mean() for k, v in kinds.items()} for f, kinds in forms.items()},
+        **{k: v.mean() for k, v in combined.items()},
+        combination_accuracy={part: {k: v.mean() for k, v in kinds.items()} for part, kinds in combinations.items()},
         intervals={k: v for k, v in intervals.items() if v},
         chance=dict.fromkeys(halves, 0.5) | {"mcq_accuracy": mcq.chance} | recall_chance(dataset),
     )

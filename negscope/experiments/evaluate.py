@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..data import Dataset, world_count
+from ..data.combinations import held_out_categories, seen_share
 from ..data.forms import TRAIN_FORMS
 from ..evaluation.paired import paired_changes
-from ..evaluation.suite import evaluation_tasks, scored
+from ..evaluation.suite import Tasks, evaluation_tasks, scored
+from ..finetune.data import WorldSource, training_source
 from ..io import atomic_path, write_text
 from ..models import load_bundle
 from ..results import EvaluationResult
@@ -34,22 +37,47 @@ def format_summary(result: EvaluationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seen_shares(dataset: Dataset, tasks: Tasks, source: WorldSource) -> dict[str, float]:
+    """The share of `dataset`'s captions, and of the negated texts of `tasks`' one-draw pairs (a presence pair's false
+    text, an absence pair's true one), that fine-tuning on `source` can read word for word (`WorldSource.texts`).
+
+    Args:
+        dataset: the evaluated images.
+        tasks: their evaluation tasks.
+        source: the fine-tuning data.
+
+    Returns:
+        {"captions": share, "negations": share}.
+    """
+    texts = source.texts()
+    negated = [f for n in tasks.negations for _, f in n.presence] + [t for n in tasks.negations for t, _ in n.absence]
+    return {"captions": seen_share([c for r in dataset for c in r.captions], texts), "negations": seen_share(negated, texts)}
+
+
 def run_evaluate(
     common: Common, cfg: EvaluateConfig, out: str | Path, models: list[str] | None = None, progress: bool = True,
-    trained_forms: list[str] | tuple[str, ...] = TRAIN_FORMS,
+    trained_forms: list[str] | tuple[str, ...] = TRAIN_FORMS, train_data: str | None = None, pool: int = 10000,
 ) -> EvaluationResult:
     """Evaluate every model (default: the common one) on the data's evaluation split (which no analysis stage and no
     fine-tuning reads), on tasks drawn once for all of them, each model after the first with every metric's paired
-    change against it (`trained_forms`: the forms fine-tuning trained on); write evaluation.json, comparison.md and .csv."""
+    change against it (`trained_forms`: the forms fine-tuning trained on); write evaluation.json, comparison.md and .csv.
+    On world data fine-tuned on world data, accuracy on the held-out combinations is reported apart, and with
+    `train_data` (its spec, read with `pool` scenes) the share of evaluated texts fine-tuning read word for word."""
     out = Path(out)
     dataset = common_dataset(common, cfg.limit, role="evaluation")
-    result = EvaluationResult(dataset.describe(), common.seed, len(dataset.skipped), [], list(trained_forms))
+    world = world_count(common.data, 1) is not None and (train_data is None or world_count(train_data, 1) is not None)
+    held = list(held_out_categories()) if world else []
+    result = EvaluationResult(dataset.describe(), common.seed, len(dataset.skipped), [], list(trained_forms), held)
     tasks = evaluation_tasks(dataset, common.seed)
+    if world and train_data is not None:
+        result.seen_share = seen_shares(dataset, tasks, training_source(train_data, pool, forms=trained_forms))
+        print(f"evaluate: {result.seen_share['captions']:.1%} of captions and {result.seen_share['negations']:.1%} of "
+              f"negated texts occur word for word in the fine-tuning data")
     first = None
     for spec in models or [common.model]:
         print(f"evaluate: {spec} on {dataset.describe()}")
         row, values = scored(load_bundle(spec), dataset, seed=common.seed, progress=progress,
-                             cache=feature_cache(common, out), tasks=tasks, trained_forms=trained_forms)
+                             cache=feature_cache(common, out), tasks=tasks, trained_forms=trained_forms, held_out=held)
         if first is None:
             first = values
         else:

@@ -113,7 +113,8 @@ def _evaluate(cfg: RunConfig, root: Path) -> Result:
     from .evaluate import run_evaluate
 
     return run_evaluate(cfg.common, cfg.evaluate, STAGE["evaluate"].folder(root), models=[cfg.model, str(finetuned_model(root))],
-                        trained_forms=cfg.finetune.forms)
+                        trained_forms=cfg.finetune.forms, train_data=cfg.finetune.train_data or cfg.common.data,
+                        pool=cfg.finetune.pool)
 
 
 def _recipes(cfg: RunConfig, root: Path) -> Result:

@@ -3,7 +3,8 @@
 Two kinds of source, chosen by `training_source(spec, evaluation=...)`:
 
 - `WorldSource`: the shapes world (`world` or `world:N`: N scenes, default `pool`, of its training split
-  `TRAIN_SEED`, never the held-out evaluation split) or a COCO-format folder. Negations are drawn afresh each
+  `TRAIN_SEED`, never the held-out evaluation split, and none holding a held-out combination: see
+  `data.combinations`) or a COCO-format folder. Negations are drawn afresh each
   step from the objects each caption mentions, in the configured forms.
 - `GivenSource`: a table that brings its own negations (`data.tables`), e.g. CC-Neg style (`presence`, a false
   caption: the presence objective) or NegationCLIP style (`absence`, a true caption: the absence objective).
@@ -19,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import DataError, Dataset, ImageRecord, load_dataset, shared_images, world_count, world_dataset
+from ..data import DataError, Dataset, ImageRecord, load_dataset, shared_images, world_count
 from ..data.coco import coco_split, coco_splits
+from ..data.combinations import seen_world_dataset
 from ..data.forms import TRAIN_FORMS, get_forms
 from ..data.negation import absent_candidates
 from ..data.phrases import mentioned
 from ..data.splits import TRAIN_SPLIT, role_part, world_split
 from ..data.tables import is_table
-from ..data.world import TRAIN_SEED
 
 
 @dataclass
@@ -89,6 +90,23 @@ class WorldSource:
     def images(self) -> list[ImageRecord]:
         """The image of each index."""
         return self.records
+
+    def texts(self) -> set[str]:
+        """Every text `example` can give: each caption that mentions an object and, in each form, its negation of every
+        object it mentions (false) and of every absent candidate (true); seconds per thousand images."""
+        out: set[str] = set()
+        done: set[tuple[str, tuple[str, ...]]] = set()
+        for rec, named in zip(self.records, self.named):
+            absent = absent_candidates(rec, self.cooccur, self.categories)
+            for cap, objects in named:
+                if (cap, tuple(rec.present)) in done:
+                    continue
+                done.add((cap, tuple(rec.present)))
+                out.add(cap)
+                for form in self.forms:
+                    out.update(form.presence(cap, o, rec.present)[1] for o in objects)
+                    out.update(form.absence(cap, o, rec.present)[0] for o in absent)
+        return out
 
     def pixels(self, index: int) -> np.ndarray:
         """Image `index` as an HxWx3 uint8 array."""
@@ -179,6 +197,7 @@ def training_dataset(spec: str, pool: int = 10000, evaluation: str | None = None
         split: the COCO split evaluated.
 
     Returns:
+        For the world, its first N training scenes that hold no held-out combination (`data.combinations`); else
         `spec`'s training split when it is `evaluation` itself (see `data.splits`); else all of `spec` (a COCO
         folder's train2017 when it has several splits).
 
@@ -187,8 +206,8 @@ def training_dataset(spec: str, pool: int = 10000, evaluation: str | None = None
     """
     n = world_count(spec, pool)
     if n is not None:
-        dataset = world_dataset(n, seed=TRAIN_SEED)
-        dataset.split = world_split("training")
+        dataset = seen_world_dataset(n)
+        dataset.split = world_split("training") + "; scenes holding a held-out combination left out"
         return dataset
     if evaluation is not None and same_source(spec, evaluation, split):
         return load_dataset(evaluation, split=split, role="training")

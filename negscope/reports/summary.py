@@ -21,6 +21,9 @@ METRICS = {  # key: (name, what it measures)
         "affirming that object")),
     "trained_forms": ("trained forms", "mean of presence and absence accuracy over the negation forms fine-tuning trained on"),
     "held_out_forms": ("held-out forms", "the same mean over the negation forms fine-tuning never saw"),
+    "held_out_combinations": ("held-out combinations", (
+        "mean of presence and absence accuracy over the pairs that name a category fine-tuning never saw")),
+    "seen_combinations": ("seen combinations", "the same mean over the pairs naming only categories fine-tuning saw"),
     "mcq_accuracy": ("MCQ accuracy", (
         "share of multiple-choice questions (one true caption against three foils, some negated) where the true caption "
         "scores highest; by answer type, the same share over the questions whose true answer is of that type")),
@@ -116,7 +119,8 @@ def form_means(row: EvaluationRow, forms: list[str], trained: bool) -> float | N
 
 def values(row: EvaluationRow, forms: list[str]) -> dict[str, float | None]:
     """Every summary metric of one evaluation row that it measured."""
-    out = {k: row.metric(k) for k in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy", "flip_rate")}
+    out = {k: row.metric(k) for k in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy", "flip_rate",
+                                      "held_out_combinations", "seen_combinations")}
     out |= {f"mcq_{t}": v for t, v in row.mcq_by_type.items()}
     out |= {"trained_forms": form_means(row, forms, True), "held_out_forms": form_means(row, forms, False)}
     out |= {k: row.retrieval[k] for k in RETRIEVAL_COLUMNS if k in row.retrieval}
@@ -176,6 +180,10 @@ def caveats(result: dict[str, Any]) -> list[str]:
                          f"from those above (i2t R@1 {study.baseline['i2t_r1']:.3f} against "
                          f"{evaluate.rows[0].retrieval.get('i2t_r1', float('nan')):.3f} on {evaluate.rows[0].images:,}): "
                          f"recall among fewer captions is easier. Compare its rows with its own baseline.")
+    if evaluate is not None and evaluate.seen_share:
+        notes.append(f"{pct(evaluate.seen_share['captions'])} of the evaluated captions and "
+                     f"{pct(evaluate.seen_share['negations'])} of their negated texts occur word for word in the "
+                     f"fine-tuning data; held out of it: {', '.join(evaluate.held_out)}.")
     return notes
 
 

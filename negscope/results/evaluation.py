@@ -32,7 +32,11 @@ class EvaluationRow(SeedRow):
     metric's expected value under random scores. `form_accuracy` holds the presence and absence accuracy of every
     negation form (`data.forms`), on the same drawn objects for every form. `changes` holds, in `evaluate`'s result,
     each metric's paired change against the result's first row (empty on the first row), `trained_forms` and
-    `held_out_forms` (the mean of presence and absence accuracy over those forms) included.
+    `held_out_forms` (the mean of presence and absence accuracy over those forms) included. On data with held-out
+    combinations (`data.combinations`), `held_out_combinations` is the mean of presence and absence accuracy over
+    the one-draw pairs that name a category fine-tuning never saw and `seen_combinations` that over the others, each
+    kind's share in `combination_accuracy` ({"held_out" | "seen": {"presence" | "absence": share}}); NaN and empty
+    elsewhere.
     """
 
     images: int = 0
@@ -50,6 +54,9 @@ class EvaluationRow(SeedRow):
     retrieval: dict[str, float] = field(default_factory=dict)
     retrieval_ci: dict[str, list[float]] = field(default_factory=dict)
     form_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
+    held_out_combinations: float = float("nan")
+    seen_combinations: float = float("nan")
+    combination_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
     intervals: dict[str, list[float]] = field(default_factory=dict)
     chance: dict[str, float] = field(default_factory=dict)
     changes: dict[str, PairedChange] = field(default_factory=dict)
@@ -68,14 +75,20 @@ class EvaluationRow(SeedRow):
 @dataclass
 class EvaluationResult(Result):
     """`evaluation.json`: one row per model; the first is the baseline the others are compared with, each metric's
-    change with its paired interval in their `changes`. `trained_forms`: the negation forms counted as trained on."""
+    change with its paired interval in their `changes`. `trained_forms`: the negation forms counted as trained on.
+    `held_out`: the categories fine-tuning never saw (`data.combinations`; empty for data without them);
+    `seen_share`: the share of the evaluated `captions`, and of the `negations` (the negated texts of the one-draw
+    presence and absence pairs), that occur word for word among the texts fine-tuning draws (empty when not
+    measured)."""
 
     kind = "evaluate"
     filename = "evaluation.json"
-    schema = 2
+    schema = 3
 
     data: str
     seed: int
     skipped_images: int
     rows: list[EvaluationRow]
     trained_forms: list[str] = field(default_factory=list)
+    held_out: list[str] = field(default_factory=list)
+    seen_share: dict[str, float] = field(default_factory=dict)

@@ -5,12 +5,14 @@ import json
 
 import pytest
 
+from negscope.data.combinations import held_out_categories, names_held_out
 from negscope.data.records import Dataset
 from negscope.evaluation.features import image_features
-from negscope.evaluation.suite import evaluate, evaluation_tasks
+from negscope.evaluation.suite import evaluate, evaluation_tasks, scored
 from negscope.experiments.config import Common, EvaluateConfig
-from negscope.experiments.evaluate import run_evaluate
+from negscope.experiments.evaluate import run_evaluate, seen_shares
 from negscope.experiments.report import write_report
+from negscope.finetune.data import training_source
 from negscope.results import EvaluationResult
 
 ACCURACIES = (
@@ -20,7 +22,7 @@ ACCURACIES = (
 
 @pytest.fixture(scope="module")
 def row(tiny, small_world):
-    return evaluate(tiny, small_world)
+    return evaluate(tiny, small_world, held_out=held_out_categories())
 
 
 def test_row_holds_every_metric_in_range(row, small_world):
@@ -43,14 +45,14 @@ def test_every_accuracy_has_an_interval_and_every_metric_a_chance_level(row):
 
 
 def test_given_image_features_give_the_same_row(row, tiny, small_world):
-    assert evaluate(tiny, small_world, image_feats=image_features(tiny, small_world)) == row
+    assert evaluate(tiny, small_world, image_feats=image_features(tiny, small_world), held_out=held_out_categories()) == row
     with pytest.raises(ValueError, match="image_feats has 7 rows for 8 images"):
         evaluate(tiny, small_world, image_feats=image_features(tiny, small_world)[:7])
 
 
 def test_tasks_built_once_give_the_same_rows(row, tiny, small_world, tmp_path):
     tasks = evaluation_tasks(small_world, seed=0)
-    assert evaluate(tiny, small_world, tasks=tasks) == row
+    assert evaluate(tiny, small_world, tasks=tasks, held_out=held_out_categories()) == row
     with pytest.raises(ValueError, match="tasks cover 8 images, not the 4"):
         evaluate(tiny, Dataset(small_world.name, small_world.records[:4], small_world.categories), tasks=tasks)
     twice = run_evaluate(Common(model="tiny", data="world[:8]"), EvaluateConfig(), tmp_path, models=["tiny", "tiny"],
@@ -87,3 +89,42 @@ def test_report_tables_accuracy_by_number_of_objects(row, tmp_path):
         presence = f"{row.presence_by_objects[k]:.3f} ({row.presence_pairs_by_objects[k]})"
         assert f"| {k} | {presence} | {row.absence_by_objects[k]:.3f} ({n}) |" in md
     assert f"| all, every pair | {row.presence_all_pairs:.3f} | {row.absence_all_pairs:.3f} |" in md
+
+
+def test_held_out_and_seen_combinations_are_rows_of_their_own(row, tiny, small_world):
+    held = held_out_categories()
+    _, values = scored(tiny, small_world, held_out=held)
+    negs = evaluation_tasks(small_world).negations
+    for kind in ("presence", "absence"):
+        pairs = [p for n in negs for p in getattr(n, kind)]
+        named = [any(names_held_out(t, held) for t in p) for p in pairs]
+        assert 0 < sum(named) < len(pairs)  # both parts hold pairs on these scenes
+        wins = values[f"{kind}_accuracy"].values
+        held_wins = [w for w, h in zip(wins, named) if h]
+        seen_wins = [w for w, h in zip(wins, named) if not h]
+        assert row.combination_accuracy["held_out"][kind] == pytest.approx(sum(held_wins) / len(held_wins))
+        assert row.combination_accuracy["seen"][kind] == pytest.approx(sum(seen_wins) / len(seen_wins))
+    for part in ("held_out", "seen"):
+        assert row.metric(f"{part}_combinations") == pytest.approx(sum(row.combination_accuracy[part].values()) / 2)
+        low, high = row.interval(f"{part}_combinations")
+        assert low <= row.metric(f"{part}_combinations") <= high and row.chance[f"{part}_combinations"] == 0.5
+    plain = evaluate(tiny, small_world)  # without held-out categories there is no combination row
+    assert plain.combination_accuracy == {} and "seen_combinations" not in plain.intervals
+
+
+def test_runner_reports_combinations_and_the_seen_share(tmp_path):
+    result = run_evaluate(Common(model="tiny", data="world[:8]"), EvaluateConfig(), tmp_path, models=["tiny", "tiny"],
+                          progress=False, train_data="world", pool=40)
+    assert result.held_out == list(held_out_categories())
+    assert {"held_out_combinations", "seen_combinations"} <= set(result.rows[1].changes)
+    assert set(result.seen_share) == {"captions", "negations"} and all(0 <= v <= 1 for v in result.seen_share.values())
+    assert EvaluationResult.load(tmp_path) == result
+
+
+def test_seen_shares_find_the_texts_fine_tuning_reads():
+    pool = training_source("world[:6]", forms=["no"])
+    trained = Dataset("pool", pool.records, pool.categories)  # evaluating the pool's own scenes: all seen
+    shares = seen_shares(trained, evaluation_tasks(trained), pool)
+    assert shares == {"captions": 1.0, "negations": 1.0}
+    other = training_source("world[:6]", forms=["not_true"])  # another form: no negated text is one it reads
+    assert seen_shares(trained, evaluation_tasks(trained), other)["negations"] == 0.0

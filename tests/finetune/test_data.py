@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 
 from negscope.data import DataError, export_coco, load_dataset, world_dataset
+from negscope.data.combinations import held_out_categories, names_held_out
 from negscope.data.negation import determiner
-from negscope.data.world import TRAIN_SEED, scene
+from negscope.data.world import CATEGORIES, TRAIN_SEED, scene
 from negscope.finetune.data import GivenSource, WorldSource, training_source
 
 
@@ -24,9 +25,32 @@ def _check_negations(source, n=5):
 def test_world_source_uses_the_training_split():
     src = training_source("world[:6]", forms=["no"])
     assert isinstance(src, WorldSource) and len(src) == 6
-    assert np.array_equal(src.pixels(3), scene(3, TRAIN_SEED).pixels)
-    assert not np.array_equal(src.pixels(3), scene(3).pixels)  # not the held-out split
+    image = src.records[3].image_id
+    assert np.array_equal(src.pixels(3), scene(image, TRAIN_SEED).pixels)
+    assert not np.array_equal(src.pixels(3), scene(image).pixels)  # not the held-out split
     _check_negations(src)
+
+
+def test_world_pool_never_holds_or_names_a_held_out_combination():
+    held = held_out_categories()
+    src = training_source("world[:40]", forms=["no", "not_true"])
+    assert len(src) == 40 and src.records[-1].image_id > 39  # scenes with a held-out category were skipped, not lost
+    assert all(set(r.present).isdisjoint(held) for r in src.records)
+    assert set(src.categories) == set(CATEGORIES) - set(held)
+    rng = np.random.default_rng(0)
+    texts = [t for i in range(200) for t in vars(src.example(i % 40, rng)).values()]
+    assert not [t for t in texts if names_held_out(t, held)]  # absent objects drawn are seen categories too
+    assert not [t for t in src.texts() if names_held_out(t, held)]
+    validation = src.hold_out(5)
+    assert all(set(r.present).isdisjoint(held) for r in validation) and not set(validation.categories) & set(held)
+
+
+def test_world_source_texts_are_what_examples_give():
+    src = training_source("world[:8]", forms=["no", "not_true"])
+    texts, rng = src.texts(), np.random.default_rng(1)
+    drawn = {t for i in range(300) for t in vars(src.example(i % 8, rng)).values()}
+    assert drawn <= texts
+    assert all(c in texts for r, named in zip(src.records, src.named) for c, _ in named)
 
 
 def test_world_source_draws_every_configured_form():

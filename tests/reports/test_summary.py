@@ -73,3 +73,16 @@ def test_evidence_left_out_and_a_selection_without_learned_evidence_are_said(run
     assert "Left out of the selection, probes: negated: uninformative" in summary
     assert "the selection is not evidence of learned negation" in summary
     assert "No kind of evidence gains over the untrained copies beyond noise at any block" in summary
+
+
+def test_held_out_combinations_and_the_seen_share_are_shown(run_dir):  # noqa: F811
+    res = EvaluationResult.load(run_dir / "evaluate" / "evaluation.json")
+    res.held_out, res.seen_share = ["red circle", "blue triangle"], {"captions": 0.031, "negations": 0.004}
+    for row, (held, seen) in zip(res.rows, [(0.41, 0.43), (0.58, 0.97)]):
+        row.held_out_combinations, row.seen_combinations = held, seen
+    res.save(run_dir / "evaluate")
+    summary = write_report(run_dir)[1].read_text().split("## Summary")[1].split("\n## ")[0]
+    assert "| held-out combinations | – | 0.410 | 0.580 |" in summary
+    assert "| seen combinations | – | 0.430 | 0.970 |" in summary
+    assert ("3.1% of the evaluated captions and 0.4% of their negated texts occur word for word in the fine-tuning "
+            "data; held out of it: red circle, blue triangle.") in summary
