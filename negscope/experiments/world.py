@@ -16,7 +16,7 @@ def run_world_training(cfg: WorldTrainConfig, out: str | Path, progress: bool = 
     bundle, record = pretrain_world(cfg, progress)
     metrics = world_metrics(bundle, cfg.eval_scenes)
     out = Path(out)
-    bundle.save(out)
+    bundle.save(out, half=True)
     card = {"config": asdict(cfg), "out": str(out), "train_minutes": record["train_minutes"], "metrics": metrics,
             "final_loss": record["final_loss"], "threads": record["threads"],
             "negation_words": negation_word_counts(cfg)}
@@ -54,6 +54,9 @@ Times each negation form's words occur in the negated training captions: {seen}.
 | swap accuracy (true caption beats one with a present object replaced by an absent one) | {m['swap_accuracy']:.3f} |
 | presence accuracy (true caption beats one negating a present object) | {m['presence_accuracy']:.3f} |
 | absence accuracy ("..., with no X" beats "..., with a X" for absent X) | {m['absence_accuracy']:.3f} |
+| "This is not c" scores at least as high as c (share of captions) | {m['flip_rate']:.3f} |
+| presence and absence accuracy on pairs naming a category fine-tuning holds out | {m['held_out_combinations']:.3f} |
+| the same on pairs naming only categories fine-tuning sees | {m['seen_combinations']:.3f} |
 """
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..data import world_dataset
+from ..data.combinations import held_out_categories
 from ..data.forms import EXAMPLE, FORMS
 from ..data.world import CATEGORIES, TRAIN_SEED, scene_text
 from ..evaluation.suite import evaluate
@@ -30,8 +31,9 @@ from .trainer import LN_100
 
 def world_metrics(bundle: ClipBundle, scenes: int = 1000) -> dict[str, float]:
     """The model card's figures from the full evaluation on `scenes` held-out world scenes."""
-    row = evaluate(bundle, world_dataset(scenes))
-    names = ("i2t_r1", "i2t_r5", "t2i_r1", "swap_accuracy", "presence_accuracy", "absence_accuracy")
+    row = evaluate(bundle, world_dataset(scenes), held_out=held_out_categories())
+    names = ("i2t_r1", "i2t_r5", "t2i_r1", "swap_accuracy", "presence_accuracy", "absence_accuracy", "flip_rate",
+             "held_out_combinations", "seen_combinations")
     return {name: row.metric(name) for name in names}
 
 

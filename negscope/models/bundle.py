@@ -162,8 +162,16 @@ class ClipBundle(ABC):
         """Put the text tower in training mode and the image tower in evaluation mode."""
 
     @abstractmethod
-    def save(self, folder: str | Path) -> Path:
-        """Write the model, tokenizer and image preprocessing in this backend's standard folder layout."""
+    def save(self, folder: str | Path, half: bool = False) -> Path:
+        """Write the model, tokenizer and image preprocessing in this backend's standard folder layout.
+
+        Args:
+            folder: the folder to write (created where missing).
+            half: store the weights as float16, half the size on disk; loading reads them back as float32.
+
+        Returns:
+            The folder.
+        """
 
     @abstractmethod
     def _tokenizer_fit(self) -> tuple[int, int, int | None, int | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from abc import abstractmethod
 from collections.abc import Sequence
@@ -128,11 +129,11 @@ class HFBundle(ClipBundle):
         self.model.eval()
         self.model.text_model.train()
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, half: bool = False) -> Path:
         folder = Path(folder)
         hf_logging.disable_progress_bar()
         try:
-            self.model.save_pretrained(folder)
+            (copy.deepcopy(self.model).half() if half else self.model).save_pretrained(folder)
         finally:
             hf_logging.enable_progress_bar()
         self.tokenizer.save_pretrained(folder)
@@ -285,7 +286,8 @@ def load_hf(source: str, spec: str, local_only: bool, kind: str) -> HFBundle:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model, info = cls.model_class.from_pretrained(source, local_files_only=local_only, output_loading_info=True)
+        model, info = cls.model_class.from_pretrained(source, local_files_only=local_only, output_loading_info=True,
+                                                     dtype=torch.float32)
         tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
         proc = cls.processor_class.from_pretrained(source, local_files_only=local_only)
     except OSError:  # a file that is missing here, or not in the cache: the callers say which

@@ -153,12 +153,13 @@ class OpenClipBundle(ClipBundle):
         self.model.train()
         self.model.visual.eval()
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, half: bool = False) -> Path:
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(folder / WEIGHTS_FILE))
+        save_file({k: (v.half() if half and v.is_floating_point() else v).contiguous()
+                   for k, v in self.model.state_dict().items()}, str(folder / WEIGHTS_FILE))
         mean, std = self.image_mean_std
         config = {"model_cfg": self.model_cfg, "preprocess_cfg": {"mean": mean, "std": std}}
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))

@@ -56,6 +56,8 @@ def test_names_held_out_reads_the_text():
     held = held_out_categories()
     assert names_held_out(f"a photo of two {held[0]}s", held)
     assert not names_held_out(f"a photo of {seen_categories()[0]}", held)
+    assert "red square" in held and "red square frame" not in held
+    assert not names_held_out("a red square frame next to a blue star", held)  # a longer name sharing its words
 
 
 def test_seen_share_counts_word_for_word_matches():
