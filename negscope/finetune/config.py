@@ -55,9 +55,9 @@ class WorldTrainConfig:
     negations."""
 
     size: str = setting("world", "model size", choices=("world", "tiny"))
-    steps: int = setting(2000, "optimisation steps", low=1)
+    steps: int = setting(1700, "optimisation steps", low=1)
     batch_size: int = setting(160, "scenes per step", low=2)
-    lr: float = setting(7e-4, "peak learning rate (AdamW)", low=0)
+    lr: float = setting(1e-3, "peak learning rate (AdamW)", low=0)
     weight_decay: float = setting(0.1, "AdamW weight decay", low=0)
     warmup: int = setting(150, "linear warm-up steps", low=0)
     pool: int = setting(20000, "training scenes", low=2)

@@ -18,7 +18,7 @@ from negscope.results import ProbesResult
 
 def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
     run_dir, tmp_path = tmp_path, tmp_path / "probes"
-    cfg = ProbesConfig(limit=12, folds=2, n_boot=50, seeds=2)
+    cfg = ProbesConfig(limit=20, folds=2, n_boot=50, seeds=2)
     result = run_probes(Common(model="tiny", untrained_copies=2, evidence_resamples=50), cfg, tmp_path, progress=False)
     assert ProbesResult.load(tmp_path) == result
     saved = json.loads((tmp_path / "probes.json").read_text())
@@ -65,7 +65,7 @@ def test_probe_writes_json_csv_figures_and_resumes(tmp_path, monkeypatch):
     assert "| scope_position | object token |" in summary and "Left out of the block evidence: `scope_position`" in summary
     monkeypatch.setattr(store_module, "_write_shard", lambda *a: pytest.fail("a finished shard was recomputed"))
     bundle = load_bundle("tiny")
-    task = scope_task(load_dataset("world", limit=12, role="analysis"))
+    task = scope_task(load_dataset("world", limit=20, role="analysis"))
     store = capture_task(bundle, task, tmp_path / "activations" / "scope", cfg)
     assert result.tasks["scope"].samples == len(store) == len(task)
 

@@ -59,7 +59,7 @@ def test_position_and_words_do_not_solve_the_scope_task_but_solve_scope_position
     from negscope.data import world_dataset
     from negscope.probes import cross_validate, grouped_splits, nested_folds
 
-    data = world_dataset(120)
+    data = world_dataset(240)
     accuracy = {}
     for task in (scope_task(data), scope_position_task(data)):
         y, groups = np.array(task.labels), np.array(task.groups)
@@ -69,7 +69,8 @@ def test_position_and_words_do_not_solve_the_scope_task_but_solve_scope_position
             accuracy[task.name, name] = cross_validate([(X, folds)], n_boot=10)[0].accuracy
     assert abs(accuracy["scope", "position"] - 0.5) < 0.06 and accuracy["scope", "words"] == 0.5
     assert accuracy["scope_position", "position"] > 0.95
-    assert accuracy["scope", "bigrams"] > 0.8  # "no circle" names the negated object: surface features can read it
+    # "no red circle" names the negated object, whose rank in the category list a linear model reads in part
+    assert accuracy["scope", "bigrams"] > 0.6
 
 
 def test_surface_features_count_pairs_and_find_the_negator(tiny):
@@ -122,7 +123,7 @@ def test_every_row_names_its_image_and_a_control_unit_that_recurs_across_images(
     from negscope.data import world_dataset
     from negscope.probes import grouped_splits
 
-    world = world_dataset(120)
+    world = world_dataset(240)
     for builder in (negated_task, scope_task, scope_position_task):
         task = builder(world)
         assert len(task.images) == len(task.units) == len(task) and set(task.images) <= {str(r.image_id) for r in world}
