@@ -12,9 +12,11 @@ combinations. Evaluation reports accuracy on pairs naming a held-out category ap
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from functools import cache
 
-from .phrases import mentioned
+from .phrases import mentioned, singular
 from .records import Dataset, ImageRecord
 from .world import CATEGORIES, TRAIN_SEED, scene
 
@@ -91,6 +93,29 @@ def seen_world_dataset(n: int, seed: int = TRAIN_SEED) -> Dataset:
         index += 1
     return Dataset(name=f"world[{n} scenes, no held-out combination]@{seed}", records=records,
                    categories=seen_categories())
+
+
+# what a negation may change in a caption: the slot before an object (its determiner or count, "no" in its place)
+# and the number of the noun and verb that follow
+SLOT_WORDS = frozenset({"a", "an", "the", "one", "two", "pair", "of", "some", "no", "is", "are"})
+
+
+@cache
+def _lemma(word: str) -> str:
+    return singular(word)
+
+
+def caption_key(text: str) -> tuple[str, ...]:
+    """`text`'s words with determiners, counts and number set aside: two captions whose negations in one form can be
+    the same text word for word share it ("a red circle" and "two red circles" both give "no red circles").
+
+    Args:
+        text: a caption.
+
+    Returns:
+        Its other words, singular, in order.
+    """
+    return tuple(_lemma(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in SLOT_WORDS)
 
 
 def _norm(text: str) -> str:

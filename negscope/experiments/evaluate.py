@@ -49,9 +49,10 @@ def seen_shares(dataset: Dataset, tasks: Tasks, source: WorldSource) -> dict[str
     Returns:
         {"captions": share, "negations": share}.
     """
-    texts = source.texts()
+    captions = [c for r in dataset for c in r.captions]
+    texts = source.texts(like=captions)
     negated = [f for n in tasks.negations for _, f in n.presence] + [t for n in tasks.negations for t, _ in n.absence]
-    return {"captions": seen_share([c for r in dataset for c in r.captions], texts), "negations": seen_share(negated, texts)}
+    return {"captions": seen_share(captions, texts), "negations": seen_share(negated, texts)}
 
 
 def run_evaluate(

@@ -15,6 +15,7 @@ data is refused when it holds an image the evaluation reads.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..data import DataError, Dataset, ImageRecord, load_dataset, shared_images, world_count
 from ..data.coco import coco_split, coco_splits
-from ..data.combinations import seen_world_dataset
+from ..data.combinations import caption_key, seen_world_dataset
 from ..data.forms import TRAIN_FORMS, get_forms
 from ..data.negation import absent_candidates
 from ..data.phrases import mentioned
@@ -91,15 +92,24 @@ class WorldSource:
         """The image of each index."""
         return self.records
 
-    def texts(self) -> set[str]:
+    def texts(self, like: Iterable[str] | None = None) -> set[str]:
         """Every text `example` can give: each caption that mentions an object and, in each form, its negation of every
-        object it mentions (false) and of every absent candidate (true); seconds per thousand images."""
+        object it mentions (false) and of every absent candidate (true); seconds per thousand images.
+
+        Args:
+            like: when given, only the texts of captions that share a `caption_key` with one of these: every text
+                that is word for word a caption of `like` or one of its negations, in a fraction of the time.
+
+        Returns:
+            The texts.
+        """
+        keys = None if like is None else {caption_key(t) for t in like}
         out: set[str] = set()
         done: set[tuple[str, tuple[str, ...]]] = set()
         for rec, named in zip(self.records, self.named):
             absent = absent_candidates(rec, self.cooccur, self.categories)
             for cap, objects in named:
-                if (cap, tuple(rec.present)) in done:
+                if (cap, tuple(rec.present)) in done or keys is not None and caption_key(cap) not in keys:
                     continue
                 done.add((cap, tuple(rec.present)))
                 out.add(cap)

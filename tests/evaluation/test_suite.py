@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from negscope.data import world_dataset
 from negscope.data.combinations import held_out_categories, names_held_out
 from negscope.data.records import Dataset
 from negscope.evaluation.features import image_features
@@ -128,3 +129,15 @@ def test_seen_shares_find_the_texts_fine_tuning_reads():
     assert shares == {"captions": 1.0, "negations": 1.0}
     other = training_source("world[:6]", forms=["not_true"])  # another form: no negated text is one it reads
     assert seen_shares(trained, evaluation_tasks(trained), other)["negations"] == 0.0
+
+
+def test_texts_like_the_evaluated_captions_find_every_seen_text():
+    pool = training_source("world[:60]", forms=["no", "without", "missing"])
+    mixed = Dataset("mixed", pool.records[:20] + world_dataset(40).records, pool.categories)
+    tasks = evaluation_tasks(mixed)
+    captions = [c for r in mixed for c in r.captions]
+    negated = [f for n in tasks.negations for _, f in n.presence] + [t for n in tasks.negations for t, _ in n.absence]
+    every, like = pool.texts(), pool.texts(like=captions)
+    assert len(like) < len(every) / 2
+    assert [t in like for t in captions + negated] == [t in every for t in captions + negated]
+    assert 0 < seen_shares(mixed, tasks, pool)["negations"] < 1
