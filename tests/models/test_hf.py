@@ -207,3 +207,16 @@ def test_preprocessing_that_pads_the_image_is_refused(tiny, tmp_path):
     (folder / "preprocessor_config.json").write_text(json.dumps(settings))
     with pytest.raises(ModelLoadError, match="pads the image"):
         load(str(folder))
+
+
+def test_half_saved_weights_load_as_float32_with_the_same_features(tiny, tmp_path):
+    from safetensors.torch import load_file
+
+    tiny.save(tmp_path / "half", half=True)
+    assert {t.dtype for t in load_file(tmp_path / "half" / "model.safetensors").values()} == {torch.float16}
+    loaded = load_bundle(str(tmp_path / "half"))
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
+    captions = ["a red circle", "no blue square on the left"]
+    np.testing.assert_allclose(loaded.encode_text(captions), tiny.encode_text(captions), atol=2e-3)
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * _saved(tiny, tmp_path / "full").joinpath(
+        "model.safetensors").stat().st_size
