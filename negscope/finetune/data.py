@@ -207,7 +207,8 @@ def training_dataset(spec: str, pool: int = 10000, evaluation: str | None = None
         split: the COCO split evaluated.
 
     Returns:
-        For the world, its first N training scenes that hold no held-out combination (`data.combinations`); else
+        For the world, its first N training scenes that hold no held-out combination and two kinds of object or more
+        (`data.combinations`); else
         `spec`'s training split when it is `evaluation` itself (see `data.splits`); else all of `spec` (a COCO
         folder's train2017 when it has several splits).
 

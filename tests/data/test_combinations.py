@@ -4,6 +4,7 @@ import pytest
 
 from negscope.data import world_dataset
 from negscope.data.combinations import (
+    MIN_KINDS,
     held_out_categories,
     holds_held_out,
     names_held_out,
@@ -11,7 +12,7 @@ from negscope.data.combinations import (
     seen_share,
     seen_world_dataset,
 )
-from negscope.data.world import CATEGORIES, TRAIN_SEED
+from negscope.data.world import CATEGORIES, TRAIN_SEED, scene_text
 
 
 def _words_kept(categories, held):
@@ -42,14 +43,27 @@ def test_held_out_categories_refuse_a_bad_share():
         held_out_categories(share=1.5)
 
 
-def test_seen_world_dataset_skips_scenes_with_a_held_out_category():
+def test_seen_world_dataset_skips_scenes_with_a_held_out_category_or_a_lone_kind():
     held = held_out_categories()
-    everything = world_dataset(30, seed=TRAIN_SEED)
+    everything = world_dataset(40, seed=TRAIN_SEED)
     pool = seen_world_dataset(12)
     assert len(pool) == 12 and not any(holds_held_out(r, held) for r in pool)
-    kept = [r.image_id for r in everything if not holds_held_out(r, held)][:12]
+    assert all(len(set(r.present)) >= MIN_KINDS for r in pool)
+    kept = [r.image_id for r in everything if not holds_held_out(r, held) and len(set(r.present)) > 1][:12]
     assert [r.image_id for r in pool] == kept  # the first scenes of the training seed that qualify, in order
-    assert any(holds_held_out(r, held) for r in everything)
+    assert any(holds_held_out(r, held) for r in everything) and any(len(set(r.present)) == 1 for r in everything)
+
+
+def test_few_test_captions_occur_in_the_pool_and_lone_kinds_would_raise_that():
+    test = [c for i in range(300) for c in scene_text(i, 1)[1]]
+    pool = seen_world_dataset(1500)
+    assert seen_share(test, [c for r in pool for c in r.captions]) <= 0.02
+    held, lone = held_out_categories(), []
+    for i in range(pool[-1].image_id + 1):  # the scenes the pool skipped for their lone kind, put back
+        objects, captions = scene_text(i, TRAIN_SEED)
+        if len({o.name for o in objects}) == 1 and not set(held) & {o.name for o in objects}:
+            lone += captions
+    assert seen_share(test, [c for r in pool for c in r.captions] + lone) > 0.05
 
 
 def test_names_held_out_reads_the_text():

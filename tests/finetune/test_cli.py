@@ -12,7 +12,7 @@ def test_finetune_cli_auto_blocks_and_resume(tmp_path, capsys, write_selection):
     assert main(args) == 0
     train = json.loads((tmp_path / "ft" / "train.json").read_text())
     assert train["blocks"] == [1, 3] and train["blocks_spec"] == "auto" and train["config"]["margin"] == 0.5 and len(train["history"]) == 2
-    assert train["model"] == "tiny" and train["data"].startswith("world[16 scenes, no held-out combination]@0")
+    assert train["model"] == "tiny" and train["data"].startswith("world[16 scenes, no held-out combination, two kinds or more]@0")
     load_bundle(str(tmp_path / "ft"))
     assert [v["step"] for v in train["validation"]] == [0, 2]  # 16 images: 3 held out to choose the checkpoint
     assert {p.name for p in (tmp_path / "ft").glob("*.png")} == {"training_curve.png", "validation_curve.png"}
