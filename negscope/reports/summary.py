@@ -183,7 +183,8 @@ def caveats(result: dict[str, Any]) -> list[str]:
     if evaluate is not None and evaluate.seen_share:
         notes.append(f"{pct(evaluate.seen_share['captions'])} of the evaluated captions and "
                      f"{pct(evaluate.seen_share['negations'])} of their negated texts occur word for word in the "
-                     f"fine-tuning data; held out of it: {', '.join(evaluate.held_out)}.")
+                     f"fine-tuning data, which holds out scenes of a lone kind of object and every scene with one of "
+                     f"these categories: {', '.join(evaluate.held_out)}.")
     return notes
 
 

@@ -85,4 +85,5 @@ def test_held_out_combinations_and_the_seen_share_are_shown(run_dir):  # noqa: F
     assert "| held-out combinations | – | 0.410 | 0.580 |" in summary
     assert "| seen combinations | – | 0.430 | 0.970 |" in summary
     assert ("3.1% of the evaluated captions and 0.4% of their negated texts occur word for word in the fine-tuning "
-            "data; held out of it: red circle, blue triangle.") in summary
+            "data, which holds out scenes of a lone kind of object and every scene with one of these categories: red "
+            "circle, blue triangle.") in summary
