@@ -33,9 +33,10 @@ def model_card(card: dict) -> str:
     return f"""# negscope world CLIP
 
 A CLIP (Hugging Face CLIP layout) trained from scratch by negscope on its procedural shapes world. Its
-captions are positive, except {c['negated_share']:.0%} that, as in web captions, truly say that an object is
-not there, in the wordings of every negation form; so it has seen the negation words without being taught
-what they mean, and like web-trained CLIP it is blind to negation. The captions vary their phrasing ("a
+captions are positive, except {c['negated_share']:.0%} that, as in web captions, truly say that something is
+not there, in the wordings of every negation form; what they negate is an object the world never shows nor
+names (a COCO category: "..., with no bicycle"). So it has read the negation words without being taught what
+negating one of its own objects means, and like web-trained CLIP it is blind to negation. The captions vary their phrasing ("a
 photo of ...", "there is ...", "... next to ...", "... that is small"), counts, sizes and positions, and the
 word before each object ({words}), as web captions do, so the model does not read meaning into that slot,
 where a presence negation puts its "no".

@@ -1,6 +1,7 @@
 """World pretraining as a library call: a two-step run on the tiny model, the held-out measures, and the caption
 stream with its rare true negations."""
 
+import dataclasses
 import re
 from collections import Counter
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from negscope.data.forms import FORMS
+from negscope.data.phrases import mentioned
 from negscope.data.world import CATEGORIES, TRAIN_SEED, scene_text
 from negscope.finetune.config import WorldTrainConfig
 from negscope.finetune.pretrain import (
@@ -17,6 +19,7 @@ from negscope.finetune.pretrain import (
     pretrain_world,
     step_draws,
     training_caption,
+    unseen_objects,
     world_metrics,
 )
 from negscope.models import new_bundle
@@ -32,8 +35,17 @@ def test_two_step_pretrain_moves_the_weights_and_reports_its_loss():
     assert np.isfinite(record["final_loss"]) and record["train_minutes"] >= 0 and record["threads"] >= 1
     assert bundle.model.logit_scale.item() <= np.log(100.0)
     metrics = world_metrics(bundle, cfg.eval_scenes)
-    assert set(metrics) == {"i2t_r1", "i2t_r5", "t2i_r1", "swap_accuracy", "presence_accuracy", "absence_accuracy"}
-    assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    assert set(metrics) == {"i2t_r1", "i2t_r5", "t2i_r1", "swap_accuracy", "presence_accuracy", "absence_accuracy",
+                            "flip_rate", "held_out_combinations", "seen_combinations"}
+    assert all(0.0 <= v <= 1.0 for v in metrics.values()), metrics
+
+
+def test_pretraining_twice_with_one_seed_gives_the_same_weights():
+    cfg = WorldTrainConfig(size="tiny", steps=3, batch_size=8, warmup=1, pool=16, negated_share=0.3)
+    first, second = (pretrain_world(cfg, progress=False)[0].model.state_dict() for _ in range(2))
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    other = pretrain_world(dataclasses.replace(cfg, seed=1), progress=False)[0].model.state_dict()
+    assert not all(torch.equal(first[k], other[k]) for k in first)
 
 
 def test_batch_larger_than_the_pool_is_refused():
@@ -61,13 +73,19 @@ def test_a_small_share_of_captions_are_true_negations_in_every_form():
         captions, present, text = _caption(draw)
         name = list(FORMS)[draw.form]
         forms[name] += 1
-        absent = [c for c in CATEGORIES if c not in present]
+        absent = unseen_objects()
         negated_object = absent[int(draw.absent * len(absent))]
-        assert negated_object not in present and negated_object in text
+        assert mentioned(text, [negated_object]) and set(mentioned(text, CATEGORIES)) <= set(present)  # no world object negated
         source = captions[int(draw.caption * len(captions))]
         assert text == FORMS[name].absence(source, negated_object, present)[0]
         assert set(re.findall(r"[a-z]+", text.lower())) >= set(form_words()[name]), text
     assert set(forms) == set(FORMS)
+
+
+def test_pretraining_negates_only_objects_the_world_never_shows_nor_names():
+    words = {w for c in CATEGORIES for w in c.split()}
+    assert len(unseen_objects()) > 60 and "orange" not in unseen_objects()  # a COCO fruit and a world colour
+    assert all(not words & set(c.split()) for c in unseen_objects())
 
 
 def test_the_draws_are_a_function_of_seed_and_step_alone():
