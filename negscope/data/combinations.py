@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 
-from .phrases import mentioned, singular
+from .phrases import mentions, singular
 from .records import Dataset, ImageRecord
 from .world import CATEGORIES, TRAIN_SEED, scene
 
@@ -68,9 +68,23 @@ def holds_held_out(record: ImageRecord, held: Iterable[str]) -> bool:
     return not set(record.present).isdisjoint(held)
 
 
-def names_held_out(text: str, held: Sequence[str]) -> bool:
-    """Whether `text` mentions a category of `held` (by name, plural or synonym; see `phrases.mentions`)."""
-    return bool(mentioned(text, list(held)))
+def names_held_out(text: str, held: Sequence[str], categories: Sequence[str] = CATEGORIES) -> bool:
+    """Whether `text` mentions a category of `held` (by name, plural or synonym; see `phrases.mentions`) other than
+    as part of a longer category name of `categories` ("red square" in "no red square frames").
+
+    Args:
+        text: the text.
+        held: the held-out categories.
+        categories: every category name.
+
+    Returns:
+        Whether it names one.
+    """
+    for name in held:
+        longer = [m for c in categories if name in c and c != name for m in mentions(text, c)]
+        if any(not any(o.start <= m.start and m.end <= o.end for o in longer) for m in mentions(text, name)):
+            return True
+    return False
 
 
 def seen_world_dataset(n: int, seed: int = TRAIN_SEED) -> Dataset:

@@ -72,6 +72,8 @@ def test_names_held_out_reads_the_text():
     assert not names_held_out(f"a photo of {seen_categories()[0]}", held)
     assert "red square" in held and "red square frame" not in held
     assert not names_held_out("a red square frame next to a blue star", held)  # a longer name sharing its words
+    assert not names_held_out("a green square frame and no red square frames", held)
+    assert names_held_out("a red square frame and no red square", held)
 
 
 def test_seen_share_counts_word_for_word_matches():
