@@ -8,7 +8,7 @@ determiner slot ("two dogs" -> "no dogs"), or stands before the modifiers when t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -233,6 +233,7 @@ class ImageNegations:
     presence_all: list[tuple[str, str]]
     absence_all: list[tuple[str, str]]
     unmentioned: int = 0  # (caption, present object) pairs left out of presence_all: the caption does not name it
+    both_negated: list[tuple[str, str]] = field(default_factory=list)  # the shortcut control: see `build_negations`
 
 
 def given_pairs(record: ImageRecord) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -246,9 +247,12 @@ def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
     """Per image: one drawn presence, absence and swap pair per caption, every presence and absence pair, and an MCQ.
 
     A presence pair negates an object the caption mentions, drawn among those; a caption that mentions none gives no
-    presence pair. An image whose data file brings negations or a question (`ImageRecord.given`, `.mcq`) gets those
+    presence pair. A both-negated pair (the shortcut control) sets the absence pair's true text against the same
+    caption negating a present object in the same words ("c, with no X_absent" against "c, with no X_present"): a
+    model that only marks down texts that hold a negator scores it at chance. Its present objects are drawn from
+    their own generator, so the other draws stay those of a build without it. An image whose data file brings negations or a question (`ImageRecord.given`, `.mcq`) gets those
     instead of the rules'."""
-    rng = np.random.default_rng(seed)
+    rng, control = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     cooccur = dataset.cooccurrence()
     out = []
     for rec in dataset:
@@ -259,10 +263,12 @@ def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
         present = rec.present
         absent = absent_candidates(rec, cooccur, dataset.categories)
         named = [mentioned(cap, present) for cap in rec.captions]
-        presence, absence, swap = [], [], []
+        presence, absence, swap, both = [], [], [], []
         for cap, names in zip(rec.captions, named):
             if absent:
                 absence.append(absence_pair(cap, str(rng.choice(absent))))
+                if present:
+                    both.append((absence[-1][0], absence_pair(cap, str(control.choice(present)))[0]))
             if present and absent:
                 if names:
                     presence.append((_body(cap), presence_negation(cap, str(rng.choice(names)))))
@@ -272,5 +278,5 @@ def build_negations(dataset: Dataset, seed: int = 0) -> list[ImageNegations]:
         spread = spread_absent(absent, len(rec.captions))
         absence_all = [absence_pair(cap, a) for cap, names in zip(rec.captions, spread) for a in names]
         unmentioned = len(rec.captions) * len(present) - len(presence_all)
-        out.append(ImageNegations(rec, presence, absence, swap, mcq, presence_all, absence_all, unmentioned))
+        out.append(ImageNegations(rec, presence, absence, swap, mcq, presence_all, absence_all, unmentioned, both))
     return out

@@ -51,16 +51,18 @@ def image_interval(hits: np.ndarray | torch.Tensor, images: np.ndarray | list[in
 
 
 def negation_breakdown(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations], seed: int = 0) -> dict[str, Any]:
-    """`EvaluationRow`'s pair metrics from one encoding pass: presence, absence and swap accuracy (one draw) with their
-    intervals over images, presence and absence by number of object categories, and over every pair; under "rows",
-    each accuracy's `RowValues` (a win per pair)."""
-    kinds = ("presence", "absence", "swap", "presence_all", "absence_all")
+    """`EvaluationRow`'s pair metrics from one encoding pass: presence, absence, swap and both-negated accuracy (one
+    draw) with their intervals over images, presence and absence by number of object categories, and over every pair;
+    under "rows", each accuracy's `RowValues` (a win per pair)."""
+    kinds = ("presence", "absence", "swap", "both_negated", "presence_all", "absence_all")
+    single = kinds[:4]
     triples = {k: [(i, t, f) for i, n in enumerate(negs) for t, f in getattr(n, k)] for k in kinds}
     wins = dict(zip(kinds, pair_wins(bundle, image_feats, *triples.values())))
-    rows = {f"{k}_accuracy" if k in kinds[:3] else f"{k}_pairs": RowValues(wins[k].numpy(), [i for i, _, _ in triples[k]])
+    rows = {f"{k}_accuracy" if k in single else f"{k}_pairs": RowValues(wins[k].numpy(), [i for i, _, _ in triples[k]])
             for k in kinds}
-    out: dict[str, Any] = {"swap_accuracy": _share(wins["swap"]), "rows": rows, "intervals": {
-        f"{k}_accuracy": image_interval(wins[k], [i for i, _, _ in triples[k]], seed) for k in ("presence", "absence", "swap")}}
+    out: dict[str, Any] = {"swap_accuracy": _share(wins["swap"]), "both_negated_accuracy": _share(wins["both_negated"]),
+                           "rows": rows, "intervals": {f"{k}_accuracy": image_interval(wins[k], [i for i, _, _ in triples[k]], seed)
+                                                      for k in single}}
     for kind in ("presence", "absence"):
         keys = [str(len(negs[i].record.present)) for i, _, _ in triples[kind]]
         out[f"{kind}_accuracy"] = _share(wins[kind])

@@ -99,7 +99,8 @@ def scored(
     intervals = breakdown.pop("intervals") | {"mcq_accuracy": mcq.interval,
                                                "flip_rate": image_interval(study.s_neg >= study.s_pos, study.pair_image, seed)}
     intervals |= {k: v.interval(seed=seed) for k, v in combined.items()}
-    halves = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "flip_rate", "trained_forms", "held_out_forms",
+    halves = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "both_negated_accuracy", "flip_rate",
+              "trained_forms", "held_out_forms",
               *combined)
     row = EvaluationRow(
         **asdict(study.summary()) | {"truncated_captions": bundle.truncated - truncated},

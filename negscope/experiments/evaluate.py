@@ -18,7 +18,7 @@ from .common import common_dataset, feature_cache
 from .config import Common, EvaluateConfig
 
 TABLE_COLUMNS = (
-    "presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy",
+    "presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy", "both_negated_accuracy",
     "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "pos_mean", "neg_mean", "flip_rate",
 )
 

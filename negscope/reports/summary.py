@@ -30,6 +30,9 @@ METRICS = {  # key: (name, what it measures)
     "swap_accuracy": ("swap accuracy", (
         "share of pairs where the caption scores above the same caption naming an object the image lacks instead: "
         "whether the model tells objects apart at all")),
+    "both_negated_accuracy": ("both negated (shortcut control)", (
+        "share of pairs where \"c, with no X\" for an X the image lacks scores above \"c, with no Y\" for a Y it holds: "
+        "both texts carry the negator, so a model that only marks down negated texts scores 0.5")),
     "flip_rate": ("\"This is not\" flip rate", (
         "share of captions c where \"This is not c\" scores at least as high as c (lower is better)")),
     "i2t_r1": ("i2t R@1", (
@@ -119,8 +122,8 @@ def form_means(row: EvaluationRow, forms: list[str], trained: bool) -> float | N
 
 def values(row: EvaluationRow, forms: list[str]) -> dict[str, float | None]:
     """Every summary metric of one evaluation row that it measured."""
-    out = {k: row.metric(k) for k in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy", "flip_rate",
-                                      "held_out_combinations", "seen_combinations")}
+    out = {k: row.metric(k) for k in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy",
+                                      "both_negated_accuracy", "flip_rate", "held_out_combinations", "seen_combinations")}
     out |= {f"mcq_{t}": v for t, v in row.mcq_by_type.items()}
     out |= {"trained_forms": form_means(row, forms, True), "held_out_forms": form_means(row, forms, False)}
     out |= {k: row.retrieval[k] for k in RETRIEVAL_COLUMNS if k in row.retrieval}

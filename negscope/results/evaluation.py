@@ -36,7 +36,8 @@ class EvaluationRow(SeedRow):
     combinations (`data.combinations`), `held_out_combinations` is the mean of presence and absence accuracy over
     the one-draw pairs that name a category fine-tuning never saw and `seen_combinations` that over the others, each
     kind's share in `combination_accuracy` ({"held_out" | "seen": {"presence" | "absence": share}}); NaN and empty
-    elsewhere.
+    elsewhere. `both_negated_accuracy` is the shortcut control: a true text negating an absent object against the same
+    caption negating a present one in the same words, at chance (0.5) for a model that only marks down negators.
     """
 
     images: int = 0
@@ -49,6 +50,7 @@ class EvaluationRow(SeedRow):
     presence_all_pairs: float = float("nan")
     absence_all_pairs: float = float("nan")
     swap_accuracy: float = float("nan")
+    both_negated_accuracy: float = float("nan")
     mcq_accuracy: float = float("nan")
     mcq_by_type: dict[str, float] = field(default_factory=dict)
     retrieval: dict[str, float] = field(default_factory=dict)
@@ -83,7 +85,7 @@ class EvaluationResult(Result):
 
     kind = "evaluate"
     filename = "evaluation.json"
-    schema = 3
+    schema = 4
 
     data: str
     seed: int

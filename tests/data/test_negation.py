@@ -274,3 +274,16 @@ def test_world_outputs_match_the_builders_the_shipped_model_was_trained_on(seed)
                 a, b = rec.present[:2]
                 assert swap_mentions(cap, a, b) == _old_swap_mentions(cap, a, b)
     assert checked > 2000
+
+
+def test_both_negated_pairs_differ_only_in_which_object_is_negated():
+    ds = world_dataset(30)
+    for n in build_negations(ds, seed=3):
+        present = set(n.record.present)
+        assert len(n.both_negated) == len(n.absence) > 0
+        for (true, false), (absence_true, _) in zip(n.both_negated, n.absence):
+            assert true == absence_true
+            (body, absent), (other, held) = true.rsplit(", with no ", 1), false.rsplit(", with no ", 1)
+            assert body == other and absent not in present and held in present
+            # a scorer that counts negators gives both texts the same score: the control sits at chance for it
+            assert re.findall(r"\bno\b", true) == re.findall(r"\bno\b", false)

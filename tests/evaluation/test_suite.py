@@ -17,7 +17,8 @@ from negscope.finetune.data import training_source
 from negscope.results import EvaluationResult
 
 ACCURACIES = (
-    "presence_accuracy", "absence_accuracy", "swap_accuracy", "mcq_accuracy", "presence_all_pairs", "absence_all_pairs"
+    "presence_accuracy", "absence_accuracy", "swap_accuracy", "both_negated_accuracy", "mcq_accuracy",
+    "presence_all_pairs", "absence_all_pairs",
 )
 
 
@@ -38,10 +39,12 @@ def test_row_holds_every_metric_in_range(row, small_world):
 
 
 def test_every_accuracy_has_an_interval_and_every_metric_a_chance_level(row):
-    for key in ("presence_accuracy", "absence_accuracy", "swap_accuracy", "mcq_accuracy", "flip_rate", "i2t_r1", "t2i_r5"):
+    for key in ("presence_accuracy", "absence_accuracy", "swap_accuracy", "both_negated_accuracy", "mcq_accuracy",
+                "flip_rate", "i2t_r1", "t2i_r5"):
         low, high = row.interval(key)
         assert low <= row.metric(key) <= high
-    assert row.chance["presence_accuracy"] == 0.5 and row.chance["mcq_accuracy"] == 0.25
+    assert row.chance["presence_accuracy"] == row.chance["both_negated_accuracy"] == 0.5
+    assert row.chance["mcq_accuracy"] == 0.25
     assert row.chance["t2i_r1"] == 1 / row.images and 0 < row.chance["i2t_r1"] < row.chance["i2t_r5"] < 1
 
 
