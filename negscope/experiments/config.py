@@ -122,7 +122,10 @@ class SelectionConfig:
     """The rule that turns every kind of evidence into a freeze plan (its stability uses `evidence_resamples`)."""
 
     coverage: float = setting(0.5, "share of the combined negation evidence the trainable blocks must cover", low=0, high=1)
-    rule: str = setting("front", "front: smallest front blocks 0..m; top: fewest top-ranked blocks", choices=RULES)
+    rule: str = setting("front", "front: smallest front blocks 0..m; top: fewest top-ranked blocks; window: fewest "
+                        "blocks in a row, anywhere", choices=RULES)
+    size: int = setting(0, "blocks in the plan: 0 lets coverage decide; k takes exactly k (front: blocks 0..k-1; top: "
+                        "the k best; window: the best k in a row)", low=0)
 
 
 @dataclass(frozen=True)

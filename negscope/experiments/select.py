@@ -23,7 +23,7 @@ def run_selection(cfg: SelectionConfig, out: str | Path, sources: str | Path | M
     paths = {k: cls.path(folders[k]) for k, cls in EVIDENCE_RESULTS.items() if k in folders}
     found = {k: EVIDENCE_RESULTS[k].load(p) for k, p in paths.items() if p.is_file()}
     evidence = gather_evidence(**found, sources={k: str(paths[k]) for k in found})
-    selection = rank_blocks(evidence, cfg.coverage, cfg.rule)
+    selection = rank_blocks(evidence, cfg.coverage, cfg.rule, cfg.size)
     selection.save(out)
     selection_plot(selection, out / "selection.png",
                    f"block selection: text blocks {selection.blocks} shaded ({cfg.rule}, coverage {cfg.coverage:g})")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .base import Result
 
-RULES = ("front", "top")  # front: the smallest front blocks 0..m; top: the fewest top-ranked blocks
+RULES = ("front", "top", "window")  # front blocks 0..m; the top-ranked blocks; blocks in a row anywhere
 SHORTHANDS = ("front", "middle", "back", "all")  # --blocks thirds of the text blocks, or all of them
 
 
@@ -97,3 +97,4 @@ class SelectionResult(Result):
     coverage: float
     seed: int
     certain: bool = True
+    size: int = 0

@@ -21,7 +21,10 @@ selection is not evidence of learned negation, and no stability is computed.
 
 Rules for the freeze plan (the blocks left trainable), with coverage c:
 - ``front``: the smallest front block 0..m whose combined score sums to at least c;
-- ``top``: the fewest top-ranked blocks whose scores sum to at least c (may be non-contiguous).
+- ``top``: the fewest top-ranked blocks whose scores sum to at least c (may be non-contiguous);
+- ``window``: the fewest blocks in a row, anywhere, whose scores sum to at least c (of the windows that short, the
+  one with the highest sum; ties: the earlier).
+With a size k > 0 each rule takes exactly k blocks instead: blocks 0..k-1, the k top-ranked, the best k in a row.
 The ranking sorts blocks by the combined score (ties: the earlier block first).
 
 Stability resamples every kind together: draw b combines each kind's b-th draw (its images and, on the same images,
@@ -123,14 +126,20 @@ def combine(profiles: dict[str, np.ndarray | None], weights: dict[str, float], n
     return sum(weights[k] * p for k, p in present.items()) / total
 
 
-def choose(combined: np.ndarray, coverage: float, rule: str) -> list[int]:
-    """The freeze plan (trainable blocks) that `rule` picks from the combined scores."""
-    if rule == "front":
-        m = int(np.searchsorted(np.cumsum(combined), coverage - 1e-9))
-        return list(range(min(m, len(combined) - 1) + 1))
-    order = ranking(combined)
-    m = int(np.searchsorted(np.cumsum(combined[order]), coverage - 1e-9))
-    return sorted(int(k) for k in order[: min(m, len(order) - 1) + 1])
+def choose(combined: np.ndarray, coverage: float, rule: str, size: int = 0) -> list[int]:
+    """The freeze plan (trainable blocks) that `rule` picks from the combined scores: enough blocks to cover
+    `coverage` of them, or exactly `size` blocks when `size` > 0."""
+    n = len(combined)
+    if rule == "window":
+        for width in [size] if size else range(1, n + 1):
+            sums = np.convolve(combined, np.ones(width), "valid")
+            start = int(np.argmax(sums))
+            if size or sums[start] >= coverage - 1e-9:
+                return list(range(start, start + width))
+        return list(range(n))
+    order = np.arange(n) if rule == "front" else ranking(combined)
+    m = size or int(np.searchsorted(np.cumsum(combined[order]), coverage - 1e-9)) + 1
+    return sorted(int(k) for k in order[: min(m, n)])
 
 
 def ranking(combined: np.ndarray) -> np.ndarray:
@@ -138,7 +147,7 @@ def ranking(combined: np.ndarray) -> np.ndarray:
     return np.argsort(-combined, kind="stable")
 
 
-def stability(ev: Evidence, record: dict[str, KindWeight], coverage: float, rule: str) -> Stability:
+def stability(ev: Evidence, record: dict[str, KindWeight], coverage: float, rule: str, size: int = 0) -> Stability:
     """Inclusion of each block in the plan over the draws, every kind that entered resampled together."""
     entered = [k for k, r in record.items() if r.entered]
     draws = {k: np.asarray(ev.kinds[k].draws, dtype=float).reshape(-1, ev.n_blocks) for k in entered}
@@ -148,17 +157,29 @@ def stability(ev: Evidence, record: dict[str, KindWeight], coverage: float, rule
     for b in range(resamples):
         combined = combine({k: unit(d[b], np.asarray(record[k].counted)) for k, d in draws.items()}, weights, ev.n_blocks)
         if combined.sum() > 0:
-            counts[choose(combined, coverage, rule)] += 1
+            counts[choose(combined, coverage, rule, size)] += 1
     seed = ev.kinds[entered[0]].resample_seed
     return Stability(resamples, seed, (counts / resamples).tolist() if resamples else [])
 
 
-def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front") -> SelectionResult:
-    """The selection: ranked blocks, the freeze plan, each kind's weight in it and the plan's stability over draws."""
+def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", size: int = 0) -> SelectionResult:
+    """The selection: ranked blocks, the freeze plan, each kind's weight in it and the plan's stability over draws.
+
+    Args:
+        ev: every kind's block evidence.
+        coverage: the share of the combined score the plan must cover (when `size` is 0).
+        rule: "front", "top" or "window" (see the module notes).
+        size: the plan's number of blocks; 0 lets `coverage` decide.
+
+    Returns:
+        The selection, its rule and size recorded.
+    """
     if rule not in RULES:
         raise ValueError(f"rule {rule!r} is unknown; choose one of {RULES}")
     if not 0 < coverage <= 1:
         raise ValueError(f"coverage {coverage} must be in (0, 1]; e.g. 0.5 for half of the negation effect")
+    if not 0 <= size <= ev.n_blocks:
+        raise ValueError(f"size {size} must be between 0 (coverage decides) and the model's {ev.n_blocks} text blocks")
     record = weigh(ev)
     certain = any(r.entered for r in record.values())
     if certain:
@@ -172,9 +193,11 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front") -> Sel
     if not scores:
         raise ValueError("no evidence shows any block adding to the negation effect; rerun the analysis on more images")
     combined = combine(scores, weights, ev.n_blocks)
-    blocks = choose(combined, coverage, rule)
-    plan = (f"smallest front block 0..m of text blocks whose combined score reaches {coverage:g}" if rule == "front"
-            else f"fewest top-ranked text blocks whose combined score reaches {coverage:g}")
+    blocks = choose(combined, coverage, rule, size)
+    what = {"front": ("smallest front block 0..m of text blocks", f"front blocks 0..{size - 1}"),
+            "top": ("fewest top-ranked text blocks", f"the {size} top-ranked text blocks"),
+            "window": ("fewest text blocks in a row", f"the {size} text blocks in a row")}[rule]
+    plan = f"{what[0]} whose combined score reaches {coverage:g}" if not size else f"{what[1]} with the highest combined score"
     basis = ("; combined score = mean over the kinds of evidence that entered (equal weights) of each kind's per-block "
              "gain over the untrained copies, counted only at blocks whose 95% interval over images lies above 0, "
              "scaled to sum 1" if certain else
@@ -192,13 +215,14 @@ def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front") -> Sel
             scores={k: s.tolist() for k, s in scores.items()},
             combined=combined.tolist(),
             coverage_of_plan=float(combined[blocks].sum()),
-            stability=stable or stability(ev, record, coverage, rule),
+            stability=stable or stability(ev, record, coverage, rule, size),
             excluded=dict(ev.excluded),
             within_noise=[k for k, r in record.items() if not r.entered],
             by_kind=record,
         ),
-        rule=f"{rule} (coverage {coverage:g}): {plan}{basis}",
+        rule=f"{rule} ({f'size {size}' if size else f'coverage {coverage:g}'}): {plan}{basis}",
         coverage=coverage,
+        size=size,
         seed=ev.kinds[next(iter(ev.kinds))].resample_seed,
         certain=certain,
     )

@@ -69,12 +69,26 @@ def test_the_selection_is_deterministic_and_round_trips():
     assert np.isclose(sum(a.evidence.combined), 1) and a.evidence.coverage_of_plan >= 0.5
 
 
-def test_rules_front_and_top():
+def test_rules_front_top_and_window():
     scores = np.array([0.05, 0.1, 0.5, 0.05, 0.3])
     assert choose(scores, 0.5, "front") == [0, 1, 2]
     assert choose(scores, 0.5, "top") == [2]
     assert choose(scores, 0.8, "top") == [2, 4]
     assert choose(scores, 1.0, "front") == [0, 1, 2, 3, 4]
+    assert choose(scores, 0.5, "window") == [2]
+    assert choose(scores, 0.8, "window") == [2, 3, 4]  # 0.85 in a row; [1, 2, 3] holds only 0.65
+    assert choose(scores, 0.5, "front", size=2) == [0, 1]
+    assert choose(scores, 0.5, "top", size=2) == [2, 4]
+    assert choose(scores, 0.5, "window", size=2) == [1, 2]  # 0.6 against [2, 3] at 0.55
+
+
+def test_a_size_is_recorded_and_checked():
+    ev = Evidence({"patching": _kind(_noisy([0.05, 0.1, 0.5, 0.3], 0.01))})
+    sel = rank_blocks(ev, rule="window", size=2)
+    assert sel.blocks == [2, 3] and sel.size == 2 and sel.rule.startswith("window (size 2): the 2 text blocks in a row")
+    assert len(sel.evidence.stability.inclusion) == 4 and sum(sel.evidence.stability.inclusion) == pytest.approx(2)
+    with pytest.raises(ValueError, match="size 5 must be between 0"):
+        rank_blocks(ev, size=5)
     with pytest.raises(ValueError, match="rule 'back' is unknown"):
         rank_blocks(Evidence({"patching": _kind(_noisy([0.1, 0.5], 0.01))}), rule="back")
 
