@@ -89,6 +89,9 @@ def run_layer_study(
             continue
         spec, plan = ("auto", selection) if name == "selected" else (name, None)
         blocks = [b.index for b in plan_blocks(study.bundle, spec, plan)]
+        if twin := next((r for r in rows if r.blocks == blocks), None):
+            twin.same_as.append(name)
+            continue
         runs = [_seed_run(seed, study.run(out / name / f"seed_{seed}", train, blocks, seed,
                                           f"layer study: fine-tuning {name} blocks {blocks}"), base)
                 for seed in seeds]
@@ -99,7 +102,7 @@ def run_layer_study(
         rho, p = spearmanr([r.analysis_coverage for r in rows], [r.negation_gain for r in rows])
         corr = RankCorrelation(float(rho), float(p), len(rows),
                                "share of the analysis score covered by a set's blocks, and its mean presence/absence gain")
-    by_set = {r.set: r for r in rows}
+    by_set = {name: r for r in rows for name in (r.set, *r.same_as)}
     result = StudyResult(model=common.model, train_data=study.train_data, eval_data=study.dataset.describe(), images=len(study.dataset),
                          train_config=dataclasses.asdict(train), seeds=seeds,
                          baseline={m: base.metric(m) for m in METRICS}, rows=rows, rank_correlation=corr,
@@ -120,7 +123,7 @@ def _write_csv(result: StudyResult, path: Path) -> None:
         for r in result.rows:
             blocks = " ".join(map(str, r.blocks))
             for seed, run in [*((s.seed, s) for s in r.runs), ("mean", r)]:
-                w.writerow([r.set, seed, blocks, *(f"{run.values[m]:.4f}" for m in METRICS),
+                w.writerow([" = ".join([r.set, *r.same_as]), seed, blocks, *(f"{run.values[m]:.4f}" for m in METRICS),
                             *(f"{run.gains[m]:+.4f}" for m in METRICS), f"{run.negation_gain:+.4f}", r.analysis_coverage])
 
 
@@ -136,7 +139,7 @@ def format_summary(result: StudyResult) -> str:
     for r in result.rows:
         cov = "" if r.analysis_coverage is None else f"{r.analysis_coverage:.2f}"
         cells = " | ".join(over_seeds(r.values[m], r.std[m], r.gains[m]) for m in METRICS)
-        lines.append(f"| {r.set} ({','.join(map(str, r.blocks))}) | {cells} | "
+        lines.append(f"| {r.label} | {cells} | "
                      f"{r.negation_gain:+.3f} ± {r.negation_gain_std:.3f} | {cov} |")
     c = result.rank_correlation
     if c:

@@ -108,7 +108,7 @@ def study_bars(result: StudyResult, path: str | Path) -> Figure:
         ax.bar(x + (k - 0.5) * 0.38, [r.values[metric] for r in rows], width=0.38, label=label, color=TAB10(k),
                yerr=[r.std[metric] for r in rows], capsize=3, error_kw={"lw": 1})
         ax.axhline(result.baseline[metric], color=TAB10(k), ls="--", lw=1, label=f"{label} before")
-    ax.set_xticks(x, [f"{r.set}\n{','.join(map(str, r.blocks))}" for r in rows], fontsize=8)
+    ax.set_xticks(x, [r.label.replace(" (", "\n(") for r in rows], fontsize=8)
     ax.set_ylabel("accuracy")
     metrics = ("presence_accuracy", "absence_accuracy")
     fit_ylim(ax, [0.0] + [r.values[m] + r.std[m] for r in rows for m in metrics] + [result.baseline[m] for m in metrics])

@@ -228,7 +228,7 @@ def layer_study(doc: Doc, out: StageOutput) -> None:
     doc.table(
         ["trained blocks", *(f"{m} (gain)" for m in metrics), "negation gain", "analysis coverage"],
         [["none (before)", *(b[m] for m in metrics), None, None]]
-        + [[f"{r.set} ({','.join(map(str, r.blocks))})",
+        + [[r.label,
             *(over_seeds(r.values[m], r.std[m], r.gains[m]) for m in metrics),
             f"{r.negation_gain:+.3f} ± {r.negation_gain_std:.3f}", r.analysis_coverage] for r in res.rows],
     )

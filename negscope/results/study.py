@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Result
@@ -23,6 +23,7 @@ class StudyRow:
     """One trained block set: per-seed runs, their mean metrics and gains, the spread over seeds, its analysis coverage.
 
     `std` is the spread over seeds of the metrics, and so of their gains too (the baseline is the same for every seed).
+    `same_as` names the later sets of the study whose blocks are these (trained once, reported once).
     """
 
     set: str
@@ -34,6 +35,12 @@ class StudyRow:
     negation_gain: float
     negation_gain_std: float
     runs: list[SeedRun]
+    same_as: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The set's name, with the names of the sets it equals, and its blocks: 'front = selected (0,1)'."""
+        return f"{' = '.join([self.set, *self.same_as])} ({','.join(map(str, self.blocks))})"
 
 
 @dataclass

@@ -46,8 +46,9 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
     assert StudyResult.load(out) == result
     assert result.seeds == [0, 1] and result.train_config["steps"] == 2 and result.images == 8
     sets = {r.set: r for r in result.rows}
-    assert list(sets) == ["front", "middle", "back", "all", "selected"]
-    assert sets["all"].blocks == [0, 1, 2, 3] and sets["selected"].blocks == [0, 1]
+    # the selected blocks are the front third's: trained once, reported once
+    assert list(sets) == ["front", "middle", "back", "all"] and sets["front"].same_as == ["selected"]
+    assert sets["all"].blocks == [0, 1, 2, 3] and sets["front"].blocks == [0, 1] and not (out / "selected").exists()
     assert abs(sets["front"].analysis_coverage - sum(combined[k] for k in sets["front"].blocks)) < 1e-9
 
     for r in result.rows:
@@ -83,15 +84,16 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
         assert fb.p_value is None and "same for every seed" in fb.note
 
     md = (out / "study.md").read_text()
-    assert "mean ± std over 2 seeds" in md and "| front (0,1) | " in md and " ± " in md
+    assert "mean ± std over 2 seeds" in md and "| front = selected (0,1) | " in md and " ± " in md
     assert md.index("Spearman") < md.index("Front vs back") and fb.note in md
     rows = list(csv.DictReader((out / "study.csv").open()))
-    assert [(r["set"], r["seed"]) for r in rows[:3]] == [("front", "0"), ("front", "1"), ("front", "mean")]
-    assert len(rows) == 5 * 3
+    assert [(r["set"], r["seed"]) for r in rows[:3]] == [("front = selected", "0"), ("front = selected", "1"),
+                                                         ("front = selected", "mean")]
+    assert len(rows) == 4 * 3
     assert (out / "study.png").is_file()
 
     before = _marker_times(out)
-    assert len(before) == 1 + 5 * 2
+    assert len(before) == 1 + 4 * 2
     calls = _count_fine_tunes(monkeypatch)
     again = run_layer_study(COMMON, TRAIN, cfg, out, selection=sel, progress=False)
     assert calls == [] and _marker_times(out) == before  # same inputs: every finished (set, seed) run is reused
