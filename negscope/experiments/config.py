@@ -159,6 +159,8 @@ class StudyConfig:
     steps: int = setting(120, "fine-tuning steps per block set and seed", low=1)
     limit: int = setting(500, "images used to evaluate each set", low=1)
     seeds: int = setting(3, "training seeds per block set (seed, seed+1, ...); the table shows mean ± std", low=1)
+    random_sets: int = setting(10, "random block sets of the selected set's size, each trained over the same seeds, "
+                               "that the selected set is ranked against", low=0)
 
 
 DEFAULT_ARMS = ("default", "lambda_anchor=0", "forms=no", "forms=not_true", "forms=without", "forms=this_is_not",

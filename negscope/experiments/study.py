@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from ..io import atomic_path, write_text
 from ..reports.document import over_seeds
 from ..reports.figures import study_bars
 from ..results import EvaluationRow, RankCorrelation, SelectionResult, StudyResult, StudyRow
-from ..results.study import FrontBack, SeedRun
+from ..results.study import AgainstChance, FrontBack, SeedRun
 from ..selection import plan_blocks
 from .common import mean_std, open_study
 from .config import Common, FinetuneConfig, StudyConfig
@@ -68,6 +69,53 @@ def front_back_test(front: StudyRow, back: StudyRow) -> FrontBack:
     return FrontBack(seeds, mean, std, len(seeds), t, p, note)
 
 
+def random_sets(n_blocks: int, selected: list[int], count: int, rng: np.random.Generator) -> list[list[int]]:
+    """`count` distinct random sets of `len(selected)` of `n_blocks` blocks, none equal to `selected` (all of them when
+    fewer exist), each sorted.
+
+    Args:
+        n_blocks: the model's text blocks.
+        selected: the selected blocks.
+        count: how many sets.
+        rng: the generator.
+
+    Returns:
+        The sets, in the order drawn.
+    """
+    size, chosen = len(selected), {tuple(sorted(selected))}
+    possible = math.comb(n_blocks, size) - 1
+    out: list[list[int]] = []
+    while len(out) < min(count, possible):
+        draw = tuple(sorted(int(k) for k in rng.choice(n_blocks, size, replace=False)))
+        if draw not in chosen:
+            chosen.add(draw)
+            out.append(list(draw))
+    return out
+
+
+def against_chance(by_set: dict[str, StudyRow], random_names: list[str]) -> AgainstChance | None:
+    """The selected set's negation gain against the random sets' (see `AgainstChance`); None without random sets."""
+    from scipy.stats import t as student
+
+    if not random_names:
+        return None
+    chosen, randoms = by_set["selected"], [by_set[n] for n in random_names]
+    gains = [r.negation_gain for r in randoms]
+    per_seed = {r.seed: r.negation_gain for r in chosen.runs}
+    seeds = [s for s in per_seed if all(any(x.seed == s for x in r.runs) for r in randoms)]
+    diff = np.array([per_seed[s] - np.mean([next(x.negation_gain for x in r.runs if x.seed == s) for r in randoms])
+                     for s in seeds])
+    interval = []
+    if len(diff) > 1:
+        half = student.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff))
+        interval = [float(diff.mean() - half), float(diff.mean() + half)]
+    return AgainstChance(
+        blocks=chosen.blocks, random_sets=[r.blocks for r in randoms], selected_gain=chosen.negation_gain,
+        random_gains=gains, rank=1 + sum(g >= chosen.negation_gain for g in gains),
+        p_value=(1 + sum(g >= chosen.negation_gain for g in gains)) / (1 + len(gains)),
+        difference=float(diff.mean()) if len(diff) else float("nan"), interval=interval, seeds=seeds)
+
+
 def run_layer_study(
     common: Common,
     finetune: FinetuneConfig,
@@ -83,12 +131,14 @@ def run_layer_study(
     study = open_study(common, finetune, cfg, out, progress)
     base, train, seeds = study.baseline, study.train, study.seeds
     sel = SelectionResult.load(selection) if selection else None
-    rows = []
-    for name in SETS:
-        if name == "selected" and sel is None:
-            continue
-        spec, plan = ("auto", selection) if name == "selected" else (name, None)
-        blocks = [b.index for b in plan_blocks(study.bundle, spec, plan)]
+    sets = {name: [b.index for b in plan_blocks(study.bundle, *(("auto", selection) if name == "selected" else (name, None)))]
+            for name in SETS if name != "selected" or sel is not None}
+    if sel is not None:
+        rng = np.random.default_rng([common.seed, len(sel.blocks)])
+        sets |= {f"random_{i + 1}": b for i, b in enumerate(random_sets(len(study.bundle.blocks), sel.blocks,
+                                                                          cfg.random_sets, rng))}
+    rows: list[StudyRow] = []
+    for name, blocks in sets.items():
         if twin := next((r for r in rows if r.blocks == blocks), None):
             twin.same_as.append(name)
             continue
@@ -106,7 +156,8 @@ def run_layer_study(
     result = StudyResult(model=common.model, train_data=study.train_data, eval_data=study.dataset.describe(), images=len(study.dataset),
                          train_config=dataclasses.asdict(train), seeds=seeds,
                          baseline={m: base.metric(m) for m in METRICS}, rows=rows, rank_correlation=corr,
-                         front_back=front_back_test(by_set["front"], by_set["back"]))
+                         front_back=front_back_test(by_set["front"], by_set["back"]),
+                         against_chance=against_chance(by_set, [n for n in sets if n.startswith("random_")]) if sel else None)
     result.save(out)
     write_text(out / "study.md", format_summary(result))
     _write_csv(result, out / "study.csv")
@@ -145,4 +196,6 @@ def format_summary(result: StudyResult) -> str:
     if c:
         lines.append(f"\nSpearman rank correlation ({c.between}): ρ = {c.spearman_rho:.2f} (p = {c.p_value:.2f}, n = {c.n}).")
     lines.append(f"\n{result.front_back.sentence()}")
+    if result.against_chance:
+        lines.append(f"\n{result.against_chance.sentence()}")
     return "\n".join(lines) + "\n"

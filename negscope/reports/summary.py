@@ -55,6 +55,9 @@ def summary(doc: Doc, stages: dict[str, StageOutput], config: dict | None) -> No
     blindness(doc, result.get("similarity"), result.get("evaluate"))
     evidence(doc, result)
     comparison(doc, result.get("evaluate"), result.get("finetune"))
+    study = result.get("study")
+    if study is not None and study.against_chance is not None:
+        doc.para(f"**Does the analysis choose better than chance?** {study.against_chance.sentence()}")
     notes = caveats(result)
     if notes:
         doc.para("Caveats, computed from the results:")

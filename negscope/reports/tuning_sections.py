@@ -241,6 +241,8 @@ def layer_study(doc: Doc, out: StageOutput) -> None:
         doc.para(f"Spearman rank correlation ({corr.between}): ρ = {corr.spearman_rho:.2f} (p = {corr.p_value:.2f}, "
                  f"n = {corr.n}).")
     doc.para(res.front_back.sentence())
+    if res.against_chance:
+        doc.para(res.against_chance.sentence())
     doc.figures(out.folder, "*.png", lambda p: "Layer study: gains per trained block set.")
 
 

@@ -74,12 +74,44 @@ class FrontBack:
 
 
 @dataclass
+class AgainstChance:
+    """The selected set against random block sets of its size, trained alike over the same seeds.
+
+    `rank` is the selected set's place by mean negation gain among itself and the random sets (1: best, ties
+    counted against it); `p_value` the permutation p, (1 + the random sets gaining at least as much) / (1 + their
+    number); `difference` the mean over seeds of the selected set's negation gain minus the random sets' mean at that
+    seed, with its 95% t interval over seeds (`interval`, empty with one seed).
+    """
+
+    blocks: list[int]
+    random_sets: list[list[int]]
+    selected_gain: float
+    random_gains: list[float]
+    rank: int
+    p_value: float
+    difference: float
+    interval: list[float]
+    seeds: list[int]
+
+    def sentence(self) -> str:
+        """The answer in one sentence."""
+        n = len(self.random_gains)
+        ci = f" [{self.interval[0]:+.3f}, {self.interval[1]:+.3f}]" if self.interval else ""
+        beats = self.p_value < 0.05 and bool(self.interval) and self.interval[0] > 0
+        verdict = "beat" if beats else "do not beat"
+        return (f"The analysis-selected blocks {', '.join(map(str, self.blocks))} {verdict} chance: among {n} random "
+                f"sets of {len(self.blocks)} blocks trained alike over seeds {', '.join(map(str, self.seeds))}, they rank "
+                f"{self.rank} of {n + 1} by negation gain (permutation p = {self.p_value:.3g}), "
+                f"{self.difference:+.3f}{ci} over the random sets' mean.")
+
+
+@dataclass
 class StudyResult(Result):
     """`study.json`: the block sets compared under one training budget, each trained once per seed."""
 
     kind = "study"
     filename = "study.json"
-    schema = 2
+    schema = 3
 
     model: str
     train_data: str
@@ -91,3 +123,4 @@ class StudyResult(Result):
     rows: list[StudyRow]
     rank_correlation: RankCorrelation | None
     front_back: FrontBack
+    against_chance: AgainstChance | None = None

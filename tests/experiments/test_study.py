@@ -2,11 +2,19 @@ import csv
 import dataclasses
 import statistics
 
+import numpy as np
 import pytest
 from scipy.stats import ttest_rel
 
 from negscope.experiments.config import Common, FinetuneConfig, StudyConfig
-from negscope.experiments.study import METRICS, front_back_test, run_layer_study, summarise
+from negscope.experiments.study import (
+    METRICS,
+    against_chance,
+    front_back_test,
+    random_sets,
+    run_layer_study,
+    summarise,
+)
 from negscope.finetune import run as finetune_run
 from negscope.io import read_json
 from negscope.results import EvaluationRow, StudyResult
@@ -41,9 +49,9 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
     combined = [0.6, 0.3, 0.1, 0.0]
     sel = write_selection(tmp_path, [0, 1], combined)
     out = tmp_path / "study"
-    cfg = StudyConfig(steps=2, limit=8, seeds=2)
+    cfg = StudyConfig(steps=2, limit=8, seeds=2, random_sets=0)
     result = run_layer_study(COMMON, TRAIN, cfg, out, selection=sel, progress=False)
-    assert StudyResult.load(out) == result
+    assert StudyResult.load(out) == result and result.against_chance is None
     assert result.seeds == [0, 1] and result.train_config["steps"] == 2 and result.images == 8
     sets = {r.set: r for r in result.rows}
     # the selected blocks are the front third's: trained once, reported once
@@ -171,3 +179,39 @@ def test_changed_settings_or_weights_redo_the_sets(tmp_path, tiny):
     run_layer_study(common, TRAIN, StudyConfig(steps=2, limit=8, seeds=1), out, progress=False)
     third = _marker_times(out)
     assert all(third[s] != second[s] for s in third)
+
+
+def test_random_sets_are_distinct_of_the_selected_size_and_never_the_selected_set():
+    sets = random_sets(12, [0, 1], 10, np.random.default_rng(0))
+    assert len(sets) == 10 and len({tuple(b) for b in sets}) == 10
+    assert all(len(b) == 2 and b == sorted(b) and b != [0, 1] for b in sets)
+    assert sets == random_sets(12, [0, 1], 10, np.random.default_rng(0))
+    assert sorted(map(tuple, random_sets(4, [1, 2], 10, np.random.default_rng(1)))) == [
+        (0, 1), (0, 2), (0, 3), (1, 3), (2, 3)]  # fewer exist than asked: all of them
+
+
+def _row(name, blocks, gains):
+    return summarise(name, blocks, None, [_run(s, g) for s, g in enumerate(gains)])
+
+
+def test_against_chance_ranks_the_selected_set_and_can_say_no():
+    randoms = {f"random_{i}": _row(f"random_{i}", [i, i + 1], [0.1 + 0.01 * i, 0.12, 0.11]) for i in range(20)}
+    best = against_chance({"selected": _row("selected", [0, 5], [0.4, 0.5, 0.45])} | randoms, list(randoms))
+    assert best.rank == 1 and best.p_value == pytest.approx(1 / 21) and best.interval[0] > 0
+    assert best.sentence().startswith("The analysis-selected blocks 0, 5 beat chance: among 20 random sets of 2 blocks")
+    middling = against_chance({"selected": _row("selected", [0, 5], [0.15, 0.1, 0.2])} | randoms, list(randoms))
+    assert middling.rank > 1 and middling.p_value > 0.05 and "do not beat chance" in middling.sentence()
+    assert against_chance({"selected": _row("selected", [0], [0.1])}, []) is None
+
+
+def test_layer_study_ranks_the_selected_set_among_random_sets(tmp_path, write_selection):
+    sel = write_selection(tmp_path, [0, 1], [0.6, 0.3, 0.1, 0.0])
+    cfg = StudyConfig(steps=2, limit=8, seeds=2, random_sets=2)
+    result = run_layer_study(COMMON, TRAIN, cfg, tmp_path / "study", selection=sel, progress=False)
+    chance = result.against_chance
+    names = [n for r in result.rows for n in (r.set, *r.same_as)]
+    assert {"random_1", "random_2"} <= set(names) and len(chance.random_gains) == 2 and chance.seeds == [0, 1]
+    assert all(len(b) == 2 and b != [0, 1] for b in chance.random_sets)
+    assert chance.p_value == (1 + sum(g >= chance.selected_gain for g in chance.random_gains)) / 3
+    assert StudyResult.load(tmp_path / "study") == result
+    assert chance.sentence() in (tmp_path / "study" / "study.md").read_text()
