@@ -1,5 +1,8 @@
 """`negscope study layers`: fine-tune front, middle, back, all and analysis-selected text blocks alike, and compare.
 
+Beside them: random block sets of the selected set's size (the selected set's test against chance) and the selected
+blocks trained with the plain CLIP loss on the same captions and steps (the same-budget baseline, `CLIP_ARM`).
+
 Each set is fine-tuned once per training seed (`seed`, `seed+1`, ...), each run in its own folder `<set>/seed_<s>/`,
 keyed by the content of its inputs (model and data fingerprints, the training settings, the blocks, the seed, the
 evaluation size and the code); a rerun reuses a finished run only while that key matches, and redoes it otherwise,
@@ -25,6 +28,7 @@ from .common import mean_std, open_study
 from .config import Common, FinetuneConfig, StudyConfig
 
 SETS = ("front", "middle", "back", "all", "selected")
+CLIP_ARM = "selected_clip_loss"  # the selected blocks trained with the plain CLIP loss: the same-budget baseline
 METRICS = ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "i2t_r1", "t2i_r1")
 ALPHA = 0.05
 
@@ -137,19 +141,23 @@ def run_layer_study(
         rng = np.random.default_rng([common.seed, len(sel.blocks)])
         sets |= {f"random_{i + 1}": b for i, b in enumerate(random_sets(len(study.bundle.blocks), sel.blocks,
                                                                           cfg.random_sets, rng))}
+    arms = [(name, blocks, "omni") for name, blocks in sets.items()]
+    if sel is not None:
+        arms.append((CLIP_ARM, sets["selected"], "clip"))
     rows: list[StudyRow] = []
-    for name, blocks in sets.items():
-        if twin := next((r for r in rows if r.blocks == blocks), None):
+    for name, blocks, objective in arms:
+        if twin := next((r for r in rows if r.blocks == blocks and r.objective == objective), None):
             twin.same_as.append(name)
             continue
-        runs = [_seed_run(seed, study.run(out / name / f"seed_{seed}", train, blocks, seed,
-                                          f"layer study: fine-tuning {name} blocks {blocks}"), base)
+        runs = [_seed_run(seed, study.run(out / name / f"seed_{seed}", dataclasses.replace(train, objective=objective),
+                                          blocks, seed, f"layer study: fine-tuning {name} blocks {blocks}"), base)
                 for seed in seeds]
         coverage = float(sum(sel.evidence.combined[k] for k in blocks)) if sel else None
-        rows.append(summarise(name, blocks, coverage, runs))
+        rows.append(dataclasses.replace(summarise(name, blocks, coverage, runs), objective=objective))
     corr = None
-    if sel and len(rows) >= 3:
-        rho, p = spearmanr([r.analysis_coverage for r in rows], [r.negation_gain for r in rows])
+    if sel and sum(r.objective == "omni" for r in rows) >= 3:
+        omni = [r for r in rows if r.objective == "omni"]
+        rho, p = spearmanr([r.analysis_coverage for r in omni], [r.negation_gain for r in omni])
         corr = RankCorrelation(float(rho), float(p), len(rows),
                                "share of the analysis score covered by a set's blocks, and its mean presence/absence gain")
     by_set = {name: r for r in rows for name in (r.set, *r.same_as)}

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from ..data.forms import FORMS, TRAIN_FORMS
 from ..settings import setting
 
+OBJECTIVES = ("omni", "clip")
+
 
 def _train_forms() -> list[str]:
     return list(TRAIN_FORMS)
@@ -47,6 +49,8 @@ class TrainConfig(LossWeights):
                                   "features (the image tower is frozen); off: encode each batch's images at every step")
     forms: list[str] = setting(None, "negation forms training draws from; the others stay held out for evaluation",
                                choices=FORMS, factory=_train_forms)
+    objective: str = setting("omni", "omni: the Omni-NegCLIP objectives; clip: the plain CLIP loss on the same captions, "
+                             "blocks and steps (the same-budget baseline)", choices=OBJECTIVES)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from .config import TrainConfig
 from .data import Source
 from .ddp import barrier, gather, init_distributed
 from .lora import add_lora, merge_lora
-from .losses import omni_negclip_loss
+from .losses import clip_loss, omni_negclip_loss
 from .schedule import warmup_cosine
 from .validation import Validator, choose
 
@@ -72,7 +72,7 @@ class Trainer:
         if cfg.steps <= 0 or cfg.batch_size < 2:
             raise ValueError("steps must be positive and the batch size at least 2 (contrastive losses need negatives)")
         self.blocks: list[Block] = sorted({bundle.block(b) for b in blocks})
-        self.reference = bundle.frozen_copy() if cfg.lambda_anchor > 0 else None
+        self.reference = bundle.frozen_copy() if cfg.lambda_anchor > 0 and cfg.objective == "omni" else None
         with seeded(seed):  # the adapters' starting weights are a function of the run's seed, as its batches are
             self.trainable = add_lora(bundle, self.blocks, cfg.lora_rank) if cfg.lora_rank else freeze_except(bundle, self.blocks)
         self.params = [p for p in bundle.model.parameters() if p.requires_grad]
@@ -148,10 +148,14 @@ class Trainer:
                     reference = gather(self.reference.text_embeds({k: v[:part] for k, v in tokens.items()}))
         by_rank = gather(feats).view(self.world, len(kinds), part, -1)
         per_kind = {k: by_rank[:, j].reshape(self.world * part, -1) for j, k in enumerate(kinds)}
-        loss, terms = omni_negclip_loss(
-            image, per_kind["caption"], self.bundle.logits, self.cfg, per_kind.get("negated"), per_kind.get("absence"),
-            reference,
-        )
+        if self.cfg.objective == "clip":
+            loss = clip_loss(image, per_kind["caption"], self.bundle.logits)
+            terms = {"loss": loss}
+        else:
+            loss, terms = omni_negclip_loss(
+                image, per_kind["caption"], self.bundle.logits, self.cfg, per_kind.get("negated"), per_kind.get("absence"),
+                reference,
+            )
         self._stop_unless_finite("loss", loss)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

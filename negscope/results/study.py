@@ -23,7 +23,8 @@ class StudyRow:
     """One trained block set: per-seed runs, their mean metrics and gains, the spread over seeds, its analysis coverage.
 
     `std` is the spread over seeds of the metrics, and so of their gains too (the baseline is the same for every seed).
-    `same_as` names the later sets of the study whose blocks are these (trained once, reported once).
+    `same_as` names the later sets of the study whose blocks are these (trained once, reported once); `objective` is
+    the training objective (`TrainConfig.objective`: "clip" for the plain-loss baseline).
     """
 
     set: str
@@ -36,6 +37,7 @@ class StudyRow:
     negation_gain_std: float
     runs: list[SeedRun]
     same_as: list[str] = field(default_factory=list)
+    objective: str = "omni"
 
     @property
     def label(self) -> str:

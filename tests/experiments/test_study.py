@@ -55,7 +55,9 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
     assert result.seeds == [0, 1] and result.train_config["steps"] == 2 and result.images == 8
     sets = {r.set: r for r in result.rows}
     # the selected blocks are the front third's: trained once, reported once
-    assert list(sets) == ["front", "middle", "back", "all"] and sets["front"].same_as == ["selected"]
+    assert list(sets) == ["front", "middle", "back", "all", "selected_clip_loss"] and sets["front"].same_as == ["selected"]
+    assert sets["selected_clip_loss"].objective == "clip" and sets["selected_clip_loss"].blocks == [0, 1]
+    assert read_json(out / "selected_clip_loss" / "seed_0" / "train.json")["config"]["objective"] == "clip"
     assert sets["all"].blocks == [0, 1, 2, 3] and sets["front"].blocks == [0, 1] and not (out / "selected").exists()
     assert abs(sets["front"].analysis_coverage - sum(combined[k] for k in sets["front"].blocks)) < 1e-9
 
@@ -97,11 +99,11 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
     rows = list(csv.DictReader((out / "study.csv").open()))
     assert [(r["set"], r["seed"]) for r in rows[:3]] == [("front = selected", "0"), ("front = selected", "1"),
                                                          ("front = selected", "mean")]
-    assert len(rows) == 4 * 3
+    assert len(rows) == 5 * 3
     assert (out / "study.png").is_file()
 
     before = _marker_times(out)
-    assert len(before) == 1 + 4 * 2
+    assert len(before) == 1 + 5 * 2
     calls = _count_fine_tunes(monkeypatch)
     again = run_layer_study(COMMON, TRAIN, cfg, out, selection=sel, progress=False)
     assert calls == [] and _marker_times(out) == before  # same inputs: every finished (set, seed) run is reused

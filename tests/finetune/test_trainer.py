@@ -41,6 +41,15 @@ def test_trains_only_the_plan_and_loads_back(source, tmp_path):
     assert train["blocks"] == [0, 2] and "text_projection.weight" in train["trainable"]
 
 
+def test_the_plain_clip_objective_trains_the_same_blocks_with_the_clip_loss_alone(source, tmp_path):
+    omni = _run(source, tmp_path / "omni", validation=0).model.state_dict()
+    plain = _run(source, tmp_path / "clip", validation=0, objective="clip").model.state_dict()
+    history = json.loads((tmp_path / "clip" / "train.json").read_text())["history"]
+    assert set(history[0]) >= {"loss", "lr"} and "l1" not in history[0] and "anchor" not in history[0]
+    assert any(not torch.equal(omni[n], plain[n]) for n in omni if n.startswith("text_model.encoder.layers.0."))
+    assert all(torch.equal(omni[n], plain[n]) for n in omni if n.startswith("text_model.encoder.layers.1."))
+
+
 def test_resume_after_interruption_matches_an_uninterrupted_run(source, tmp_path):
     whole = _run(source, tmp_path / "whole").model.state_dict()
 
