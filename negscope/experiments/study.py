@@ -1,7 +1,8 @@
 """`negscope study layers`: fine-tune front, middle, back, all and analysis-selected text blocks alike, and compare.
 
-Beside them: random block sets of the selected set's size (the selected set's test against chance) and the selected
-blocks trained with the plain CLIP loss on the same captions and steps (the same-budget baseline, `CLIP_ARM`).
+Beside them: random block sets of the selected set's size (the selected set's test against chance), the selected
+blocks trained with the plain CLIP loss on the same captions and steps (the same-budget baseline, `CLIP_ARM`), and
+every block with evidence trained at a learning rate scaled by it (`WEIGHTED_ARM`, NAST-style).
 
 Each set is fine-tuned once per training seed (`seed`, `seed+1`, ...), each run in its own folder `<set>/seed_<s>/`,
 keyed by the content of its inputs (model and data fingerprints, the training settings, the blocks, the seed, the
@@ -29,6 +30,7 @@ from .config import Common, FinetuneConfig, StudyConfig
 
 SETS = ("front", "middle", "back", "all", "selected")
 CLIP_ARM = "selected_clip_loss"  # the selected blocks trained with the plain CLIP loss: the same-budget baseline
+WEIGHTED_ARM = "evidence_weighted"  # every block with evidence, its learning rate scaled by it (NAST-style)
 METRICS = ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "i2t_r1", "t2i_r1")
 ALPHA = 0.05
 
@@ -71,6 +73,24 @@ def front_back_test(front: StudyRow, back: StudyRow) -> FrontBack:
         note = (f"front and back differ beyond seed noise (p < {ALPHA}): {'front' if mean > 0 else 'back'} gains more"
                 if p < ALPHA else f"front and back do not differ beyond seed noise (p ≥ {ALPHA})")
     return FrontBack(seeds, mean, std, len(seeds), t, p, note)
+
+
+def evidence_weighted(combined: list[float]) -> tuple[list[int], dict[str, list[float]]]:
+    """The evidence-weighted arm: every block whose combined evidence is above 0, each trained at the learning rate
+    times its evidence over the largest block's (NAST scales each layer's update by its causal effect).
+
+    Args:
+        combined: each block's combined evidence (`SelectionResult.evidence.combined`).
+
+    Returns:
+        The blocks and the training settings' change (`lr_scale`, one factor per block, 0 where frozen).
+    """
+    top = max(combined)
+    if top <= 0:
+        raise ValueError("no block has evidence above 0, so the evidence-weighted arm has nothing to train; "
+                         "drop the selection from the study or gather more evidence")
+    scale = [max(float(c), 0.0) / top for c in combined]
+    return [k for k, f in enumerate(scale) if f > 0], {"lr_scale": scale}
 
 
 def random_sets(n_blocks: int, selected: list[int], count: int, rng: np.random.Generator) -> list[list[int]]:
@@ -141,22 +161,26 @@ def run_layer_study(
         rng = np.random.default_rng([common.seed, len(sel.blocks)])
         sets |= {f"random_{i + 1}": b for i, b in enumerate(random_sets(len(study.bundle.blocks), sel.blocks,
                                                                           cfg.random_sets, rng))}
-    arms = [(name, blocks, "omni") for name, blocks in sets.items()]
+    arms = [(name, blocks, {}) for name, blocks in sets.items()]
     if sel is not None:
-        arms.append((CLIP_ARM, sets["selected"], "clip"))
+        arms += [(CLIP_ARM, sets["selected"], {"objective": "clip"}),
+                 (WEIGHTED_ARM, *evidence_weighted(sel.evidence.combined))]
     rows: list[StudyRow] = []
-    for name, blocks, objective in arms:
-        if twin := next((r for r in rows if r.blocks == blocks and r.objective == objective), None):
+    for name, blocks, changes in arms:
+        train_arm = dataclasses.replace(train, **changes)
+        if twin := next((r for r in rows if r.blocks == blocks and r.objective == train_arm.objective
+                         and r.lr_scale == train_arm.lr_scale), None):
             twin.same_as.append(name)
             continue
-        runs = [_seed_run(seed, study.run(out / name / f"seed_{seed}", dataclasses.replace(train, objective=objective),
-                                          blocks, seed, f"layer study: fine-tuning {name} blocks {blocks}"), base)
+        runs = [_seed_run(seed, study.run(out / name / f"seed_{seed}", train_arm, blocks, seed,
+                                          f"layer study: fine-tuning {name} blocks {blocks}"), base)
                 for seed in seeds]
         coverage = float(sum(sel.evidence.combined[k] for k in blocks)) if sel else None
-        rows.append(dataclasses.replace(summarise(name, blocks, coverage, runs), objective=objective))
+        rows.append(dataclasses.replace(summarise(name, blocks, coverage, runs), objective=train_arm.objective,
+                                        lr_scale=train_arm.lr_scale))
     corr = None
-    if sel and sum(r.objective == "omni" for r in rows) >= 3:
-        omni = [r for r in rows if r.objective == "omni"]
+    omni = [r for r in rows if r.objective == "omni" and not r.lr_scale]
+    if sel and len(omni) >= 3:
         rho, p = spearmanr([r.analysis_coverage for r in omni], [r.negation_gain for r in omni])
         corr = RankCorrelation(float(rho), float(p), len(rows),
                                "share of the analysis score covered by a set's blocks, and its mean presence/absence gain")

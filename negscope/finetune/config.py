@@ -51,6 +51,9 @@ class TrainConfig(LossWeights):
                                choices=FORMS, factory=_train_forms)
     objective: str = setting("omni", "omni: the Omni-NegCLIP objectives; clip: the plain CLIP loss on the same captions, "
                              "blocks and steps (the same-budget baseline)", choices=OBJECTIVES)
+    lr_scale: list[float] = setting(None, "per text block, a factor on the learning rate of that block's weights, "
+                                    "one per block of the model (empty: every chosen block at lr; the study's "
+                                    "evidence-weighted arm sets it from the analysis)", low=0, factory=list)
 
 
 @dataclass(frozen=True)

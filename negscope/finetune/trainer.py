@@ -82,7 +82,7 @@ class Trainer:
             ids = [bundle.device.index] if bundle.device.type == "cuda" else None
             tower = nn.parallel.DistributedDataParallel(tower, device_ids=ids)
         self.tower = tower
-        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.AdamW(self._param_groups(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = warmup_cosine(self.opt, cfg.warmup, cfg.steps)
         self.step_index = 0
         self.history: list[dict] = []
@@ -93,6 +93,22 @@ class Trainer:
         self.image_feats: torch.Tensor | None = None
         self._batches: Iterator[dict] | None = None
         self._batches_step = 0
+
+    def _param_groups(self) -> list[dict]:
+        """One optimiser group per chosen block at `lr` times its `lr_scale` factor, and one for the always-trained
+        parts at `lr`; a single group without `lr_scale`."""
+        scale = self.cfg.lr_scale
+        if not scale:
+            return [{"params": self.params}]
+        if len(scale) != len(self.bundle.blocks):
+            raise ValueError(f"lr_scale has {len(scale)} factors but {self.bundle.spec} has {len(self.bundle.blocks)} text "
+                             "blocks; give one factor per block")
+        groups, seen = [], set()
+        for b in self.blocks:
+            params = [p for p in self.bundle.block_module(b).parameters() if p.requires_grad]
+            seen |= {id(p) for p in params}
+            groups.append({"params": params, "lr": self.cfg.lr * scale[b.index]})
+        return [*groups, {"params": [p for p in self.params if id(p) not in seen]}]
 
     def encode_images(self, progress: bool = False) -> torch.Tensor:
         """Every training image's feature, encoded once (through the feature cache when the trainer has one; under
@@ -161,7 +177,7 @@ class Trainer:
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
         self._stop_unless_finite("gradient norm", grad_norm)
-        lr = self.sched.get_last_lr()[0]
+        lr = self.sched.get_last_lr()[-1]  # the group at the base rate
         self.opt.step()
         self.sched.step()
         self.bundle.clamp_logit_scale(LN_100)

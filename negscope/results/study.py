@@ -24,7 +24,8 @@ class StudyRow:
 
     `std` is the spread over seeds of the metrics, and so of their gains too (the baseline is the same for every seed).
     `same_as` names the later sets of the study whose blocks are these (trained once, reported once); `objective` is
-    the training objective (`TrainConfig.objective`: "clip" for the plain-loss baseline).
+    the training objective (`TrainConfig.objective`: "clip" for the plain-loss baseline); `lr_scale` each block's
+    factor on the learning rate (`TrainConfig.lr_scale`; empty: every trained block at the same rate).
     """
 
     set: str
@@ -38,11 +39,14 @@ class StudyRow:
     runs: list[SeedRun]
     same_as: list[str] = field(default_factory=list)
     objective: str = "omni"
+    lr_scale: list[float] = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        """The set's name, with the names of the sets it equals, and its blocks: 'front = selected (0,1)'."""
-        return f"{' = '.join([self.set, *self.same_as])} ({','.join(map(str, self.blocks))})"
+        """The set's name, with the names of the sets it equals, and its blocks: 'front = selected (0,1)'; with
+        `lr_scale`, each block's factor: 'evidence_weighted (0×1.00,1×0.42)'."""
+        blocks = [f"{k}×{self.lr_scale[k]:.2f}" if self.lr_scale else str(k) for k in self.blocks]
+        return f"{' = '.join([self.set, *self.same_as])} ({','.join(blocks)})"
 
 
 @dataclass
@@ -113,7 +117,7 @@ class StudyResult(Result):
 
     kind = "study"
     filename = "study.json"
-    schema = 3
+    schema = 4
 
     model: str
     train_data: str

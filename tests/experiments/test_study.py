@@ -10,6 +10,7 @@ from negscope.experiments.config import Common, FinetuneConfig, StudyConfig
 from negscope.experiments.study import (
     METRICS,
     against_chance,
+    evidence_weighted,
     front_back_test,
     random_sets,
     run_layer_study,
@@ -55,7 +56,12 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
     assert result.seeds == [0, 1] and result.train_config["steps"] == 2 and result.images == 8
     sets = {r.set: r for r in result.rows}
     # the selected blocks are the front third's: trained once, reported once
-    assert list(sets) == ["front", "middle", "back", "all", "selected_clip_loss"] and sets["front"].same_as == ["selected"]
+    assert list(sets) == ["front", "middle", "back", "all", "selected_clip_loss", "evidence_weighted"]
+    assert sets["front"].same_as == ["selected"]
+    weighted = sets["evidence_weighted"]
+    assert weighted.blocks == [0, 1, 2] and weighted.lr_scale == pytest.approx([1.0, 0.5, 1 / 6, 0.0])
+    assert read_json(out / "evidence_weighted" / "seed_0" / "train.json")["config"]["lr_scale"] == weighted.lr_scale
+    assert weighted.label == "evidence_weighted (0×1.00,1×0.50,2×0.17)"
     assert sets["selected_clip_loss"].objective == "clip" and sets["selected_clip_loss"].blocks == [0, 1]
     assert read_json(out / "selected_clip_loss" / "seed_0" / "train.json")["config"]["objective"] == "clip"
     assert sets["all"].blocks == [0, 1, 2, 3] and sets["front"].blocks == [0, 1] and not (out / "selected").exists()
@@ -99,11 +105,11 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
     rows = list(csv.DictReader((out / "study.csv").open()))
     assert [(r["set"], r["seed"]) for r in rows[:3]] == [("front = selected", "0"), ("front = selected", "1"),
                                                          ("front = selected", "mean")]
-    assert len(rows) == 5 * 3
+    assert len(rows) == 6 * 3
     assert (out / "study.png").is_file()
 
     before = _marker_times(out)
-    assert len(before) == 1 + 5 * 2
+    assert len(before) == 1 + 6 * 2
     calls = _count_fine_tunes(monkeypatch)
     again = run_layer_study(COMMON, TRAIN, cfg, out, selection=sel, progress=False)
     assert calls == [] and _marker_times(out) == before  # same inputs: every finished (set, seed) run is reused
@@ -127,6 +133,13 @@ def test_one_seed_gives_no_p_value_and_more_seeds_train_only_the_new_ones(tmp_pa
     assert all(second[k] == t for k, t in first.items())
     assert [r.runs[0] for r in two.rows] == [r.runs[0] for r in one.rows]
     assert two.front_back.n == 2
+
+
+def test_the_evidence_weighted_arm_scales_by_the_strongest_block_and_freezes_blocks_without_evidence():
+    blocks, change = evidence_weighted([0.2, -0.1, 0.8, 0.0])
+    assert blocks == [0, 2] and change == {"lr_scale": [0.25, 0.0, 1.0, 0.0]}
+    with pytest.raises(ValueError, match="no block has evidence above 0"):
+        evidence_weighted([0.0, -0.2])
 
 
 def test_summarise_takes_mean_and_sample_std_over_seeds():

@@ -50,6 +50,22 @@ def test_the_plain_clip_objective_trains_the_same_blocks_with_the_clip_loss_alon
     assert all(torch.equal(omni[n], plain[n]) for n in omni if n.startswith("text_model.encoder.layers.1."))
 
 
+def test_lr_scale_sets_each_blocks_rate_and_a_zero_factor_leaves_its_block_alone(source, tmp_path):
+    before = load_bundle("tiny").model.state_dict()
+    flat = _run(source, tmp_path / "flat", validation=0).model.state_dict()
+    ones = _run(source, tmp_path / "ones", validation=0, lr_scale=[1.0] * 4).model.state_dict()
+    assert all(torch.equal(flat[n], ones[n]) for n in flat)
+    scaled = _run(source, tmp_path / "scaled", validation=0, lr_scale=[1.0, 0.5, 0.0, 0.5]).model.state_dict()
+    layer = "text_model.encoder.layers.{}."
+    assert any(not torch.equal(before[n], scaled[n]) for n in scaled if n.startswith(layer.format(0)))
+    assert all(torch.equal(before[n], scaled[n]) for n in scaled if n.startswith(layer.format(2)))
+    assert "text_projection.weight" in {n for n in scaled if not torch.equal(before[n], scaled[n])}
+    trainer = Trainer(load_bundle("tiny"), source, list(PLAN), TrainConfig(**{**CFG, "lr_scale": [1.0, 0.7, 0.25, 0.7]}))
+    assert [g["lr"] for g in trainer.opt.param_groups] == [1e-3, 2.5e-4, 1e-3]
+    with pytest.raises(ValueError, match="one factor per block"):
+        Trainer(load_bundle("tiny"), source, list(PLAN), TrainConfig(**{**CFG, "lr_scale": [1.0]}))
+
+
 def test_resume_after_interruption_matches_an_uninterrupted_run(source, tmp_path):
     whole = _run(source, tmp_path / "whole").model.state_dict()
 
