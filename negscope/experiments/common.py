@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..data import Dataset
     from ..evaluation.suite import Tasks
     from ..models import ClipBundle
+    from .parallel import Job
 
 CACHE = "cache"
 STARTED = ".started"
@@ -77,6 +78,7 @@ class Study:
     train_data: str
     train: FinetuneConfig
     seeds: list[int]
+    limit: int
     dataset: Dataset
     bundle: ClipBundle
     key: str
@@ -85,26 +87,24 @@ class Study:
     tasks: Tasks
     progress: bool = True
 
-    def run(self, folder: Path, train: FinetuneConfig, blocks: list[int], seed: int, label: str) -> EvaluationRow:
-        """Fine-tune `blocks` with `train` and `seed` into `folder` and evaluate the result on the study's data; a
-        finished run is reused while its inputs (the study's key, the training data and settings, blocks, seed) match."""
+    def job(self, folder: Path, train: FinetuneConfig, blocks: list[int], seed: int, label: str) -> Job:
+        """The run that fine-tunes `blocks` with `train` and `seed` into `folder` and evaluates the result on the
+        study's data, keyed by its inputs (the study's key, the training data and settings, blocks, seed, threads)."""
         from ..data import data_fingerprint
-        from ..evaluation.suite import evaluate
-        from ..finetune.run import fine_tune
         from ..fingerprint import digest
-        from ..models import load_bundle
-
-        def train_and_evaluate() -> EvaluationRow:
-            print(f"{label} with seed {seed}")
-            fine_tune(self.common.model, self.train_data, ",".join(map(str, blocks)), folder, cfg=train, seed=seed,
-                      pool=train.pool, resume=True, progress=self.progress, cache=self.cache,
-                      evaluation=self.common.data, split=self.common.split)
-            return evaluate(load_bundle(str(folder)), self.dataset, seed=self.common.seed, progress=self.progress,
-                            cache=self.cache, tasks=self.tasks)
+        from .parallel import Job, run_threads
 
         key = digest({"base": self.key, "train_data": data_fingerprint(self.train_data), "train": dataclasses.asdict(train),
-                      "blocks": blocks, "seed": seed})
-        return keyed_row(folder, key, train_and_evaluate)
+                      "blocks": blocks, "seed": seed, "threads": run_threads(self.common)})
+        return Job(self.common, self.limit, self.train_data, self.cache, folder, key, train, tuple(blocks),
+                   seed, label)
+
+    def run_all(self, jobs: list[Job]) -> list[EvaluationRow]:
+        """Every job's evaluation row, in order, run side by side as `common` says (see `parallel.run_jobs`); a
+        finished run is reused while its key matches."""
+        from .parallel import run_jobs
+
+        return run_jobs(jobs, self.common, self.progress)
 
 
 def feature_cache(common: Common, out: str | Path) -> Path:
@@ -137,20 +137,20 @@ def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | Re
     `finetune.train_data` (default: the same data's training split) for `study.steps` steps with seeds `common.seed` onwards (`study.seeds` of them); the model's
     evaluation row before fine-tuning is stored in `out/baseline`."""
     from ..data import data_fingerprint
-    from ..evaluation.suite import evaluate, evaluation_tasks
+    from ..evaluation.suite import evaluate
     from ..fingerprint import code_fingerprint, digest
     from ..models import load_bundle, model_fingerprint
+    from .parallel import evaluation_data
 
-    dataset = common_dataset(common, study.limit, role="evaluation")
+    dataset, tasks = evaluation_data(common, study.limit)
     bundle = load_bundle(common.model)
     key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data), "split": common.split,
                   "limit": study.limit, "seed": common.seed, "code": code_fingerprint()})
     cache = feature_cache(common, out)
-    tasks = evaluation_tasks(dataset, common.seed)
     baseline = keyed_row(out / "baseline", key,
                          lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress, cache=cache, tasks=tasks))
     return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps),
-                 list(range(common.seed, common.seed + study.seeds)), dataset, bundle, key, baseline, cache, tasks, progress)
+                 list(range(common.seed, common.seed + study.seeds)), study.limit, dataset, bundle, key, baseline, cache, tasks, progress)
 
 
 def evidence_line(ev: BlockEvidence) -> str:

@@ -26,6 +26,9 @@ DATA_HELP = ("world (1,000 held-out scenes), world:N, a COCO-format folder (or o
              "negations or NegBench questions")
 
 
+ENGINES = ("local", "ray")
+
+
 @dataclass(frozen=True)
 class Common:
     """The settings every stage shares: model, data and its split, seed and the bad-image policy."""
@@ -41,6 +44,13 @@ class Common:
                                     "stage measures beside the model", low=1)
     evidence_resamples: int = setting(200, "image resamples behind each kind of evidence's per-block interval and the "
                                       "selection's stability", low=0)
+    engine: str = setting("local", "where a study's fine-tuning runs execute: local (worker processes on this machine) "
+                          "or ray (tasks on the Ray cluster RAY_ADDRESS names, else a local one; needs negscope[ray])",
+                          choices=ENGINES)
+    workers: int = setting(0, "a study's runs trained side by side on this machine (0: one per core on CPU, one on a "
+                           "GPU)", low=0)
+    threads: int = setting(0, "intra-op threads of each study run (0: 1 on CPU, every core on a GPU); runs are keyed "
+                           "by it, since it changes the last bits of their results", low=0)
 
     @property
     def untrained_seeds(self) -> list[int]:

@@ -46,15 +46,18 @@ def run_recipes(
     study = open_study(common, finetune, cfg, out, progress)
     base, seeds = study.baseline, study.seeds
     blocks = [b.index for b in plan_blocks(study.bundle, finetune.blocks, selection)]
+    trains = [parse_arm(arm, study.train) for arm in cfg.arms]
+    folders = [[out / slug(arm) / f"seed_{seed}" for seed in seeds] for arm in cfg.arms]
+    done = iter(study.run_all([study.job(folder, train, blocks, seed, f"recipe study: {arm}")
+                               for arm, (_, train), arm_folders in zip(cfg.arms, trains, folders)
+                               for folder, seed in zip(arm_folders, seeds)]))
     rows = []
-    for arm in cfg.arms:
-        changes, train = parse_arm(arm, study.train)
-        runs, chosen = [], []
-        for seed in seeds:
-            folder = out / slug(arm) / f"seed_{seed}"
-            runs.append(study.run(folder, train, blocks, seed, f"recipe study: {arm}"))
-            done = TrainResult.load(TrainResult.path(folder))
-            chosen.append(int(done.chosen["record"]["step"]) if done.chosen else done.config["steps"])
+    for arm, (changes, train), arm_folders in zip(cfg.arms, trains, folders):
+        runs = [next(done) for _ in seeds]
+        chosen = []
+        for folder in arm_folders:
+            trained = TrainResult.load(TrainResult.path(folder))
+            chosen.append(int(trained.chosen["record"]["step"]) if trained.chosen else trained.config["steps"])
         values = [_values(r, train.forms) for r in runs]
         forms = [form_scores(r) for r in runs]
         stats = {m: mean_std([v[m] for v in values]) for m in METRICS}

@@ -53,7 +53,8 @@ def fingerprints(cfg: RunConfig) -> dict[str, str]:
 
 def stage_inputs(cfg: RunConfig, stage: Stage, prints: dict[str, str]) -> dict[str, Any]:
     """What a stage's results depend on besides upstream stages: the settings it reads, and `prints`."""
-    common = {k: v for k, v in dataclasses.asdict(cfg.common).items() if k != "cache"}  # where, not what: features are keyed by content
+    # where and how, not what: features are keyed by content, and a run's result does not depend on what ran beside it
+    common = {k: v for k, v in dataclasses.asdict(cfg.common).items() if k not in ("cache", "engine", "workers")}
     inputs = {"common": common, "section": dataclasses.asdict(getattr(cfg, stage.name)), **prints}
     if stage.trains:
         inputs["finetune"] = dataclasses.asdict(cfg.finetune)

@@ -165,20 +165,25 @@ def run_layer_study(
     if sel is not None:
         arms += [(CLIP_ARM, sets["selected"], {"objective": "clip"}),
                  (WEIGHTED_ARM, *evidence_weighted(sel.evidence.combined))]
-    rows: list[StudyRow] = []
+    trained: list[tuple[str, list[int], FinetuneConfig]] = []
+    same_as: dict[str, list[str]] = {}
     for name, blocks, changes in arms:
         train_arm = dataclasses.replace(train, **changes)
-        if twin := next((r for r in rows if r.blocks == blocks and r.objective == train_arm.objective
-                         and r.lr_scale == train_arm.lr_scale), None):
-            twin.same_as.append(name)
-            continue
-        runs = [_seed_run(seed, study.run(out / name / f"seed_{seed}", train_arm, blocks, seed,
-                                          f"layer study: fine-tuning {name} blocks {blocks}"), base)
-                for seed in seeds]
+        twin = next((n for n, b, t in trained if b == blocks and t == train_arm), None)
+        if twin:
+            same_as[twin].append(name)
+        else:
+            trained.append((name, blocks, train_arm))
+            same_as[name] = []
+    jobs = [study.job(out / name / f"seed_{seed}", train_arm, blocks, seed, f"layer study: fine-tuning {name} blocks {blocks}")
+            for name, blocks, train_arm in trained for seed in seeds]
+    done = iter(study.run_all(jobs))
+    rows: list[StudyRow] = []
+    for name, blocks, train_arm in trained:
+        runs = [_seed_run(seed, next(done), base) for seed in seeds]
         coverage = float(sum(sel.evidence.combined[k] for k in blocks)) if sel else None
-        rows.append(dataclasses.replace(summarise(name, blocks, coverage, runs), objective=train_arm.objective,
-                                        lr_scale=train_arm.lr_scale))
-    corr = None
+        rows.append(dataclasses.replace(summarise(name, blocks, coverage, runs), same_as=same_as[name],
+                                        objective=train_arm.objective, lr_scale=train_arm.lr_scale))
     omni = [r for r in rows if r.objective == "omni" and not r.lr_scale]
     if sel and len(omni) >= 3:
         rho, p = spearmanr([r.analysis_coverage for r in omni], [r.negation_gain for r in omni])

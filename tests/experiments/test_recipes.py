@@ -10,7 +10,7 @@ from negscope.io import read_json
 from negscope.results import EvaluationRow, RecipesResult
 from negscope.results.base import build
 
-COMMON = Common(model="tiny", data="world[:8]")
+COMMON = Common(model="tiny", data="world[:8]", workers=1)  # runs in this process, where the counting patch sees them
 TRAIN = FinetuneConfig(blocks="front", batch_size=8, warmup=1, save_every=2, pool=40, validate_every=1)
 
 

@@ -22,7 +22,7 @@ from negscope.results import EvaluationRow, StudyResult
 from negscope.results.base import build
 from negscope.results.study import SeedRun
 
-COMMON = Common(model="tiny", data="world[:8]")
+COMMON = Common(model="tiny", data="world[:8]", workers=1)  # runs in this process, where the counting patch sees them
 TRAIN = FinetuneConfig(batch_size=8, warmup=1, save_every=2, pool=40)
 
 
