@@ -62,6 +62,14 @@ def _finetune(args: argparse.Namespace) -> None:
           f"final loss {result.final_loss:.3f}; wrote {args.out} and {args.out}/train.json")
 
 
+def _localise(args: argparse.Namespace) -> None:
+    from .experiments.localise import format_summary, run_localisation
+
+    result = run_localisation(_common(args), from_args(C.LocalisationConfig, args), args.tuned, args.out)
+    print(format_summary(result))
+    print(f"wrote {args.out}/localisation.json and localisation.png")
+
+
 def _study_layers(args: argparse.Namespace) -> None:
     from .experiments.study import format_summary, run_layer_study
 
@@ -170,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                 _finetune, C.FinetuneConfig, out="folder for the fine-tuned model, its checkpoint and train.json")
     ft.add_argument("--selection", default=None, help="selection.json for --blocks auto")
     ft.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+
+    lo = _stage(sub, "localise", "patching and erasure on a fine-tuned model against --model: per block, the change",
+                _localise, C.LocalisationConfig)
+    lo.add_argument("--tuned", required=True, help="the fine-tuned model's folder (the --out of negscope finetune)")
 
     st = sub.add_parser("study", help="studies built from several fine-tuning runs")
     stsub = st.add_subparsers(dest="study_command", required=True)

@@ -128,6 +128,16 @@ class ErasureConfig:
 
 
 @dataclass(frozen=True)
+class LocalisationConfig:
+    """Patching and erasure measured again on the fine-tuned model, per block against the model before it."""
+
+    limit: int = setting(200, "analysis images (patching: one presence pair each; erasure: half fit, half measured)",
+                         low=2)
+    captions_per_image: int = setting(2, "erasure: captions per image, each giving a presence and an absence pair", low=1)
+    batch_size: int = setting(256, "captions per forward pass", low=1)
+
+
+@dataclass(frozen=True)
 class SelectionConfig:
     """The rule that turns every kind of evidence into a freeze plan (its stability uses `evidence_resamples`)."""
 
@@ -234,6 +244,7 @@ class RunConfig(Common):
     selection: SelectionConfig = dataclasses.field(default_factory=SelectionConfig)
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
+    localisation: LocalisationConfig = dataclasses.field(default_factory=LocalisationConfig)
     recipes: RecipesConfig = dataclasses.field(default_factory=RecipesConfig)
     study: StudyConfig = dataclasses.field(default_factory=StudyConfig)
 

@@ -9,6 +9,7 @@ Writes `erasure.json` and `erasure.png`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,6 @@ import torch
 from ..attribution import erasure as erasure_module
 from ..attribution.erasure import (
     CONTROLS,
-    ErasedTexts,
     ErasureRun,
     amnesic_check,
     erase_texts,
@@ -48,6 +48,48 @@ def labelled_texts(negs: list[ImageNegations], images: range, k: int) -> tuple[l
     return texts, labels, owners
 
 
+@dataclass(frozen=True)
+class ErasureInputs:
+    """What the erasers fit on (captions of the first half of the images, labelled, `labelled_texts`) and the
+    (image, true text, false text, kind) presence and absence pairs of the second half they are measured on."""
+
+    texts: list[str]
+    labels: list[int]
+    pairs: list[tuple[int, str, str, str]]
+
+    @classmethod
+    def split(cls, negs: list[ImageNegations], k: int) -> ErasureInputs:
+        """Even images fit, odd images are measured; `k` pairs of each kind per image."""
+        texts, labels, _ = labelled_texts(negs, range(0, len(negs), 2), k)
+        pairs = [(i, t, f, kind) for i in range(1, len(negs), 2) for kind in ("presence", "absence")
+                 for t, f in getattr(negs[i], kind)[:k]]
+        return cls(texts, labels, pairs)
+
+    @property
+    def pair_texts(self) -> list[str]:
+        """Every pair's true then false text."""
+        return [t for _, a, b, _ in self.pairs for t in (a, b)]
+
+
+def leace_run(model: ClipBundle, inputs: ErasureInputs, image_feats: torch.Tensor, batch_size: int = 256,
+              progress: bool = False) -> ErasureRun:
+    """The LEACE eraser of each site fitted on `inputs`' texts, measured on its pairs.
+
+    Args:
+        model: the model.
+        inputs: the fitting texts and the measured pairs.
+        image_feats: the model's image features, one row per image of the negations.
+        batch_size: captions per forward pass.
+        progress: show a progress bar.
+
+    Returns:
+        The run: each pair's scores before erasure and with each site erased in turn.
+    """
+    erasers = fit_erasers(model, inputs.texts, inputs.labels, batch_size=batch_size)
+    encoded = erase_texts(model, erasers["leace"], inputs.pair_texts, batch_size=batch_size, progress=progress)
+    return pair_run(encoded, inputs.pairs, image_feats)
+
+
 def _shares(runs: dict[str, ErasureRun], copies: list[ErasureRun], resamples: int, seed: int) -> dict[str, list[Share]]:
     """Per eraser (and "over_untrained": the model's share minus the copies' mean), the removed share per site with
     its interval, every one over the same image resamples."""
@@ -72,26 +114,23 @@ def run_erasure(common: Common, cfg: ErasureConfig, out: str | Path, progress: b
     negs = build_negations(dataset, common.seed)
     fit, held = range(0, len(negs), 2), range(1, len(negs), 2)
     k = cfg.captions_per_image
-    texts, labels, _ = labelled_texts(negs, fit, k)
-    pairs = [(i, t, f, kind) for i in held for kind in ("presence", "absence") for t, f in getattr(negs[i], kind)[:k]]
+    inputs = ErasureInputs.split(negs, k)
+    texts, pairs, pair_texts = inputs.texts, inputs.pairs, inputs.pair_texts
     swaps = [(i, t, f, "swap") for i in held for t, f in negs[i].swap[:k]]
     captions = [(i, c) for i in held for c in dataset[i].captions]
-    pair_texts = [t for _, a, b, _ in pairs for t in (a, b)]
 
-    def measure(model: ClipBundle, seed: int | None) -> tuple[dict[str, ErasureRun], dict[str, object], ErasedTexts, torch.Tensor]:
-        """The runs of the real eraser (on pairs, swap pairs and captions) and, with a seed, of its controls (on pairs)."""
-        erasers = fit_erasers(model, texts, labels, batch_size=cfg.batch_size, seed=seed)
-        img = ctx.image_features(model, dataset)
-        extra = [] if seed is None else [t for _, a, b, _ in swaps for t in (a, b)] + [c for _, c in captions]
-        encoded = erase_texts(model, erasers["leace"], pair_texts + extra, batch_size=cfg.batch_size, progress=progress)
-        runs = {"leace": pair_run(encoded, pairs, img)}
-        for name in CONTROLS if seed is not None else ():
-            runs[name] = pair_run(erase_texts(model, erasers[name], pair_texts, batch_size=cfg.batch_size, progress=progress), pairs, img)
-        return runs, erasers["leace"], encoded, img
-
-    runs, erasers, encoded, img = measure(bundle, common.seed)
+    erasers = fit_erasers(bundle, texts, inputs.labels, batch_size=cfg.batch_size, seed=common.seed)
+    img = ctx.image_features(bundle, dataset)
+    extra = [t for _, a, b, _ in swaps for t in (a, b)] + [c for _, c in captions]
+    encoded = erase_texts(bundle, erasers["leace"], pair_texts + extra, batch_size=cfg.batch_size, progress=progress)
+    runs = {"leace": pair_run(encoded, pairs, img)}
+    for name in CONTROLS:
+        runs[name] = pair_run(erase_texts(bundle, erasers[name], pair_texts, batch_size=cfg.batch_size, progress=progress),
+                              pairs, img)
+    erasers = erasers["leace"]
     seeds = ctx.copy_seeds
-    copies = [measure(ctx.copy(s), None)[0]["leace"] for s in seeds]
+    copies = [leace_run(copy, inputs, ctx.image_features(copy, dataset), cfg.batch_size, progress)
+              for copy in map(ctx.copy, seeds)]
     real = runs["leace"]
     shares = _shares(runs, copies, cfg.n_boot, common.seed)
     untrained = np.array([c.removed_share() for c in copies])

@@ -15,6 +15,7 @@ from ..results import (
     AttributionResult,
     ErasureResult,
     EvaluationResult,
+    LocalisationResult,
     NegationsResult,
     PatchingResult,
     ProbesResult,
@@ -117,6 +118,12 @@ def _evaluate(cfg: RunConfig, root: Path) -> Result:
                         pool=cfg.finetune.pool)
 
 
+def _localisation(cfg: RunConfig, root: Path) -> Result:
+    from .localise import run_localisation
+
+    return run_localisation(cfg.common, cfg.localisation, finetuned_model(root), STAGE["localisation"].folder(root))
+
+
 def _recipes(cfg: RunConfig, root: Path) -> Result:
     from .recipes import run_recipes
 
@@ -168,6 +175,7 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(TrainResult, ("selection",), _finetune, trains=True, cost=150,
           size=lambda c: c.finetune.steps * (c.finetune.batch_size + c.finetune.validation / c.finetune.validate_every)),
     Stage(EvaluationResult, ("finetune",), _evaluate, cost=144, size=lambda c: c.evaluate.limit),
+    Stage(LocalisationResult, ("finetune",), _localisation, cost=60, size=lambda c: c.localisation.limit),
     Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=1829,
           size=lambda c: _runs(c, len(c.recipes.arms) * c.recipes.seeds, c.recipes.steps, c.recipes.limit)),
     Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=1900,

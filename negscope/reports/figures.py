@@ -12,6 +12,7 @@ from matplotlib.patches import Rectangle
 from ..data.negation import TEMPLATE_NAMES
 from ..io import atomic_path
 from ..results import RecipesResult, StudyResult
+from ..results.localisation import LocalisationResult
 
 TAB10 = matplotlib.colormaps["tab10"]
 SITE_AXIS = "site (output of text block k)"
@@ -115,6 +116,28 @@ def study_bars(result: StudyResult, path: str | Path) -> Figure:
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     ax.set_title(f"Fine-tuning different text blocks with the same budget (mean ± std over {len(result.seeds)} seeds)",
                  fontsize=9, pad=22)
+    return save(fig, path)
+
+
+def localisation_bars(result: LocalisationResult, path: str | Path) -> Figure:
+    """Per block, the change of each measure's gain after fine-tuning (95% intervals over images); trained blocks shaded."""
+    changes = [result.patching, result.erasure]
+    x = np.arange(len(changes[0].change))
+    fig = Figure(figsize=(0.45 * len(x) + 3, 3.2))
+    ax = fig.subplots()
+    for k in result.trained_blocks:
+        ax.axvspan(k - 0.5, k + 0.5, color="0.92", lw=0)
+    for j, (c, label) in enumerate(zip(changes, ("patching", "erasure"))):
+        err = [np.subtract(c.change, c.ci_low), np.subtract(c.ci_high, c.change)]
+        ax.bar(x + (j - 0.5) * 0.38, c.change, width=0.38, yerr=err, capsize=2, error_kw={"lw": 1}, color=TAB10(j),
+               label=label)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(x, [str(k) for k in x])
+    ax.set_xlabel("text block (shaded: fine-tuned)")
+    ax.set_ylabel("gain after − before")
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(f"{result.model}: where fine-tuning moved the negation signal ({result.images} analysis images)",
+                 fontsize=9)
     return save(fig, path)
 
 

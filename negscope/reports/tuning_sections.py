@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.forms import FORMS, GIVEN, TRAIN_FORMS
-from ..results import EvaluationRow, PairedChange, RecipesResult, TrainResult
+from ..results import EvaluationRow, LocalisationResult, PairedChange, RecipesResult, TrainResult
 from .document import Doc, StageOutput, caption_from_name, fmt, mean_of, open_section, over_seeds, with_ci
 
 
@@ -244,6 +244,29 @@ def layer_study(doc: Doc, out: StageOutput) -> None:
     if res.against_chance:
         doc.para(res.against_chance.sentence())
     doc.figures(out.folder, "*.png", lambda p: "Layer study: gains per trained block set.")
+
+
+def localisation(doc: Doc, out: StageOutput) -> None:
+    """Patching and erasure after fine-tuning: per block, the change from before, and whether it sits in the trained
+    blocks."""
+    res: LocalisationResult | None = open_section(doc, "Localisation after fine-tuning: where did the negation signal move?", out)
+    if res is None:
+        return
+    doc.para(f"Patching and erasure were measured on `{res.model}` before and after fine-tuning (`{res.tuned}`), on the "
+             f"same {res.images} analysis images of `{res.data}`, which evaluation never scores. A block's gain is the "
+             "rise of the measure across it; the change is after − before, with its 95% interval over images (both "
+             f"models resampled alike). Fine-tuned blocks: {', '.join(map(str, res.trained_blocks))} (marked †).")
+    changes = [res.patching, res.erasure]
+    doc.table(["block", "patching: before → after", "erasure: before → after", "patching change [95% CI]",
+               "erasure change [95% CI]"],
+              [[f"{k}{' †' if k in res.trained_blocks else ''}",
+                *(f"{c.before[k]:+.3f} → {c.after[k]:+.3f}" for c in changes),
+                *(f"{c.change[k]:+.3f} [{c.ci_low[k]:+.3f}, {c.ci_high[k]:+.3f}]{' *' if c.certain[k] else ''}"
+                  for c in changes)] for k in range(len(res.patching.change))])
+    for c in changes:
+        doc.para(c.sentence(res.trained_blocks))
+    doc.figures(out.folder, "*.png", lambda p: "Per block, the change of each measure after fine-tuning; shaded blocks "
+                                               "were fine-tuned.")
 
 
 RECIPE_METRICS = {"presence_accuracy": "presence", "absence_accuracy": "absence", "held_out": "held-out forms",

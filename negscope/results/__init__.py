@@ -16,6 +16,7 @@ from .attribution import (
 from .base import Result, ResultError
 from .erasure import AmnesicProbe, ErasureResult, ErasureSite, Share
 from .evaluation import EvaluationResult, EvaluationRow, PairedChange
+from .localisation import BlockChange, LocalisationResult
 from .negations import NegationsResult
 from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
 from .recipes import RecipeRow, RecipesResult
@@ -27,6 +28,7 @@ from .training import TrainResult
 __all__ = [
     "AmnesicProbe",
     "AttributionResult",
+    "BlockChange",
     "BlockImportance",
     "CaptionPair",
     "CurvePoint",
@@ -37,6 +39,7 @@ __all__ = [
     "EvaluationRow",
     "EvidenceSummary",
     "KindWeight",
+    "LocalisationResult",
     "MeanCI",
     "NegationsResult",
     "PairedChange",

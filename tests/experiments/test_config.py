@@ -140,7 +140,7 @@ def _flags(parser) -> set[str]:
 def test_every_setting_is_a_flag_of_its_stage_with_help():
     subparsers = build_parser()._subparsers._group_actions[0].choices
     commands = {"negations": "negations", "similarity": "similarity", "probes": "probe", "attribution": "attribute", "patching": "patch", "erasure": "erase",
-                "selection": "select", "finetune": "finetune", "evaluate": "evaluate"}
+                "selection": "select", "finetune": "finetune", "evaluate": "evaluate", "localisation": "localise"}
     assert set(commands) | {"study", "recipes"} == set(STAGES)
     for section, command in commands.items():
         cls = type(getattr(RunConfig(), section))
@@ -157,7 +157,7 @@ def test_every_setting_is_a_flag_of_its_stage_with_help():
 
 
 @pytest.mark.parametrize("command", [["negations"], ["similarity"], ["probe"], ["attribute"], ["patch"], ["erase"], ["select"], ["finetune"],
-                                     ["evaluate"], ["study", "layers"], ["study", "recipes"], ["run"], ["report"], ["world", "train"]])
+                                     ["evaluate"], ["localise"], ["study", "layers"], ["study", "recipes"], ["run"], ["report"], ["world", "train"]])
 def test_every_help_page_renders(command, capsys):
     with pytest.raises(SystemExit) as stop:
         main([*command, "--help"])
