@@ -23,7 +23,7 @@ LEVELS = {
     "negscope.__main__": 3,  # the `python -m negscope` entry point, beside the CLI it calls
 }
 SHARED_RUNNER_MODULES = ("negscope.experiments.config", "negscope.experiments.common", "negscope.experiments.analysis",
-                         "negscope.experiments.stages")
+                         "negscope.experiments.stages", "negscope.experiments.parallel")
 ORCHESTRATORS = ("negscope.experiments.run", "negscope.experiments.stages")
 
 

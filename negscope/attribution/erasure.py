@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ from ..models import ClipBundle
 from ..progress import tqdm
 from .integrated import bare_blocks, skipped
 from .patching import recreated_share
+
+if TYPE_CHECKING:
+    from ..data.negation import ImageNegations
 
 CONTROLS = ("random", "shuffled")
 
@@ -229,3 +233,57 @@ def amnesic_check(states: dict[str, torch.Tensor], erasers: dict[str, object], l
     jobs = [(x.numpy(), shared) for s in sites for x in (states[s].double(), erasers[s](states[s].double()))]
     scores = cross_validate(jobs, LinearProbe(seed=seed, solver="torch"))
     return {s: (scores[2 * j].correct.astype(float), scores[2 * j + 1].correct.astype(float)) for j, s in enumerate(sites)}
+
+
+def labelled_texts(negs: list[ImageNegations], images: range, k: int) -> tuple[list[str], list[int], list[int]]:
+    """The first `k` presence and absence pairs' captions of `images`, each labelled negated (1) or not (0), with
+    its image."""
+    texts, labels, owners = [], [], []
+    for i in images:
+        for true, false in negs[i].presence[:k]:
+            texts, labels, owners = texts + [true, false], labels + [0, 1], owners + [i, i]
+        for true, false in negs[i].absence[:k]:
+            texts, labels, owners = texts + [true, false], labels + [1, 0], owners + [i, i]
+    return texts, labels, owners
+
+
+@dataclass(frozen=True)
+class ErasureInputs:
+    """What the erasers fit on (captions of the first half of the images, labelled, `labelled_texts`) and the
+    (image, true text, false text, kind) presence and absence pairs of the second half they are measured on."""
+
+    texts: list[str]
+    labels: list[int]
+    pairs: list[tuple[int, str, str, str]]
+
+    @classmethod
+    def split(cls, negs: list[ImageNegations], k: int) -> ErasureInputs:
+        """Even images fit, odd images are measured; `k` pairs of each kind per image."""
+        texts, labels, _ = labelled_texts(negs, range(0, len(negs), 2), k)
+        pairs = [(i, t, f, kind) for i in range(1, len(negs), 2) for kind in ("presence", "absence")
+                 for t, f in getattr(negs[i], kind)[:k]]
+        return cls(texts, labels, pairs)
+
+    @property
+    def pair_texts(self) -> list[str]:
+        """Every pair's true then false text."""
+        return [t for _, a, b, _ in self.pairs for t in (a, b)]
+
+
+def leace_run(model: ClipBundle, inputs: ErasureInputs, image_feats: torch.Tensor, batch_size: int = 256,
+              progress: bool = False) -> ErasureRun:
+    """The LEACE eraser of each site fitted on `inputs`' texts, measured on its pairs.
+
+    Args:
+        model: the model.
+        inputs: the fitting texts and the measured pairs.
+        image_feats: the model's image features, one row per image of the negations.
+        batch_size: captions per forward pass.
+        progress: show a progress bar.
+
+    Returns:
+        The run: each pair's scores before erasure and with each site erased in turn.
+    """
+    erasers = fit_erasers(model, inputs.texts, inputs.labels, batch_size=batch_size)
+    encoded = erase_texts(model, erasers["leace"], inputs.pair_texts, batch_size=batch_size, progress=progress)
+    return pair_run(encoded, inputs.pairs, image_feats)

@@ -158,3 +158,10 @@ def patch_pairs(
             bar.update(len(r_len))
     bar.close()
     return PatchResult(names, positions, receiver, donor, patched)
+
+
+def patch_both_ways(bundle: ClipBundle, pos: list[str], neg: list[str], feats: torch.Tensor, positions: str,
+                    progress: bool = False) -> dict[str, PatchResult]:
+    """Patch positive into negated captions (forward) and back (reverse)."""
+    return {direction: patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
+            for direction, (receivers, donors) in (("forward", (pos, neg)), ("reverse", (neg, pos)))}

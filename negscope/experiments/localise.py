@@ -2,8 +2,8 @@
 the model before it; per block, the change of each measure's gain with a paired interval over images, and whether the
 change sits in the trained blocks.
 
-Patching is the EOS patching of presence pairs both ways (`patch.both_ways`), erasure the LEACE eraser fitted on half
-the images and measured on the other half (`erase.leace_run`); each model is measured with its own erasers. Block k's
+Patching is the EOS patching of presence pairs both ways (`attribution.patch_both_ways`), erasure the LEACE eraser fitted on half
+the images and measured on the other half (`attribution.erasure.leace_run`); each model is measured with its own erasers. Block k's
 gain is the rise of the measure's curve across the block, as in the selection's evidence (`models.block_gains`).
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..attribution import both_ways_share
+from ..attribution import both_ways_share, patch_both_ways
+from ..attribution.erasure import ErasureInputs, leace_run
 from ..data import negation_pairs
 from ..data.negation import build_negations
 from ..models import load_bundle
@@ -25,8 +26,6 @@ from ..results.training import TrainResult
 from ..stats import bootstrap
 from .analysis import Analysis
 from .config import Common, LocalisationConfig
-from .erase import ErasureInputs, leace_run
-from .patch import both_ways
 
 
 def block_change(measure: str, sites: list[str], curves: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
@@ -79,7 +78,7 @@ def run_localisation(common: Common, cfg: LocalisationConfig, tuned: str | Path,
     dataset = ctx.dataset(cfg.limit)
     models = {"before": ctx.bundle, "after": load_bundle(str(tuned))}
     rows, pos, neg = negation_pairs(dataset, "presence", common.seed)
-    patched = {name: list(both_ways(m, pos, neg, ctx.image_features(m, dataset)[rows], "eos", progress).values())
+    patched = {name: list(patch_both_ways(m, pos, neg, ctx.image_features(m, dataset)[rows], "eos", progress).values())
                for name, m in models.items()}
     sites = patched["before"][0].sites
     patching = block_change("rise of the share of the negation effect recreated by patching the EOS state", sites,

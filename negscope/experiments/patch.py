@@ -6,25 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..attribution import PatchResult, aligned_pairs, both_ways_share, patch_pairs
+from ..attribution import PatchResult, aligned_pairs, both_ways_share, patch_both_ways
 from ..attribution import patching as patching_module
 from ..data import negation_pairs
-from ..models import ClipBundle
 from ..reports.attribution_figures import patching_plot
 from ..results import CaptionPair, CurvePoint, PatchingResult, PatchRun
 from ..results.evidence import BlockEvidence
 from .analysis import Analysis
 from .common import evidence_line
 from .config import Common, PatchingConfig
-
-
-def both_ways(bundle: ClipBundle, pos: list[str], neg: list[str], feats: torch.Tensor, positions: str,
-              progress: bool = False) -> dict[str, PatchResult]:
-    """Patch positive into negated captions (forward) and back (reverse)."""
-    return {direction: patch_pairs(bundle, receivers, donors, feats, positions=positions, progress=progress)
-            for direction, (receivers, donors) in (("forward", (pos, neg)), ("reverse", (neg, pos)))}
 
 
 def _runs(results: dict[str, PatchResult]) -> dict[str, PatchRun]:
@@ -62,13 +53,13 @@ def run_patching(common: Common, cfg: PatchingConfig, out: str | Path, progress:
     for positions in position_sets:
         r, p, n = (rows, pos, neg) if positions == "eos" else aligned
         counts[positions] = len(r)
-        results[positions] = both_ways(bundle, p, n, img[r], positions, progress)
+        results[positions] = patch_both_ways(bundle, p, n, img[r], positions, progress)
         runs[positions] = _runs(results[positions])
         curves[positions] = _curves(results[positions], [dataset[i].image_id for i in r], common)
     images = [dataset[i].image_id for i in rows]
     copies = []
     for copy in map(ctx.copy, ctx.copy_seeds):
-        copies.append(both_ways(copy, pos, neg, ctx.image_features(copy, dataset)[rows], "eos", progress))
+        copies.append(patch_both_ways(copy, pos, neg, ctx.image_features(copy, dataset)[rows], "eos", progress))
     untrained_curves = [_curves(c, images, common) for c in copies]
     result = PatchingResult(
         model=common.model,
