@@ -179,6 +179,6 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=1829,
           size=lambda c: _runs(c, len(c.recipes.arms) * c.recipes.seeds, c.recipes.steps, c.recipes.limit)),
     Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=1900,
-          size=lambda c: _runs(c, 5 * c.study.seeds, c.study.steps, c.study.limit)),
+          size=lambda c: _runs(c, (5 + 2 + c.study.random_sets) * c.study.seeds, c.study.steps, c.study.limit)),
 )
 STAGE: dict[str, Stage] = {s.name: s for s in STAGE_LIST}
