@@ -184,10 +184,11 @@ def run_layer_study(
         coverage = float(sum(sel.evidence.combined[k] for k in blocks)) if sel else None
         rows.append(dataclasses.replace(summarise(name, blocks, coverage, runs), same_as=same_as[name],
                                         objective=train_arm.objective, lr_scale=train_arm.lr_scale))
+    corr = None
     omni = [r for r in rows if r.objective == "omni" and not r.lr_scale]
     if sel and len(omni) >= 3:
         rho, p = spearmanr([r.analysis_coverage for r in omni], [r.negation_gain for r in omni])
-        corr = RankCorrelation(float(rho), float(p), len(rows),
+        corr = RankCorrelation(float(rho), float(p), len(omni),
                                "share of the analysis score covered by a set's blocks, and its mean presence/absence gain")
     by_set = {name: r for r in rows for name in (r.set, *r.same_as)}
     result = StudyResult(model=common.model, train_data=study.train_data, eval_data=study.dataset.describe(), images=len(study.dataset),

@@ -87,7 +87,7 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
             assert abs(r.gains[m] - statistics.mean(run.gains[m] for run in r.runs)) < 1e-9
         assert abs(r.negation_gain - statistics.mean(run.negation_gain for run in r.runs)) < 1e-9
         assert abs(r.negation_gain_std - statistics.stdev(run.negation_gain for run in r.runs)) < 1e-9
-    assert -1 <= result.rank_correlation.spearman_rho <= 1
+    assert -1 <= result.rank_correlation.spearman_rho <= 1 and result.rank_correlation.n == 4  # the binary omni sets
 
     fb = result.front_back
     diff = [f.negation_gain - b.negation_gain for f, b in zip(sets["front"].runs, sets["back"].runs, strict=True)]
