@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from functools import cache
 
 from .phrases import mentions, singular
 from .records import Dataset, ImageRecord
@@ -118,11 +117,6 @@ def seen_world_dataset(n: int, seed: int = TRAIN_SEED) -> Dataset:
 SLOT_WORDS = frozenset({"a", "an", "the", "one", "two", "pair", "of", "some", "no", "is", "are"})
 
 
-@cache
-def _lemma(word: str) -> str:
-    return singular(word)
-
-
 def caption_key(text: str) -> tuple[str, ...]:
     """`text`'s words with determiners, counts and number set aside: two captions whose negations in one form can be
     the same text word for word share it ("a red circle" and "two red circles" both give "no red circles").
@@ -133,7 +127,7 @@ def caption_key(text: str) -> tuple[str, ...]:
     Returns:
         Its other words, singular, in order.
     """
-    return tuple(_lemma(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in SLOT_WORDS)
+    return tuple(singular(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in SLOT_WORDS)
 
 
 def _norm(text: str) -> str:

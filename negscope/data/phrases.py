@@ -170,6 +170,7 @@ def plural(name: str) -> str:
     return name if name in lexicon().article else " ".join([*head, _inflect().plural_noun(last) or last])
 
 
+@lru_cache(maxsize=2**16)
 def singular(phrase: str) -> str:
     """`phrase` in the singular when it is a regular or irregular plural, else as it is."""
     *head, last = phrase.split()

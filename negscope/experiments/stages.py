@@ -38,7 +38,7 @@ class Stage:
     needs: tuple[str, ...]
     run: Callable[[RunConfig, Path], Result]
     trains: bool = False
-    cost: float = 1.0  # its seconds in README's default run (the study's estimated from the recipe runs' seconds per run); only for the ETA
+    cost: float = 1.0  # its seconds in README's default run; only for the ETA
     size: Callable[[RunConfig], float] = lambda cfg: 1.0  # its work under a config, in any unit: the cost scales with it
 
     @property
@@ -164,21 +164,21 @@ def _runs(cfg: RunConfig, runs: int, steps: int, limit: int) -> float:
 
 
 STAGE_LIST: tuple[Stage, ...] = (
-    Stage(NegationsResult, (), _negations, cost=7, size=lambda c: c.negations.limit),
-    Stage(SimilarityResult, (), _similarity, cost=14, size=lambda c: c.similarity.limit),
-    Stage(ProbesResult, (), _probes, cost=473,
+    Stage(NegationsResult, (), _negations, cost=6, size=lambda c: c.negations.limit),
+    Stage(SimilarityResult, (), _similarity, cost=18, size=lambda c: c.similarity.limit),
+    Stage(ProbesResult, (), _probes, cost=593,
           size=lambda c: c.probes.limit * c.probes.captions_per_image * c.probes.seeds * _models(c)),
-    Stage(AttributionResult, (), _attribution, cost=138, size=lambda c: c.attribution.limit * c.attribution.steps * _models(c)),
-    Stage(PatchingResult, (), _patching, cost=29, size=lambda c: c.patching.limit * _models(c)),
-    Stage(ErasureResult, (), _erasure, cost=46, size=lambda c: c.erasure.limit * c.erasure.captions_per_image * _models(c)),
+    Stage(AttributionResult, (), _attribution, cost=247, size=lambda c: c.attribution.limit * c.attribution.steps * _models(c)),
+    Stage(PatchingResult, (), _patching, cost=57, size=lambda c: c.patching.limit * _models(c)),
+    Stage(ErasureResult, (), _erasure, cost=74, size=lambda c: c.erasure.limit * c.erasure.captions_per_image * _models(c)),
     Stage(SelectionResult, KINDS, _selection, cost=1),
-    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=150,
+    Stage(TrainResult, ("selection",), _finetune, trains=True, cost=340,
           size=lambda c: c.finetune.steps * (c.finetune.batch_size + c.finetune.validation / c.finetune.validate_every)),
-    Stage(EvaluationResult, ("finetune",), _evaluate, cost=144, size=lambda c: c.evaluate.limit),
+    Stage(EvaluationResult, ("finetune",), _evaluate, cost=418, size=lambda c: c.evaluate.limit),
     Stage(LocalisationResult, ("finetune",), _localisation, cost=60, size=lambda c: c.localisation.limit),
-    Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=1829,
+    Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=3122,
           size=lambda c: _runs(c, len(c.recipes.arms) * c.recipes.seeds, c.recipes.steps, c.recipes.limit)),
-    Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=1900,
+    Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=10193,
           size=lambda c: _runs(c, (5 + 2 + c.study.random_sets) * c.study.seeds, c.study.steps, c.study.limit)),
 )
 STAGE: dict[str, Stage] = {s.name: s for s in STAGE_LIST}
