@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from .phrases import mentions, singular
 from .records import Dataset, ImageRecord
-from .world import CATEGORIES, TRAIN_SEED, scene
+from .world import CATEGORIES, TRAIN_SEED, painted, scene_text
 
 HELD_OUT_SHARE = 0.2
 MIN_KINDS = 2
@@ -104,9 +104,10 @@ def seen_world_dataset(n: int, seed: int = TRAIN_SEED) -> Dataset:
     records: list[ImageRecord] = []
     index = 0
     while len(records) < n:
-        record = scene(index, seed)
+        objects, captions = scene_text(index, seed)
+        record = ImageRecord(index, captions, objects)
         if not holds_held_out(record, held) and len(set(record.present)) >= MIN_KINDS:
-            records.append(record)
+            records.append(painted(record, seed))
         index += 1
     return Dataset(name=f"world[{n} scenes, no held-out combination, two kinds or more]@{seed}", records=records,
                    categories=seen_categories())

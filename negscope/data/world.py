@@ -272,8 +272,13 @@ def scene_text(index: int, seed: int = EVAL_SEED) -> tuple[list[ObjectAnn], list
 def scene(index: int, seed: int = EVAL_SEED) -> ImageRecord:
     """Scene `index` of the world with `seed`; the same arguments always give the same scene."""
     objects, captions = scene_text(index, seed)
-    pixels = paint(objects, np.random.default_rng([seed, index, 1]))
-    return ImageRecord(image_id=index, captions=captions, objects=objects, pixels=pixels)
+    return painted(ImageRecord(image_id=index, captions=captions, objects=objects), seed)
+
+
+def painted(record: ImageRecord, seed: int = EVAL_SEED) -> ImageRecord:
+    """`record` (scene `record.image_id` of the world with `seed`, as `scene_text` gives it) with its pixels drawn."""
+    record.pixels = paint(record.objects, np.random.default_rng([seed, record.image_id, 1]))
+    return record
 
 
 def world_dataset(n: int, seed: int = EVAL_SEED, start: int = 0) -> Dataset:

@@ -38,17 +38,18 @@ def evaluation_tasks(dataset: Dataset, seed: int = 0) -> Tasks:
 def evaluate(
     bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
     cache: str | Path | None = None, tasks: Tasks | None = None, held_out: list[str] | tuple[str, ...] = (),
+    all_forms: bool = True,
 ) -> EvaluationRow:
     """One evaluation row: negation accuracies, MCQ, retrieval and the seed table fields (`image_feats` reused if
     given, else computed through the feature `cache` folder when given; `tasks`, `evaluation_tasks(dataset, seed)`,
     made here unless given; with `held_out` categories, accuracy on the combinations fine-tuning never saw apart)."""
-    return scored(bundle, dataset, seed, progress, image_feats, cache, tasks, held_out=held_out)[0]
+    return scored(bundle, dataset, seed, progress, image_feats, cache, tasks, held_out=held_out, all_forms=all_forms)[0]
 
 
 def scored(
     bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
     cache: str | Path | None = None, tasks: Tasks | None = None, trained_forms: tuple[str, ...] | list[str] = TRAIN_FORMS,
-    held_out: list[str] | tuple[str, ...] = (),
+    held_out: list[str] | tuple[str, ...] = (), all_forms: bool = True,
 ) -> tuple[EvaluationRow, dict[str, RowValues]]:
     """`evaluate`'s row, and per metric the values behind it (a hit or score per row, with the row's image), for the
     paired change between two models (`paired.paired_changes`); `trained_forms` and `held_out_forms` average the
@@ -66,6 +67,8 @@ def scored(
         trained_forms: the negation forms counted as trained on.
         held_out: the categories fine-tuning never saw (`data.combinations.held_out_categories`); none: no
             combination rows.
+        all_forms: score every negation form (`tasks.forms`); False leaves the per-form figures empty, for runs
+            that read none of them (the layer study's), at about half the text encoding.
 
     Returns:
         (row, {metric: RowValues}).
@@ -85,7 +88,7 @@ def scored(
         mcq = mcq_accuracy(bundle, feats, tasks.negations, seed=seed)
         study = similarity_study(bundle, dataset, seed=seed, image_feats=feats, pairs=tasks.study)
         recalls = recall_rows(bundle, feats, dataset)
-        forms = form_rows(bundle, feats, tasks.forms)
+        forms = form_rows(bundle, feats, tasks.forms) if all_forms else {}
         breakdown = negation_breakdown(bundle, feats, tasks.negations, seed=seed)
     recall, recall_ci = recall_summary(recalls, seed=seed)
     pairs = study.pair_image

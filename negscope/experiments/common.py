@@ -86,18 +86,21 @@ class Study:
     cache: Path
     tasks: Tasks
     progress: bool = True
+    role: str = "evaluation"
 
-    def job(self, folder: Path, train: FinetuneConfig, blocks: list[int], seed: int, label: str) -> Job:
+    def job(self, folder: Path, train: FinetuneConfig, blocks: list[int], seed: int, label: str,
+            all_forms: bool = True) -> Job:
         """The run that fine-tunes `blocks` with `train` and `seed` into `folder` and evaluates the result on the
-        study's data, keyed by its inputs (the study's key, the training data and settings, blocks, seed, threads)."""
+        study's data (every negation form unless not `all_forms`), keyed by its inputs (the study's key, the training
+        data and settings, blocks, seed, threads, forms)."""
         from ..data import data_fingerprint
         from ..fingerprint import digest
         from .parallel import Job, run_threads
 
         key = digest({"base": self.key, "train_data": data_fingerprint(self.train_data), "train": dataclasses.asdict(train),
-                      "blocks": blocks, "seed": seed, "threads": run_threads(self.common)})
+                      "blocks": blocks, "seed": seed, "threads": run_threads(self.common), "all_forms": all_forms})
         return Job(self.common, self.limit, self.train_data, self.cache, folder, key, train, tuple(blocks),
-                   seed, label)
+                   seed, label, all_forms, self.role)
 
     def run_all(self, jobs: list[Job]) -> list[EvaluationRow]:
         """Every job's evaluation row, in order, run side by side as `common` says (see `parallel.run_jobs`); a
@@ -132,25 +135,28 @@ def common_dataset(common: Common, limit: int | None, role: str | None = None) -
 
 
 def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | RecipesConfig, out: Path,
-               progress: bool = True) -> Study:
-    """The study of `common`'s model on `study.limit` images of its data's evaluation split, trained on
-    `finetune.train_data` (default: the same data's training split) for `study.steps` steps with seeds `common.seed` onwards (`study.seeds` of them); the model's
-    evaluation row before fine-tuning is stored in `out/baseline`."""
+               progress: bool = True, role: str = "evaluation") -> Study:
+    """The study of `common`'s model on `study.limit` images of its data's `role` split (evaluation, or analysis to
+    decide a setting without reading the images evaluation scores), trained on
+    `finetune.train_data` (default: the same data's training split) for `study.steps` steps with seeds `common.seed` onwards (`study.seeds` of them),
+    each run keeping its last step (no validation split: every run has the same budget); the model's evaluation row
+    before fine-tuning is stored in `out/baseline`."""
     from ..data import data_fingerprint
     from ..evaluation.suite import evaluate
     from ..fingerprint import code_fingerprint, digest
     from ..models import load_bundle, model_fingerprint
     from .parallel import evaluation_data
 
-    dataset, tasks = evaluation_data(common, study.limit)
+    dataset, tasks = evaluation_data(common, study.limit, role)
     bundle = load_bundle(common.model)
     key = digest({"model": model_fingerprint(common.model), "data": data_fingerprint(common.data), "split": common.split,
-                  "limit": study.limit, "seed": common.seed, "code": code_fingerprint()})
+                  "role": role, "limit": study.limit, "seed": common.seed, "code": code_fingerprint()})
     cache = feature_cache(common, out)
     baseline = keyed_row(out / "baseline", key,
                          lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress, cache=cache, tasks=tasks))
-    return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps),
-                 list(range(common.seed, common.seed + study.seeds)), study.limit, dataset, bundle, key, baseline, cache, tasks, progress)
+    return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps, validation=0),
+                 list(range(common.seed, common.seed + study.seeds)), study.limit, dataset, bundle, key, baseline, cache, tasks, progress,
+                 role)
 
 
 def evidence_line(ev: BlockEvidence) -> str:

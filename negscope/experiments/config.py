@@ -77,7 +77,7 @@ class SimilarityConfig:
 class ProbesConfig:
     """Per-site linear probes on captured text states, with grouped cross-validation and controls."""
 
-    limit: int = setting(1000, "images used", low=1)
+    limit: int = setting(300, "images used", low=1)
     folds: int = setting(5, "outer grouped cross-validation folds", low=2)
     captions_per_image: int = setting(1, "source captions used per image", low=1)
     n_boot: int = setting(1000, "bootstrap resamples for the 95% intervals", low=1)
@@ -97,8 +97,8 @@ class ProbesConfig:
 class AttributionConfig:
     """Token and per-site integrated-gradient attribution."""
 
-    limit: int = setting(64, "images used (one caption each)", low=1)
-    steps: int = setting(32, "integration steps of integrated gradients", low=1)
+    limit: int = setting(32, "images used (one caption each)", low=1)
+    steps: int = setting(16, "integration steps of integrated gradients", low=1)
     examples: int = setting(8, "captions shown in the token heatmap (all seven templates each)", low=0)
 
 
@@ -176,11 +176,14 @@ class EvaluateConfig:
 class StudyConfig:
     """The layer study: front, middle, back, all and selected blocks, each fine-tuned alike with the finetune settings."""
 
-    steps: int = setting(120, "fine-tuning steps per block set and seed", low=1)
-    limit: int = setting(500, "images used to evaluate each set", low=1)
+    steps: int = setting(30, "fine-tuning steps per block set and seed", low=1)
+    limit: int = setting(150, "images used to evaluate each set", low=1)
     seeds: int = setting(3, "training seeds per block set (seed, seed+1, ...); the table shows mean ± std", low=1)
     random_sets: int = setting(10, "random block sets of the selected set's size, each trained over the same seeds, "
                                "that the selected set is ranked against", low=0)
+    score_on: str = setting("evaluation", "the images every run is scored on: evaluation (the test images), or analysis "
+                         "(to decide a setting, such as the selection rule, without reading them)",
+                         choices=("evaluation", "analysis"))
 
 
 DEFAULT_ARMS = ("default", "lambda_anchor=0", "forms=no", "forms=not_true", "forms=without", "forms=this_is_not",
@@ -216,8 +219,8 @@ class RecipesConfig:
 
     arms: list[str] = setting(None, "recipes, each 'key=value ...' over [finetune] ('default': unchanged)",
                               factory=_default_arms)
-    steps: int = setting(120, "fine-tuning steps per recipe and seed", low=1)
-    limit: int = setting(500, "images used to evaluate each recipe", low=1)
+    steps: int = setting(30, "fine-tuning steps per recipe and seed", low=1)
+    limit: int = setting(150, "images used to evaluate each recipe", low=1)
     seeds: int = setting(2, "training seeds per recipe (seed, seed+1, ...); the table shows mean ± std", low=1)
 
     def __post_init__(self) -> None:

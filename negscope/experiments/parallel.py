@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Job:
     """One fine-tuning run of a study: train `blocks` with `train` and `seed` on `train_data`, evaluate on `limit`
-    images of `common`'s evaluation split, store the row in `folder` under `key`."""
+    images of `common`'s `role` split (every negation form unless not `all_forms`), store the row in `folder` under
+    `key`."""
 
     common: Common
     limit: int
@@ -44,6 +45,8 @@ class Job:
     blocks: tuple[int, ...]
     seed: int
     label: str
+    all_forms: bool = True
+    role: str = "evaluation"
 
 
 def _cores() -> int:
@@ -66,15 +69,16 @@ def plan_workers(common: Common, jobs: int) -> int:
     return max(1, min(workers, jobs))
 
 
-_DATA: dict[tuple[Common, int], tuple[Dataset, Tasks]] = {}
+_DATA: dict[tuple[Common, int, str], tuple[Dataset, Tasks]] = {}
 
 
-def evaluation_data(common: Common, limit: int) -> tuple[Dataset, Tasks]:
-    """At most `limit` images of `common`'s evaluation split and their evaluation tasks, built once per process.
+def evaluation_data(common: Common, limit: int, role: str = "evaluation") -> tuple[Dataset, Tasks]:
+    """At most `limit` images of `common`'s `role` split and their evaluation tasks, built once per process.
 
     Args:
         common: the shared settings (model, data, split, seed).
         limit: at most this many images.
+        role: the split's role (`data.splits.ROLES`).
 
     Returns:
         The dataset and its tasks.
@@ -82,10 +86,10 @@ def evaluation_data(common: Common, limit: int) -> tuple[Dataset, Tasks]:
     from ..evaluation.suite import evaluation_tasks
     from .common import common_dataset
 
-    if (common, limit) not in _DATA:
-        dataset = common_dataset(common, limit, role="evaluation")
-        _DATA[common, limit] = dataset, evaluation_tasks(dataset, common.seed)
-    return _DATA[common, limit]
+    if (common, limit, role) not in _DATA:
+        dataset = common_dataset(common, limit, role=role)
+        _DATA[common, limit, role] = dataset, evaluation_tasks(dataset, common.seed)
+    return _DATA[common, limit, role]
 
 
 @contextmanager
@@ -117,13 +121,13 @@ def run_job(job: Job, threads: int, progress: bool = False) -> EvaluationRow:
         from ..finetune.run import fine_tune
         from ..models import load_bundle
 
-        dataset, tasks = evaluation_data(job.common, job.limit)
+        dataset, tasks = evaluation_data(job.common, job.limit, job.role)
         print(f"{job.label} with seed {job.seed}", flush=True)
         fine_tune(job.common.model, job.train_data, ",".join(map(str, job.blocks)), job.folder, cfg=job.train,
                   seed=job.seed, pool=job.train.pool, resume=True, progress=progress, cache=job.cache,
                   evaluation=job.common.data, split=job.common.split)
         return evaluate(load_bundle(str(job.folder)), dataset, seed=job.common.seed, progress=progress, cache=job.cache,
-                        tasks=tasks)
+                        tasks=tasks, all_forms=job.all_forms)
 
     with _threads(threads):
         return keyed_row(job.folder, job.key, train_and_evaluate)

@@ -1,6 +1,7 @@
 """`negscope study layers`: fine-tune front, middle, back, all and analysis-selected text blocks alike, and compare.
 
-Beside them: random block sets of the selected set's size (the selected set's test against chance), the selected
+Beside them: the set each selection rule (`RULES`) takes from the same evidence at the selected set's size, random
+block sets of that size (the selected set's test against chance), the selected
 blocks trained with the plain CLIP loss on the same captions and steps (the same-budget baseline, `CLIP_ARM`), and
 every block with evidence trained at a learning rate scaled by it (`WEIGHTED_ARM`, NAST-style).
 
@@ -24,7 +25,8 @@ from ..reports.document import over_seeds
 from ..reports.figures import study_bars
 from ..results import EvaluationRow, RankCorrelation, SelectionResult, StudyResult, StudyRow
 from ..results.study import AgainstChance, FrontBack, SeedRun
-from ..selection import plan_blocks
+from ..selection import RULES, plan_blocks
+from ..selection.rank import choose
 from .common import mean_std, open_study
 from .config import Common, FinetuneConfig, StudyConfig
 
@@ -152,12 +154,14 @@ def run_layer_study(
     from scipy.stats import spearmanr
 
     out = Path(out)
-    study = open_study(common, finetune, cfg, out, progress)
+    study = open_study(common, finetune, cfg, out, progress, role=cfg.score_on)
     base, train, seeds = study.baseline, study.train, study.seeds
     sel = SelectionResult.load(selection) if selection else None
     sets = {name: [b.index for b in plan_blocks(study.bundle, *(("auto", selection) if name == "selected" else (name, None)))]
             for name in SETS if name != "selected" or sel is not None}
     if sel is not None:
+        combined = np.asarray(sel.evidence.combined)
+        sets |= {f"rule_{rule}": choose(combined, sel.coverage, rule, len(sel.blocks)) for rule in RULES}
         rng = np.random.default_rng([common.seed, len(sel.blocks)])
         sets |= {f"random_{i + 1}": b for i, b in enumerate(random_sets(len(study.bundle.blocks), sel.blocks,
                                                                           cfg.random_sets, rng))}
@@ -175,7 +179,8 @@ def run_layer_study(
         else:
             trained.append((name, blocks, train_arm))
             same_as[name] = []
-    jobs = [study.job(out / name / f"seed_{seed}", train_arm, blocks, seed, f"layer study: fine-tuning {name} blocks {blocks}")
+    jobs = [study.job(out / name / f"seed_{seed}", train_arm, blocks, seed, f"layer study: fine-tuning {name} blocks {blocks}",
+                      all_forms=False)
             for name, blocks, train_arm in trained for seed in seeds]
     done = iter(study.run_all(jobs))
     rows: list[StudyRow] = []

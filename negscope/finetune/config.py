@@ -30,7 +30,7 @@ class LossWeights:
 class TrainConfig(LossWeights):
     """Optimiser, schedule and loss settings; the defaults suit the world model on CPU."""
 
-    steps: int = setting(240, "optimisation steps", low=1)
+    steps: int = setting(80, "optimisation steps", low=1)
     batch_size: int = setting(32, "images per step, over all processes (contrastive: at least 2)", low=2)
     lr: float = setting(3e-4, "peak learning rate (AdamW)", low=0)
     weight_decay: float = setting(0.2, "AdamW weight decay", low=0)

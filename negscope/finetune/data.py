@@ -15,6 +15,8 @@ data is refused when it holds an image the evaluation reads.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +238,15 @@ def training_dataset(spec: str, pool: int = 10000, evaluation: str | None = None
 def training_source(spec: str, pool: int = 10000, forms: list[str] | tuple[str, ...] = TRAIN_FORMS,
                     evaluation: str | None = None, split: str | None = None) -> Source:
     """`training_dataset(spec, pool, evaluation, split)` as a training source; `forms` are the negation forms drawn
-    for world and COCO data (a table brings its own negations)."""
+    for world and COCO data (a table brings its own negations). A world source is built once per process (a study's
+    runs share it) and each call gets its own copy, so holding out a validation split changes only that copy."""
+    n = world_count(spec, pool)
+    if n is not None:
+        return copy.copy(_world_source(n, tuple(forms)))
     dataset = training_dataset(spec, pool, evaluation, split)
     return GivenSource(dataset) if dataset.brings_negations else WorldSource(dataset, forms)
+
+
+@functools.lru_cache(maxsize=2)
+def _world_source(pool: int, forms: tuple[str, ...]) -> WorldSource:
+    return WorldSource(training_dataset(f"world:{pool}", pool), forms)

@@ -54,6 +54,12 @@ def test_given_image_features_give_the_same_row(row, tiny, small_world):
         evaluate(tiny, small_world, image_feats=image_features(tiny, small_world)[:7])
 
 
+def test_without_the_forms_every_other_figure_is_the_same(row, tiny, small_world):
+    lean = evaluate(tiny, small_world, held_out=held_out_categories(), all_forms=False)
+    assert row.form_accuracy and not lean.form_accuracy
+    assert dataclasses.replace(lean, form_accuracy=row.form_accuracy) == row
+
+
 def test_tasks_built_once_give_the_same_rows(row, tiny, small_world, tmp_path):
     tasks = evaluation_tasks(small_world, seed=0)
     assert evaluate(tiny, small_world, tasks=tasks, held_out=held_out_categories()) == row

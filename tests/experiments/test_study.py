@@ -55,9 +55,9 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
     assert StudyResult.load(out) == result and result.against_chance is None
     assert result.seeds == [0, 1] and result.train_config["steps"] == 2 and result.images == 8
     sets = {r.set: r for r in result.rows}
-    # the selected blocks are the front third's: trained once, reported once
+    # the selected blocks are the front third's, and every rule takes them at their size: trained once, reported once
     assert list(sets) == ["front", "middle", "back", "all", "selected_clip_loss", "evidence_weighted"]
-    assert sets["front"].same_as == ["selected"]
+    assert sets["front"].same_as == ["selected", "rule_front", "rule_top", "rule_window"]
     weighted = sets["evidence_weighted"]
     assert weighted.blocks == [0, 1, 2] and weighted.lr_scale == pytest.approx([1.0, 0.5, 1 / 6, 0.0])
     assert read_json(out / "evidence_weighted" / "seed_0" / "train.json")["config"]["lr_scale"] == weighted.lr_scale
@@ -100,11 +100,11 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
         assert fb.p_value is None and "same for every seed" in fb.note
 
     md = (out / "study.md").read_text()
-    assert "mean ± std over 2 seeds" in md and "| front = selected (0,1) | " in md and " ± " in md
+    assert "mean ± std over 2 seeds" in md and "| front = selected = rule_front = rule_top = rule_window (0,1) | " in md and " ± " in md
     assert md.index("Spearman") < md.index("Front vs back") and fb.note in md
     rows = list(csv.DictReader((out / "study.csv").open()))
-    assert [(r["set"], r["seed"]) for r in rows[:3]] == [("front = selected", "0"), ("front = selected", "1"),
-                                                         ("front = selected", "mean")]
+    front = "front = selected = rule_front = rule_top = rule_window"
+    assert [(r["set"], r["seed"]) for r in rows[:3]] == [(front, "0"), (front, "1"), (front, "mean")]
     assert len(rows) == 6 * 3
     assert (out / "study.png").is_file()
 
@@ -118,7 +118,8 @@ def test_layer_study_over_two_seeds_on_tiny(tmp_path, write_selection, monkeypat
 
 def test_one_seed_gives_no_p_value_and_more_seeds_train_only_the_new_ones(tmp_path, monkeypatch):
     out = tmp_path / "study"
-    one = run_layer_study(COMMON, TRAIN, StudyConfig(steps=1, limit=8, seeds=1), out, progress=False)
+    one = run_layer_study(COMMON, TRAIN, StudyConfig(steps=1, limit=8, seeds=1, score_on="analysis"), out, progress=False)
+    assert "analysis split" in one.eval_data  # scored on images evaluation never reads
     fb = one.front_back
     assert (fb.n, fb.t_statistic, fb.p_value, fb.std_difference) == (1, None, None, 0.0)
     assert "at least 2 seeds" in fb.note and fb.note in (out / "study.md").read_text()
@@ -127,7 +128,7 @@ def test_one_seed_gives_no_p_value_and_more_seeds_train_only_the_new_ones(tmp_pa
 
     first = _marker_times(out)
     calls = _count_fine_tunes(monkeypatch)
-    two = run_layer_study(COMMON, TRAIN, StudyConfig(steps=1, limit=8, seeds=2), out, progress=False)
+    two = run_layer_study(COMMON, TRAIN, StudyConfig(steps=1, limit=8, seeds=2, score_on="analysis"), out, progress=False)
     assert calls == [("front", 1), ("middle", 1), ("back", 1), ("all", 1)]
     second = _marker_times(out)
     assert all(second[k] == t for k, t in first.items())
@@ -220,13 +221,16 @@ def test_against_chance_ranks_the_selected_set_and_can_say_no():
 
 
 def test_layer_study_ranks_the_selected_set_among_random_sets(tmp_path, write_selection):
-    sel = write_selection(tmp_path, [0, 1], [0.6, 0.3, 0.1, 0.0])
+    sel = write_selection(tmp_path, [1, 3], [0.1, 0.6, 0.0, 0.3])
     cfg = StudyConfig(steps=2, limit=8, seeds=2, random_sets=2)
     result = run_layer_study(COMMON, TRAIN, cfg, tmp_path / "study", selection=sel, progress=False)
     chance = result.against_chance
     names = [n for r in result.rows for n in (r.set, *r.same_as)]
     assert {"random_1", "random_2"} <= set(names) and len(chance.random_gains) == 2 and chance.seeds == [0, 1]
-    assert all(len(b) == 2 and b != [0, 1] for b in chance.random_sets)
+    assert all(len(b) == 2 and b != [1, 3] for b in chance.random_sets)
+    # each rule at the selected size: front and window take blocks 0-1 (the front third's), top the selected 1 and 3
+    sets = {r.set: r for r in result.rows}
+    assert {"rule_front", "rule_window"} <= set(sets["front"].same_as) and "rule_top" in sets["selected"].same_as
     assert chance.p_value == (1 + sum(g >= chance.selected_gain for g in chance.random_gains)) / 3
     assert StudyResult.load(tmp_path / "study") == result
     assert chance.sentence() in (tmp_path / "study" / "study.md").read_text()

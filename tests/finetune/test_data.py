@@ -45,6 +45,13 @@ def test_world_pool_never_holds_or_names_a_held_out_combination():
     assert all(set(r.present).isdisjoint(held) for r in validation) and not set(validation.categories) & set(held)
 
 
+def test_a_world_source_is_built_once_and_each_caller_holds_out_from_its_own_copy():
+    first, second = training_source("world[:12]", forms=["no"]), training_source("world[:12]", forms=["no"])
+    assert first is not second and first.records == second.records and first.records[0] is second.records[0]
+    first.hold_out(4)
+    assert len(first) == 8 and len(second) == 12 and len(training_source("world[:12]", forms=["no"])) == 12
+
+
 def test_world_source_texts_are_what_examples_give():
     src = training_source("world[:8]", forms=["no", "not_true"])
     texts, rng = src.texts(), np.random.default_rng(1)
