@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,8 +17,9 @@ MAX_WORKERS = 4
 
 def loader_workers(images: int, batch_size: int) -> int:
     """Worker processes for a pass over `images`: none for a pass of two batches or fewer (starting workers costs
-    more), else one per core but one, at most `MAX_WORKERS`."""
-    if images <= 2 * batch_size:
+    more) or in a process that is itself a worker (a study run beside others: the cores are taken, and a spawned
+    process could only hand its data to workers by pickling it), else one per core but one, at most `MAX_WORKERS`."""
+    if images <= 2 * batch_size or multiprocessing.parent_process() is not None:
         return 0
     return max(1, min(MAX_WORKERS, (os.cpu_count() or 2) - 1))
 

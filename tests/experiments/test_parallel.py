@@ -9,7 +9,7 @@ from negscope.experiments.config import Common, FinetuneConfig, RecipesConfig
 from negscope.experiments.recipes import run_recipes
 
 TRAIN = FinetuneConfig(blocks="front", batch_size=8, warmup=1, save_every=2, pool=40, validation=0)
-CFG = RecipesConfig(arms=["default", "lr=1e-2"], steps=2, limit=8, seeds=1)
+CFG = RecipesConfig(arms=["default", "lr=1e-2"], steps=5, limit=8, seeds=1)  # steps enough for a batch loader worker
 
 
 def _markers(folder):
