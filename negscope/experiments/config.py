@@ -15,7 +15,7 @@ from typing import Any
 
 from ..data.pairs import PAIR_KINDS
 from ..finetune.config import TrainConfig, WorldTrainConfig
-from ..results.selection import RULES, SHORTHANDS, block_spec
+from ..results.selection import DEFAULT_RULE, RULES, SHORTHANDS, block_spec
 from ..settings import ConfigError, from_dict, nearest, setting
 
 __all__ = ["QUICK", "STAGES", "ConfigError", "RunConfig", "WorldTrainConfig", "load_config", "parse_overrides", "quick",
@@ -142,7 +142,7 @@ class SelectionConfig:
     """The rule that turns every kind of evidence into a freeze plan (its stability uses `evidence_resamples`)."""
 
     coverage: float = setting(0.5, "share of the combined negation evidence the trainable blocks must cover", low=0, high=1)
-    rule: str = setting("front", "front: smallest front blocks 0..m; top: fewest top-ranked blocks; window: fewest "
+    rule: str = setting(DEFAULT_RULE, "front: smallest front blocks 0..m; top: fewest top-ranked blocks; window: fewest "
                         "blocks in a row, anywhere", choices=RULES)
     size: int = setting(0, "blocks in the plan: 0 lets coverage decide; k takes exactly k (front: blocks 0..k-1; top: "
                         "the k best; window: the best k in a row)", low=0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results.evidence import BlockEvidence
+from ..results.selection import DEFAULT_RULE, DEFAULT_RULE_BASIS
 from .document import Doc, StageOutput, caption_from_name, ci_cell, fmt, open_section, pct, with_ci
 from .figures import site_label
 
@@ -261,7 +262,8 @@ def selection(doc: Doc, out: StageOutput) -> None:
                "the plan falls back on the model's own gains and is not evidence of learned negation.")
     doc.para(
         f"Selected text blocks: {', '.join(map(str, res.blocks))}, covering {ev.coverage_of_plan:.3f} of the combined "
-        f"score. Rule: {res.rule}. {decided}"
+        f"score. Rule: {res.rule}"
+        + (f" ({DEFAULT_RULE_BASIS})." if res.rule.split(" ")[0] == DEFAULT_RULE else ".") + f" {decided}"
         + (f" Within noise (weight 0): {', '.join(ev.within_noise)}." if ev.within_noise else "")
         + (f" Missing: {', '.join(ev.missing)}." if ev.missing else "")
     )

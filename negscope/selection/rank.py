@@ -52,7 +52,7 @@ from ..results import (
     Stability,
 )
 from ..results.evidence import KINDS, BlockEvidence
-from ..results.selection import RULES
+from ..results.selection import DEFAULT_RULE, RULES
 
 
 @dataclass
@@ -162,7 +162,7 @@ def stability(ev: Evidence, record: dict[str, KindWeight], coverage: float, rule
     return Stability(resamples, seed, (counts / resamples).tolist() if resamples else [])
 
 
-def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = "front", size: int = 0) -> SelectionResult:
+def rank_blocks(ev: Evidence, coverage: float = 0.5, rule: str = DEFAULT_RULE, size: int = 0) -> SelectionResult:
     """The selection: ranked blocks, the freeze plan, each kind's weight in it and the plan's stability over draws.
 
     Args:

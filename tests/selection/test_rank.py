@@ -96,7 +96,7 @@ def test_a_size_is_recorded_and_checked():
 def test_without_any_certain_kind_the_selection_falls_back_and_says_so():
     ev = Evidence({"attribution": _kind(_noisy([0.0, 0.1, 0.0], 0.5), trained=[0.1, 0.2, 0.7]),
                    "patching": _kind(_noisy([0.0, 0.0, 0.1], 0.5, seed=2), trained=[0.1, 0.2, 0.7])})
-    sel = rank_blocks(ev, coverage=0.5)
+    sel = rank_blocks(ev, coverage=0.5, rule="front")
     assert not sel.certain and "not evidence of learned negation" in sel.rule
     assert sel.evidence.kinds == [] and sel.evidence.within_noise == ["attribution", "patching"]
     assert sel.blocks == [0, 1, 2] and sel.evidence.combined == pytest.approx([0.1, 0.2, 0.7])  # the model's own gains
