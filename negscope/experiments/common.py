@@ -138,7 +138,7 @@ def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | Re
                progress: bool = True, role: str = "evaluation") -> Study:
     """The study of `common`'s model on `study.limit` images of its data's `role` split (evaluation, or analysis to
     decide a setting without reading the images evaluation scores), trained on
-    `finetune.train_data` (default: the same data's training split) for `study.steps` steps with seeds `common.seed` onwards (`study.seeds` of them),
+    `finetune.train_data` (default: the same data's training split) for `study.steps` steps of `study.batch_size` images with seeds `common.seed` onwards (`study.seeds` of them),
     each run keeping its last step (no validation split: every run has the same budget); the model's evaluation row
     before fine-tuning is stored in `out/baseline`."""
     from ..data import data_fingerprint
@@ -154,7 +154,7 @@ def open_study(common: Common, finetune: FinetuneConfig, study: StudyConfig | Re
     cache = feature_cache(common, out)
     baseline = keyed_row(out / "baseline", key,
                          lambda: evaluate(bundle, dataset, seed=common.seed, progress=progress, cache=cache, tasks=tasks))
-    return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps, validation=0),
+    return Study(common, finetune.train_data or common.data, dataclasses.replace(finetune, steps=study.steps, batch_size=study.batch_size, validation=0),
                  list(range(common.seed, common.seed + study.seeds)), study.limit, dataset, bundle, key, baseline, cache, tasks, progress,
                  role)
 

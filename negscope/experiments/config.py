@@ -169,7 +169,7 @@ class FinetuneConfig(TrainConfig):
 class EvaluateConfig:
     """The before-and-after evaluation: negation accuracies, MCQ and retrieval."""
 
-    limit: int = setting(1000, "images used", low=1)
+    limit: int = setting(500, "images used", low=1)
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,8 @@ class StudyConfig:
     """The layer study: front, middle, back, all and selected blocks, each fine-tuned alike with the finetune settings."""
 
     steps: int = setting(30, "fine-tuning steps per block set and seed", low=1)
-    limit: int = setting(150, "images used to evaluate each set", low=1)
+    batch_size: int = setting(16, "images per step of every run", low=1)
+    limit: int = setting(100, "images used to evaluate each set", low=1)
     seeds: int = setting(3, "training seeds per block set (seed, seed+1, ...); the table shows mean ± std", low=1)
     random_sets: int = setting(10, "random block sets of the selected set's size, each trained over the same seeds, "
                                "that the selected set is ranked against", low=0)
@@ -220,7 +221,8 @@ class RecipesConfig:
     arms: list[str] = setting(None, "recipes, each 'key=value ...' over [finetune] ('default': unchanged)",
                               factory=_default_arms)
     steps: int = setting(30, "fine-tuning steps per recipe and seed", low=1)
-    limit: int = setting(150, "images used to evaluate each recipe", low=1)
+    batch_size: int = setting(16, "images per step of every recipe's runs (an arm may set its own)", low=1)
+    limit: int = setting(100, "images used to evaluate each recipe", low=1)
     seeds: int = setting(2, "training seeds per recipe (seed, seed+1, ...); the table shows mean ± std", low=1)
 
     def __post_init__(self) -> None:

@@ -157,10 +157,13 @@ def _models(cfg: RunConfig) -> int:
     return 1 + cfg.untrained_copies
 
 
-def _runs(cfg: RunConfig, runs: int, steps: int, limit: int) -> float:
-    """The work of `runs` fine-tunes of `steps` steps, each evaluated on `limit` images; an evaluated image costs about
-    three training captions (README's idle default run: evaluate 30 ms an image and model, finetune 9 ms a caption)."""
-    return runs * (steps * cfg.finetune.batch_size + 3 * limit)
+STUDY_SETS = 8  # the layer study's sets besides the random ones: five fixed, two arms, and a rule's set unlike them
+
+
+def _runs(runs: int, steps: int, batch_size: int, limit: int) -> float:
+    """The work of `runs` fine-tunes of `steps` steps of `batch_size` images, each evaluated on `limit` images; an
+    evaluated image costs about three training images (a rough ratio: the size only scales the ETA)."""
+    return runs * (steps * batch_size + 3 * limit)
 
 
 STAGE_LIST: tuple[Stage, ...] = (
@@ -177,8 +180,10 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(EvaluationResult, ("finetune",), _evaluate, cost=418, size=lambda c: c.evaluate.limit),
     Stage(LocalisationResult, ("finetune",), _localisation, cost=60, size=lambda c: c.localisation.limit),
     Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=3122,
-          size=lambda c: _runs(c, len(c.recipes.arms) * c.recipes.seeds, c.recipes.steps, c.recipes.limit)),
+          size=lambda c: _runs(len(c.recipes.arms) * c.recipes.seeds, c.recipes.steps, c.recipes.batch_size,
+                               c.recipes.limit)),
     Stage(StudyResult, ("selection", "finetune"), _study, trains=True, cost=10193,
-          size=lambda c: _runs(c, (5 + 2 + c.study.random_sets) * c.study.seeds, c.study.steps, c.study.limit)),
+          size=lambda c: _runs((STUDY_SETS + c.study.random_sets) * c.study.seeds, c.study.steps,
+                               c.study.batch_size, c.study.limit)),
 )
 STAGE: dict[str, Stage] = {s.name: s for s in STAGE_LIST}
