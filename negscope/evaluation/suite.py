@@ -12,6 +12,7 @@ from ..data.forms import FORMS, TRAIN_FORMS, form_pairs
 from ..data.negation import ImageNegations, build_negations
 from ..models import ClipBundle
 from ..results.evaluation import EvaluationRow
+from ..results.similarity import SeedRow
 from .features import image_features, shared_texts
 from .negation import Triple, combination_rows, form_rows, image_interval, mcq_accuracy, negation_breakdown
 from .paired import RowValues
@@ -38,18 +39,18 @@ def evaluation_tasks(dataset: Dataset, seed: int = 0) -> Tasks:
 def evaluate(
     bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
     cache: str | Path | None = None, tasks: Tasks | None = None, held_out: list[str] | tuple[str, ...] = (),
-    all_forms: bool = True,
+    full: bool = True,
 ) -> EvaluationRow:
     """One evaluation row: negation accuracies, MCQ, retrieval and the seed table fields (`image_feats` reused if
     given, else computed through the feature `cache` folder when given; `tasks`, `evaluation_tasks(dataset, seed)`,
     made here unless given; with `held_out` categories, accuracy on the combinations fine-tuning never saw apart)."""
-    return scored(bundle, dataset, seed, progress, image_feats, cache, tasks, held_out=held_out, all_forms=all_forms)[0]
+    return scored(bundle, dataset, seed, progress, image_feats, cache, tasks, held_out=held_out, full=full)[0]
 
 
 def scored(
     bundle: ClipBundle, dataset: Dataset, seed: int = 0, progress: bool = False, image_feats: torch.Tensor | None = None,
     cache: str | Path | None = None, tasks: Tasks | None = None, trained_forms: tuple[str, ...] | list[str] = TRAIN_FORMS,
-    held_out: list[str] | tuple[str, ...] = (), all_forms: bool = True,
+    held_out: list[str] | tuple[str, ...] = (), full: bool = True,
 ) -> tuple[EvaluationRow, dict[str, RowValues]]:
     """`evaluate`'s row, and per metric the values behind it (a hit or score per row, with the row's image), for the
     paired change between two models (`paired.paired_changes`); `trained_forms` and `held_out_forms` average the
@@ -67,7 +68,7 @@ def scored(
         trained_forms: the negation forms counted as trained on.
         held_out: the categories fine-tuning never saw (`data.combinations.held_out_categories`); none: no
             combination rows.
-        all_forms: score every negation form (`tasks.forms`); False leaves the per-form figures empty, for runs
+        full: score every negation form (`tasks.forms`); False leaves the per-form figures empty, for runs
             that read none of them (the layer study's), at about half the text encoding.
 
     Returns:
@@ -86,27 +87,29 @@ def scored(
     with shared_texts(bundle, progress):
         feats = image_features(bundle, dataset, progress=progress, cache=cache) if image_feats is None else image_feats
         mcq = mcq_accuracy(bundle, feats, tasks.negations, seed=seed)
-        study = similarity_study(bundle, dataset, seed=seed, image_feats=feats, pairs=tasks.study)
+        study = similarity_study(bundle, dataset, seed=seed, image_feats=feats, pairs=tasks.study) if full else None
         recalls = recall_rows(bundle, feats, dataset)
-        forms = form_rows(bundle, feats, tasks.forms) if all_forms else {}
+        forms = form_rows(bundle, feats, tasks.forms) if full else {}
         breakdown = negation_breakdown(bundle, feats, tasks.negations, seed=seed)
     recall, recall_ci = recall_summary(recalls, seed=seed)
-    pairs = study.pair_image
     combinations = combination_rows(breakdown["rows"], tasks.negations, held_out) if held_out else {}
     combined = {f"{part}_combinations": RowValues.cell_means(list(kinds.values())) for part, kinds in combinations.items()}
-    rows = breakdown.pop("rows") | mcq.rows | recalls | combined | {
-        "flip_rate": RowValues(study.s_neg >= study.s_pos, pairs), "pos_mean": RowValues(study.s_pos, pairs),
-        "neg_mean": RowValues(study.s_neg, pairs),
+    seed_rows = {} if study is None else {
+        "flip_rate": RowValues(study.s_neg >= study.s_pos, study.pair_image),
+        "pos_mean": RowValues(study.s_pos, study.pair_image), "neg_mean": RowValues(study.s_neg, study.pair_image)}
+    rows = breakdown.pop("rows") | mcq.rows | recalls | combined | seed_rows | {
         "trained_forms": RowValues.cell_means([v for f in forms if f in trained_forms for v in forms[f].values()]),
         "held_out_forms": RowValues.cell_means([v for f in forms if f not in trained_forms for v in forms[f].values()])}
-    intervals = breakdown.pop("intervals") | {"mcq_accuracy": mcq.interval,
-                                               "flip_rate": image_interval(study.s_neg >= study.s_pos, study.pair_image, seed)}
+    intervals = breakdown.pop("intervals") | {"mcq_accuracy": mcq.interval}
+    if study is not None:
+        intervals["flip_rate"] = image_interval(study.s_neg >= study.s_pos, study.pair_image, seed)
     intervals |= {k: v.interval(seed=seed) for k, v in combined.items()}
     halves = ("presence_accuracy", "absence_accuracy", "swap_accuracy", "both_negated_accuracy", "flip_rate",
               "trained_forms", "held_out_forms",
               *combined)
     row = EvaluationRow(
-        **asdict(study.summary()) | {"truncated_captions": bundle.truncated - truncated},
+        **asdict(study.summary() if study else SeedRow.empty(bundle.spec))
+        | {"truncated_captions": bundle.truncated - truncated},
         images=len(dataset),
         **breakdown,
         mcq_accuracy=mcq.accuracy,

@@ -89,18 +89,18 @@ class Study:
     role: str = "evaluation"
 
     def job(self, folder: Path, train: FinetuneConfig, blocks: list[int], seed: int, label: str,
-            all_forms: bool = True) -> Job:
+            full: bool = True) -> Job:
         """The run that fine-tunes `blocks` with `train` and `seed` into `folder` and evaluates the result on the
-        study's data (every negation form unless not `all_forms`), keyed by its inputs (the study's key, the training
+        study's data (every negation form unless not `full`), keyed by its inputs (the study's key, the training
         data and settings, blocks, seed, threads, forms)."""
         from ..data import data_fingerprint
         from ..fingerprint import digest
         from .parallel import Job, run_threads
 
         key = digest({"base": self.key, "train_data": data_fingerprint(self.train_data), "train": dataclasses.asdict(train),
-                      "blocks": blocks, "seed": seed, "threads": run_threads(self.common), "all_forms": all_forms})
+                      "blocks": blocks, "seed": seed, "threads": run_threads(self.common), "full": full})
         return Job(self.common, self.limit, self.train_data, self.cache, folder, key, train, tuple(blocks),
-                   seed, label, all_forms, self.role)
+                   seed, label, full, self.role)
 
     def run_all(self, jobs: list[Job]) -> list[EvaluationRow]:
         """Every job's evaluation row, in order, run side by side as `common` says (see `parallel.run_jobs`); a

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Job:
     """One fine-tuning run of a study: train `blocks` with `train` and `seed` on `train_data`, evaluate on `limit`
-    images of `common`'s `role` split (every negation form unless not `all_forms`), store the row in `folder` under
+    images of `common`'s `role` split (every negation form unless not `full`), store the row in `folder` under
     `key`."""
 
     common: Common
@@ -45,7 +45,7 @@ class Job:
     blocks: tuple[int, ...]
     seed: int
     label: str
-    all_forms: bool = True
+    full: bool = True
     role: str = "evaluation"
 
 
@@ -54,10 +54,11 @@ def _cores() -> int:
 
 
 def run_threads(common: Common) -> int:
-    """The intra-op threads of every study run: `common.threads`, else 1 on CPU and every core on a GPU."""
+    """The intra-op threads of every study run: `common.threads`, else 1 on CPU and on GPUs the cores shared out
+    among them (so that Ray, which gives each run one GPU and this many CPUs, runs one per GPU at once)."""
     import torch
 
-    return common.threads or (_cores() if torch.cuda.is_available() else 1)
+    return common.threads or (max(1, _cores() // torch.cuda.device_count()) if torch.cuda.is_available() else 1)
 
 
 def plan_workers(common: Common, jobs: int) -> int:
@@ -127,7 +128,7 @@ def run_job(job: Job, threads: int, progress: bool = False) -> EvaluationRow:
                   seed=job.seed, pool=job.train.pool, resume=True, progress=progress, cache=job.cache,
                   evaluation=job.common.data, split=job.common.split)
         return evaluate(load_bundle(str(job.folder)), dataset, seed=job.common.seed, progress=progress, cache=job.cache,
-                        tasks=tasks, all_forms=job.all_forms)
+                        tasks=tasks, full=job.full)
 
     with _threads(threads):
         return keyed_row(job.folder, job.key, train_and_evaluate)

@@ -180,7 +180,7 @@ def run_layer_study(
             trained.append((name, blocks, train_arm))
             same_as[name] = []
     jobs = [study.job(out / name / f"seed_{seed}", train_arm, blocks, seed, f"layer study: fine-tuning {name} blocks {blocks}",
-                      all_forms=False)
+                      full=False)
             for name, blocks, train_arm in trained for seed in seeds]
     done = iter(study.run_all(jobs))
     rows: list[StudyRow] = []

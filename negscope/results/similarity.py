@@ -22,6 +22,12 @@ class SeedRow:
     templates: dict[str, float]
     truncated_captions: int = 0
 
+    @classmethod
+    def empty(cls, model: str) -> SeedRow:
+        """The row of a model the seed study did not score: no pairs, every figure NaN."""
+        nan = float("nan")
+        return cls(model, 0, nan, nan, nan, nan, 0, nan, {})
+
 
 @dataclass
 class SimilarityResult(Result):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 
 import pytest
 
@@ -54,10 +55,14 @@ def test_given_image_features_give_the_same_row(row, tiny, small_world):
         evaluate(tiny, small_world, image_feats=image_features(tiny, small_world)[:7])
 
 
-def test_without_the_forms_every_other_figure_is_the_same(row, tiny, small_world):
-    lean = evaluate(tiny, small_world, held_out=held_out_categories(), all_forms=False)
+def test_a_study_row_leaves_out_the_forms_and_the_seed_table_and_nothing_else(row, tiny, small_world):
+    lean = evaluate(tiny, small_world, held_out=held_out_categories(), full=False)
     assert row.form_accuracy and not lean.form_accuracy
-    assert dataclasses.replace(lean, form_accuracy=row.form_accuracy) == row
+    assert row.pairs > 0 and lean.pairs == 0 and math.isnan(lean.flip_rate) and not lean.templates
+    seed_table = {k: getattr(row, k) for k in ("pairs", "pos_mean", "pos_std", "neg_mean", "neg_std", "flips",
+                                               "flip_rate", "templates")}
+    assert dataclasses.replace(lean, form_accuracy=row.form_accuracy, **seed_table,
+                               intervals=lean.intervals | {"flip_rate": row.intervals["flip_rate"]}) == row
 
 
 def test_tasks_built_once_give_the_same_rows(row, tiny, small_world, tmp_path):

@@ -40,7 +40,10 @@ def test_workers_follow_the_cores_and_never_outnumber_the_runs(monkeypatch):
     assert (parallel.plan_workers(Common(threads=4), 40), parallel.run_threads(Common(threads=4))) == (4, 4)
     assert parallel.plan_workers(Common(workers=2, threads=3), 40) == 2
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 1)
     assert (parallel.plan_workers(Common(), 40), parallel.run_threads(Common())) == (1, 16)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 8)  # Ray: a run per GPU, 2 CPUs each
+    assert (parallel.plan_workers(Common(), 40), parallel.run_threads(Common())) == (1, 2)
 
 
 @pytest.mark.ray
