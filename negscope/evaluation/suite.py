@@ -68,8 +68,9 @@ def scored(
         trained_forms: the negation forms counted as trained on.
         held_out: the categories fine-tuning never saw (`data.combinations.held_out_categories`); none: no
             combination rows.
-        full: score every negation form (`tasks.forms`); False leaves the per-form figures empty, for runs
-            that read none of them (the layer study's), at about half the text encoding.
+        full: score every negation form (`tasks.forms`) and the seed table (`similarity_study`); False leaves the
+            per-form figures empty and the seed table's NaN (`pairs` 0), for runs that read neither (the layer
+            study's), at about a third of the text encoding.
 
     Returns:
         (row, {metric: RowValues}).

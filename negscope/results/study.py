@@ -104,10 +104,12 @@ class AgainstChance:
         n = len(self.random_gains)
         ci = f" [{self.interval[0]:+.3f}, {self.interval[1]:+.3f}]" if self.interval else ""
         beats = self.p_value < 0.05 and bool(self.interval) and self.interval[0] > 0
-        verdict = "beat" if beats else "do not beat"
-        return (f"The analysis-selected blocks {', '.join(map(str, self.blocks))} {verdict} chance: among {n} random "
-                f"sets of {len(self.blocks)} blocks trained alike over seeds {', '.join(map(str, self.seeds))}, they rank "
-                f"{self.rank} of {n + 1} by negation gain (permutation p = {self.p_value:.3g}), "
+        one = len(self.blocks) == 1
+        verdict = ("beats" if one else "beat") if beats else ("does not beat" if one else "do not beat")
+        return (f"The analysis-selected block{'' if one else 's'} {', '.join(map(str, self.blocks))} {verdict} chance: "
+                f"among {n} random sets of {len(self.blocks)} block{'' if one else 's'} trained alike over seeds "
+                f"{', '.join(map(str, self.seeds))}, {'it ranks' if one else 'they rank'} {self.rank} of {n + 1} by "
+                f"negation gain (permutation p = {self.p_value:.3g}), "
                 f"{self.difference:+.3f}{ci} over the random sets' mean.")
 
 

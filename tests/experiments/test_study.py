@@ -215,6 +215,9 @@ def test_against_chance_ranks_the_selected_set_and_can_say_no():
     best = against_chance({"selected": _row("selected", [0, 5], [0.4, 0.5, 0.45])} | randoms, list(randoms))
     assert best.rank == 1 and best.p_value == pytest.approx(1 / 21) and best.interval[0] > 0
     assert best.sentence().startswith("The analysis-selected blocks 0, 5 beat chance: among 20 random sets of 2 blocks")
+    single = dataclasses.replace(best, blocks=[4])
+    assert single.sentence().startswith("The analysis-selected block 4 beats chance: among 20 random sets of 1 block ")
+    assert "it ranks" in single.sentence()
     middling = against_chance({"selected": _row("selected", [0, 5], [0.15, 0.1, 0.2])} | randoms, list(randoms))
     assert middling.rank > 1 and middling.p_value > 0.05 and "do not beat chance" in middling.sentence()
     assert against_chance({"selected": _row("selected", [0], [0.1])}, []) is None
