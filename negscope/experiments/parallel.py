@@ -4,12 +4,14 @@ Each run (`Job`) is a fine-tune and its evaluation, written to its own folder un
 so the engines differ only in where a run executes: the folders, keys and resume behaviour are those of a serial run.
 Every run uses `threads` intra-op threads in every engine, because the thread count changes the order of
 floating-point sums and so the last bits of the weights; with the same threads, a run's result is the same whichever
-engine ran it and beside whatever else.
+engine ran it and beside whatever else. Local workers are forked where that is safe, after this process has built the
+runs' training sources and evaluation data, so that no worker spends its first minute building them again.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -105,6 +107,26 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _start_method(threads: int) -> str:
+    """'fork' on Linux for CPU runs of one thread, so workers inherit what this process built; 'spawn' elsewhere: GNU
+    OpenMP (torch's on Linux) hangs a forked child's first parallel region once the parent has run one, CUDA cannot
+    be forked, and macOS's system libraries are not fork-safe."""
+    import torch
+
+    return "fork" if sys.platform.startswith("linux") and threads == 1 and not torch.cuda.is_available() else "spawn"
+
+
+def _prepare(jobs: list[Job]) -> None:
+    """Build here, once, the training sources and evaluation data that `jobs` read, for forked workers to inherit."""
+    from ..data import world_count
+    from ..finetune.data import training_source
+
+    for job in jobs:
+        evaluation_data(job.common, job.limit, job.role)
+        if world_count(job.train_data, job.train.pool) is not None:  # built once per process; other data is not kept
+            training_source(job.train_data, job.train.pool, job.train.forms)
+
+
 def run_job(job: Job, threads: int, progress: bool = False) -> EvaluationRow:
     """Train and evaluate one run with `threads` intra-op threads (reusing its stored row while its key matches).
 
@@ -175,8 +197,11 @@ def run_jobs(jobs: list[Job], common: Common, progress: bool = True) -> list[Eva
                 rows[pending.pop(ready[0])] = ray.get(ready[0])
                 bar.update(1)
     elif workers > 1:
-        print(f"study: {len(todo)} runs on {workers} worker processes, {threads} thread(s) each", flush=True)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool, \
+        method = _start_method(threads)
+        print(f"study: {len(todo)} runs on {workers} worker processes ({method}), {threads} thread(s) each", flush=True)
+        if method == "fork":
+            _prepare([jobs[i] for i in todo])
+        with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool, \
                 tqdm(total=len(todo), desc="study runs", disable=not progress) as bar:
             futures = {pool.submit(run_job, jobs[i], threads): i for i in todo}
             for future in as_completed(futures):

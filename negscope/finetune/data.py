@@ -72,6 +72,13 @@ class WorldSource:
         """The number of distinct images trained on."""
         return len(self.records)
 
+    def with_forms(self, forms: list[str] | tuple[str, ...]) -> WorldSource:
+        """A copy of this source that draws `forms`, sharing its images and the objects their captions mention (a
+        validation split held out of the copy leaves this source whole)."""
+        other = copy.copy(self)
+        other.forms = get_forms(forms)
+        return other
+
     def hold_out(self, n: int) -> Dataset:
         """Take the last `n` images out of training and return them as a validation split."""
         _check_hold_out(self, n)
@@ -239,14 +246,15 @@ def training_source(spec: str, pool: int = 10000, forms: list[str] | tuple[str, 
                     evaluation: str | None = None, split: str | None = None) -> Source:
     """`training_dataset(spec, pool, evaluation, split)` as a training source; `forms` are the negation forms drawn
     for world and COCO data (a table brings its own negations). A world source is built once per process (a study's
-    runs share it) and each call gets its own copy, so holding out a validation split changes only that copy."""
+    runs share it, whatever their forms) and each call gets its own copy, so holding out a validation split changes
+    only that copy."""
     n = world_count(spec, pool)
     if n is not None:
-        return copy.copy(_world_source(n, tuple(forms)))
+        return _world_source(n).with_forms(forms)
     dataset = training_dataset(spec, pool, evaluation, split)
     return GivenSource(dataset) if dataset.brings_negations else WorldSource(dataset, forms)
 
 
-@functools.lru_cache(maxsize=2)
-def _world_source(pool: int, forms: tuple[str, ...]) -> WorldSource:
-    return WorldSource(training_dataset(f"world:{pool}", pool), forms)
+@functools.lru_cache(maxsize=1)
+def _world_source(pool: int) -> WorldSource:
+    return WorldSource(training_dataset(f"world:{pool}", pool))

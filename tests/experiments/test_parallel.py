@@ -21,15 +21,30 @@ def _recipes(tmp_path, name, **common):
                        progress=False)
 
 
-def test_two_workers_give_the_serial_rows_and_a_rerun_trains_nothing(tmp_path, capsys):
+def test_two_workers_give_the_serial_rows_and_a_rerun_trains_nothing(tmp_path, capsys, monkeypatch):
     serial = _recipes(tmp_path, "serial", workers=1)
     side_by_side = _recipes(tmp_path, "workers", workers=2)
-    assert "2 runs on 2 worker processes, 1 thread(s) each" in capsys.readouterr().out
+    assert "2 runs on 2 worker processes (fork), 1 thread(s) each" in capsys.readouterr().out
     assert side_by_side.rows == serial.rows and side_by_side.baseline == serial.baseline
     assert sorted(_markers(tmp_path / "workers")) == sorted(_markers(tmp_path / "serial"))
     before = _markers(tmp_path / "workers")
     assert _recipes(tmp_path, "workers", workers=2).rows == serial.rows
     assert _markers(tmp_path / "workers") == before
+    monkeypatch.setattr(parallel, "_start_method", lambda threads: "spawn")  # workers that build everything anew
+    assert _recipes(tmp_path, "spawned", workers=2).rows == serial.rows
+    assert "(spawn)" in capsys.readouterr().out
+
+
+def test_workers_are_forked_only_where_that_cannot_hang(monkeypatch):
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert parallel._start_method(1) == "fork"
+    assert parallel._start_method(2) == "spawn"  # a forked child's first OpenMP region would wait on lost threads
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert parallel._start_method(1) == "spawn"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert parallel._start_method(1) == "spawn"
 
 
 def test_workers_follow_the_cores_and_never_outnumber_the_runs(monkeypatch):

@@ -46,8 +46,9 @@ def test_world_pool_never_holds_or_names_a_held_out_combination():
 
 
 def test_a_world_source_is_built_once_and_each_caller_holds_out_from_its_own_copy():
-    first, second = training_source("world[:12]", forms=["no"]), training_source("world[:12]", forms=["no"])
+    first, second = training_source("world[:12]", forms=["no"]), training_source("world[:12]", forms=["not_true"])
     assert first is not second and first.records == second.records and first.records[0] is second.records[0]
+    assert [f.name for f in first.forms] == ["no"] and [f.name for f in second.forms] == ["not_true"]
     first.hold_out(4)
     assert len(first) == 8 and len(second) == 12 and len(training_source("world[:12]", forms=["no"])) == 12
 
