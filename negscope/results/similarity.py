@@ -26,7 +26,8 @@ class SeedRow:
     def empty(cls, model: str) -> SeedRow:
         """The row of a model the seed study did not score: no pairs, every figure NaN."""
         nan = float("nan")
-        return cls(model, 0, nan, nan, nan, nan, 0, nan, {})
+        return cls(model=model, pairs=0, pos_mean=nan, pos_std=nan, neg_mean=nan, neg_std=nan, flips=0, flip_rate=nan,
+                   templates={})
 
 
 @dataclass
