@@ -34,10 +34,12 @@ _API: dict[str, str] = {
     "surface_features": "negscope.probes",
     "sweep": "negscope.probes",
     "LinearProbe": "negscope.probes",
-    # attribute and patch
+    # attribute and patch, per site and per attention head
     "token_attributions": "negscope.attribution",
     "layer_attributions": "negscope.attribution",
     "patch_pairs": "negscope.attribution",
+    "head_scores": "negscope.attribution",
+    "negation_positions": "negscope.attribution",
     # select
     "gather_evidence": "negscope.selection",
     "rank_blocks": "negscope.selection",

@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
            C.AttributionConfig)
     _stage(sub, "patch", "activation patching between positive and negated captions, per site",
            _runs("patch", "run_patching", C.PatchingConfig, "patching.json and patching.png"), C.PatchingConfig)
+    _stage(sub, "heads", "per attention head: patching, zero and mean ablation, attention to the negator",
+           _runs("heads", "run_heads", C.HeadsConfig, "heads.json, heads.csv and heads.png"), C.HeadsConfig)
     _stage(sub, "erase", "LEACE erasure of the negated concept per site: what the negation effect loses",
            _runs("erase", "run_erasure", C.ErasureConfig, "erasure.json and erasure.png"), C.ErasureConfig)
     _stage(sub, "evaluate", "presence/absence accuracy, MCQ, retrieval and the seed table per model",

@@ -1,5 +1,6 @@
-"""Attribution: token-level integrated gradients, per-site attribution and activation patching."""
+"""Attribution: token-level integrated gradients, per-site attribution, activation patching and attention heads."""
 
+from .heads import HeadScores, head_maps, head_scores, negation_positions
 from .layers import LayerAttribution, aligned_pairs, equal_length_pairs, layer_attributions
 from .patching import (
     POSITIONS,
@@ -15,13 +16,17 @@ from .tokens import NEGATION_WORDS, TokenAttribution, pad_baseline, token_attrib
 __all__ = [
     "NEGATION_WORDS",
     "POSITIONS",
+    "HeadScores",
     "LayerAttribution",
     "PatchResult",
     "TokenAttribution",
     "aligned_pairs",
     "both_ways_share",
     "equal_length_pairs",
+    "head_maps",
+    "head_scores",
     "layer_attributions",
+    "negation_positions",
     "pad_baseline",
     "patch_both_ways",
     "patch_pairs",

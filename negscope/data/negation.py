@@ -8,6 +8,7 @@ determiner slot ("two dogs" -> "no dogs"), or stands before the modifiers when t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ TEMPLATE_NAMES = (
 )
 MCQ_TYPES = ("affirmation", "negation", "hybrid")
 NEGATORS = frozenset({"not", "no", "never", "none", "nothing", "without", "nor", "neither", "n't"})
+_NEGATOR = re.compile(r"\b(?:" + "|".join(sorted(NEGATORS - {"n't"})) + r")\b|n't", re.IGNORECASE)
 # a subject swapped in after one of these is new to the scene, so it takes the indefinite article
 _INDEFINITE_SLOTS = ("", "a", "an", "the", "one")
 
@@ -155,6 +157,24 @@ def presence_negation(caption: str, name: str) -> str:
         no = "No" if p.slot and body[p.start].isupper() else "no"
         body = body[: p.start] + f"{no} " + body[p.modifiers :]
     return body
+
+
+def negation_scope(text: str, names: Sequence[str] = ()) -> tuple[int, int] | None:
+    """Where `text`'s first negator ends and where what it negates ends, as character offsets: the end of the first
+    mention of one of `names` after the negator, or of the text when none follows; None for a text without a negator.
+
+    Args:
+        text: a negated caption.
+        names: the objects it may negate (the image's objects).
+
+    Returns:
+        (end of the negator, end of its scope), or None.
+    """
+    negator = _NEGATOR.search(text)
+    if negator is None:
+        return None
+    after = sorted((m.start, m.end) for n in names for m in mentions(text, n) if m.start >= negator.end())
+    return negator.end(), after[0][1] if after else len(text.rstrip(" .!?;:,"))
 
 
 def absence_pair(caption: str, name: str) -> tuple[str, str]:

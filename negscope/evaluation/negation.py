@@ -120,33 +120,41 @@ def swap_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[Imag
     return pair_accuracy(bundle, image_feats, [(i, t, f) for i, n in enumerate(negs) for t, f in n.swap])
 
 
+TIE = 1e-6  # options whose similarities lie this close to the best one tie with it (float32 rounding)
+
+
 @dataclass
 class MCQScore:
-    """Multiple-choice accuracy, by the type of the correct answer, its 95% interval over images and its chance level
-    (the mean over questions of one over the number of options); `rows`: the hits behind `mcq_accuracy` and each
-    `mcq_<type>`."""
+    """Multiple-choice accuracy, by the type of the correct answer, its 95% interval over images, its chance level
+    (the mean over questions of one over the number of options) and `ties`, the share of questions whose best score
+    two or more options share; `rows`: the hits behind `mcq_accuracy` and each `mcq_<type>`."""
 
     accuracy: float
     by_type: dict[str, float]
     interval: list[float]
     chance: float
     rows: dict[str, RowValues]
+    ties: float = float("nan")
 
 
 def mcq_accuracy(bundle: ClipBundle, image_feats: torch.Tensor, negs: list[ImageNegations], seed: int = 0) -> MCQScore:
-    """Accuracy overall and by the type of the correct answer; ties broken at random."""
+    """Accuracy overall and by the type of the correct answer. A question whose best score several options share (within
+    `TIE`) picks one of them at random, so a file that always puts the answer first (NegBench's) gives a model that
+    cannot tell the options apart chance, not a perfect score."""
     items = [(i, n.mcq) for i, n in enumerate(negs) if n.mcq is not None]
     if not items:
         return MCQScore(float("nan"), {}, [], float("nan"), {})
     feats, row = text_lookup(bundle, [o for _, q in items for o in q.options])
     rng = np.random.default_rng(seed)
-    hits = []
+    hits, ties = [], 0
     for i, q in items:
         scores = (feats[[row[o] for o in q.options]] @ image_feats[i]).numpy()
-        best = np.flatnonzero(scores == scores.max())
+        best = np.flatnonzero(scores >= scores.max() - TIE)
+        ties += len(best) > 1
         hits.append(int(rng.choice(best)) == q.answer)
     hits, types, images = np.array(hits), np.array([q.answer_type for _, q in items]), np.array([i for i, _ in items])
     rows = {"mcq_accuracy": RowValues(hits, images)} | {
         f"mcq_{t}": RowValues(hits[types == t], images[types == t]) for t in MCQ_TYPES if (types == t).any()}
     return MCQScore(float(hits.mean()), {k[4:]: v.mean() for k, v in rows.items() if k != "mcq_accuracy"},
-                    image_interval(hits, images, seed), float(np.mean([1 / len(q.options) for _, q in items])), rows)
+                    image_interval(hits, images, seed), float(np.mean([1 / len(q.options) for _, q in items])), rows,
+                    ties / len(items))

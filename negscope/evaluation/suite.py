@@ -115,6 +115,7 @@ def scored(
         **breakdown,
         mcq_accuracy=mcq.accuracy,
         mcq_by_type=mcq.by_type,
+        mcq_ties=mcq.ties,
         retrieval=recall,
         retrieval_ci=recall_ci,
         form_accuracy={f: {k: v.mean() for k, v in kinds.items()} for f, kinds in forms.items()},

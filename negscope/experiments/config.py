@@ -118,6 +118,16 @@ class PatchingConfig:
 
 
 @dataclass(frozen=True)
+class HeadsConfig:
+    """Per attention head: patching, zero and mean ablation of its pooled output, and its attention to the negator."""
+
+    limit: int = setting(200, "images used (one pair each)", low=1)
+    pairs: str = setting("presence", "presence: 'a X' -> 'no X'; seed: caption -> 'This is not ' + caption",
+                         choices=PAIR_KINDS)
+    batch_size: int = setting(32, "pairs per batch", low=1)
+
+
+@dataclass(frozen=True)
 class ErasureConfig:
     """LEACE erasure of the "negated" concept per site: erasers fitted on half the images, measured on the rest."""
 
@@ -246,6 +256,7 @@ class RunConfig(Common):
     attribution: AttributionConfig = dataclasses.field(default_factory=AttributionConfig)
     patching: PatchingConfig = dataclasses.field(default_factory=PatchingConfig)
     erasure: ErasureConfig = dataclasses.field(default_factory=ErasureConfig)
+    heads: HeadsConfig = dataclasses.field(default_factory=HeadsConfig)
     selection: SelectionConfig = dataclasses.field(default_factory=SelectionConfig)
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)

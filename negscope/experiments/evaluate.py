@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ..data import Dataset, world_count
@@ -11,7 +10,7 @@ from ..data.forms import TRAIN_FORMS
 from ..evaluation.paired import paired_changes
 from ..evaluation.suite import Tasks, evaluation_tasks, scored
 from ..finetune.data import WorldSource, training_source
-from ..io import atomic_path, write_text
+from ..io import write_csv, write_text
 from ..models import load_bundle
 from ..results import EvaluationResult
 from .common import common_dataset, feature_cache
@@ -86,8 +85,6 @@ def run_evaluate(
         result.rows.append(row)
     result.save(out)
     write_text(out / "comparison.md", format_summary(result))
-    with atomic_path(out / "comparison.csv") as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["model", *TABLE_COLUMNS])
-        w.writerows([r.model, *(f"{r.metric(c):.6f}" for c in TABLE_COLUMNS)] for r in result.rows)
+    write_csv(out / "comparison.csv", ["model", *TABLE_COLUMNS],
+              ([r.model, *(f"{r.metric(c):.6f}" for c in TABLE_COLUMNS)] for r in result.rows))
     return result

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from ..data.overview import CaptionNegations, negation_overview
-from ..io import atomic_path, write_text
+from ..io import write_csv, write_text
 from ..results.negations import NegationsResult
 from .common import common_dataset
 from .config import Common, NegationsConfig
@@ -32,10 +31,7 @@ def run_negations(common: Common, cfg: NegationsConfig, out: str | Path) -> Nega
     )
     result.save(out)
     write_text(out / "negations.md", format_summary(result))
-    with atomic_path(out / "negations.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(COLUMNS)
-        w.writerows([getattr(r, c) for c in COLUMNS] for r in view.captions)
+    write_csv(out / "negations.csv", COLUMNS, ([getattr(r, c) for c in COLUMNS] for r in view.captions))
     return result
 
 

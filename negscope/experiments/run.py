@@ -34,7 +34,6 @@ from ..fingerprint import code_fingerprint, digest
 from ..io import read_json, write_json
 from ..models import model_fingerprint
 from ..progress import std_tqdm
-from ..results.evidence import KINDS
 from .analysis import shared_analysis
 from .common import CACHE, MARKER, STARTED, claim, finished
 from .config import RunConfig
@@ -133,7 +132,7 @@ def run(cfg: RunConfig, out: str | Path, report: bool = True, stages: tuple[Stag
             print(f"run: stage {k + 1}/{len(todo)} {stage.name} (key {key}){time_left(cfg, todo, k, time.time() - begun)}",
                   flush=True)
             seed_everything(cfg.seed)
-            if stage.name not in KINDS:
+            if not stage.analyses:
                 analysis.release()
             segments = timed(folder, partial(stage.run, cfg, out))
             write_json(

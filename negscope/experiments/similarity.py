@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import replace
 from pathlib import Path
 
 from ..data.negation import TEMPLATE_NAMES
 from ..evaluation.similarity import similarity_study
-from ..io import atomic_path
+from ..io import write_csv
 from ..models import load_bundle
 from ..reports.figures import template_bars, tsne_plot
 from ..results import SimilarityResult
@@ -34,10 +33,7 @@ def run_similarity(
         template_bars(scores, out / f"templates_{slug(spec)}.png")
         tsne_plot(scores, out / f"tsne_{slug(spec)}.png", seed=common.seed)
     result.save(out)
-    with atomic_path(out / "similarity.csv") as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["model", "image_id", "caption", *(f"s_{n}" for n in TEMPLATE_NAMES)])
-        w.writerows(pair_rows)
+    write_csv(out / "similarity.csv", ["model", "image_id", "caption", *(f"s_{n}" for n in TEMPLATE_NAMES)], pair_rows)
     return result
 
 

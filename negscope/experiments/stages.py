@@ -15,6 +15,7 @@ from ..results import (
     AttributionResult,
     ErasureResult,
     EvaluationResult,
+    HeadsResult,
     LocalisationResult,
     NegationsResult,
     PatchingResult,
@@ -38,6 +39,7 @@ class Stage:
     needs: tuple[str, ...]
     run: Callable[[RunConfig, Path], Result]
     trains: bool = False
+    analyses: bool = False  # shares the run's `Analysis` (model, untrained copies, analysis split) with the others that do
     cost: float = 1.0  # its seconds in README's default run; only for the ETA
     size: Callable[[RunConfig], float] = lambda cfg: 1.0  # its work under a config, in any unit: the cost scales with it
 
@@ -94,6 +96,12 @@ def _erasure(cfg: RunConfig, root: Path) -> Result:
     from .erase import run_erasure
 
     return run_erasure(cfg.common, cfg.erasure, STAGE["erasure"].folder(root))
+
+
+def _heads(cfg: RunConfig, root: Path) -> Result:
+    from .heads import run_heads
+
+    return run_heads(cfg.common, cfg.heads, STAGE["heads"].folder(root))
 
 
 def _selection(cfg: RunConfig, root: Path) -> Result:
@@ -169,11 +177,13 @@ def _runs(runs: int, steps: int, batch_size: int, limit: int) -> float:
 STAGE_LIST: tuple[Stage, ...] = (
     Stage(NegationsResult, (), _negations, cost=8, size=lambda c: c.negations.limit),
     Stage(SimilarityResult, (), _similarity, cost=22, size=lambda c: c.similarity.limit),
-    Stage(ProbesResult, (), _probes, cost=185,
+    Stage(ProbesResult, (), _probes, analyses=True, cost=185,
           size=lambda c: c.probes.limit * c.probes.captions_per_image * c.probes.seeds * _models(c)),
-    Stage(AttributionResult, (), _attribution, cost=54, size=lambda c: c.attribution.limit * c.attribution.steps * _models(c)),
-    Stage(PatchingResult, (), _patching, cost=59, size=lambda c: c.patching.limit * _models(c)),
-    Stage(ErasureResult, (), _erasure, cost=74, size=lambda c: c.erasure.limit * c.erasure.captions_per_image * _models(c)),
+    Stage(AttributionResult, (), _attribution, analyses=True, cost=54, size=lambda c: c.attribution.limit * c.attribution.steps * _models(c)),
+    Stage(PatchingResult, (), _patching, analyses=True, cost=59, size=lambda c: c.patching.limit * _models(c)),
+    Stage(ErasureResult, (), _erasure, analyses=True, cost=74,
+          size=lambda c: c.erasure.limit * c.erasure.captions_per_image * _models(c)),
+    Stage(HeadsResult, (), _heads, analyses=True, cost=30, size=lambda c: c.heads.limit * _models(c)),
     Stage(SelectionResult, KINDS, _selection, cost=1),
     Stage(TrainResult, ("selection",), _finetune, trains=True, cost=131,
           size=lambda c: c.finetune.steps * (c.finetune.batch_size + c.finetune.validation / c.finetune.validate_every)),

@@ -13,14 +13,13 @@ so changed `--steps`, weights or data never reuse old numbers, while adding seed
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_path, write_text
+from ..io import write_csv, write_text
 from ..reports.document import over_seeds
 from ..reports.figures import study_bars
 from ..results import EvaluationRow, RankCorrelation, SelectionResult, StudyResult, StudyRow
@@ -210,15 +209,10 @@ def run_layer_study(
 
 def _write_csv(result: StudyResult, path: Path) -> None:
     """One row per set and seed, then the set's mean row (seed `mean`)."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["set", "seed", "blocks", *METRICS, *(f"{m}_gain" for m in METRICS), "negation_gain",
-                    "analysis_coverage"])
-        for r in result.rows:
-            blocks = " ".join(map(str, r.blocks))
-            for seed, run in [*((s.seed, s) for s in r.runs), ("mean", r)]:
-                w.writerow([" = ".join([r.set, *r.same_as]), seed, blocks, *(f"{run.values[m]:.4f}" for m in METRICS),
-                            *(f"{run.gains[m]:+.4f}" for m in METRICS), f"{run.negation_gain:+.4f}", r.analysis_coverage])
+    write_csv(path, ["set", "seed", "blocks", *METRICS, *(f"{m}_gain" for m in METRICS), "negation_gain", "analysis_coverage"],
+              ([" = ".join([r.set, *r.same_as]), seed, " ".join(map(str, r.blocks)), *(f"{run.values[m]:.4f}" for m in METRICS),
+                *(f"{run.gains[m]:+.4f}" for m in METRICS), f"{run.negation_gain:+.4f}", r.analysis_coverage]
+               for r in result.rows for seed, run in [*((s.seed, s) for s in r.runs), ("mean", r)]))
 
 
 def format_summary(result: StudyResult) -> str:

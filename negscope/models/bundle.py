@@ -25,10 +25,12 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from ..progress import tqdm
+from .attention import BlockParts, HeadStates, heads_of
 from .packing import PackedBatch, pack_prefixes, packed_batches
 from .sites import Block, Site, all_blocks, all_sites, check_block, check_site
 
 SiteHook = Callable[[torch.Tensor], torch.Tensor | None]
+HeadHook = Callable[[HeadStates], torch.Tensor | None]
 
 
 class ModelLoadError(ValueError):
@@ -108,6 +110,23 @@ class ClipBundle(ABC):
     @abstractmethod
     def text_features(self, tokens: dict[str, torch.Tensor], positions: torch.Tensor | None = None) -> torch.Tensor:
         """Projected, unnormalised text features; `positions` overrides the pooled position per row."""
+
+    @property
+    @abstractmethod
+    def causal_text(self) -> bool:
+        """Whether each text token attends only to itself and the tokens before it."""
+
+    @abstractmethod
+    def _block_parts(self, layer: nn.Module) -> BlockParts:
+        """The modules and attention weights of text block `layer`."""
+
+    @abstractmethod
+    def _attention_input(self, args: tuple, kwargs: dict[str, Any]) -> torch.Tensor:
+        """The normalised states (batch, tokens, width) a block's attention module was called with."""
+
+    @abstractmethod
+    def pooled_feature(self, state: torch.Tensor) -> torch.Tensor:
+        """The projected, unnormalised text feature of a last block's output at the pooled position (rows, width)."""
 
     @property
     def packs_prefixes(self) -> bool:
@@ -263,6 +282,30 @@ class ClipBundle(ABC):
             return (new, *output[1:]) if isinstance(output, tuple) else new
 
         return module.register_forward_hook(post)
+
+    def block_parts(self, block: Block | int) -> BlockParts:
+        """The modules and attention weights of text block `block` (`models.attention`)."""
+        return self._block_parts(self.block_module(block))
+
+    @property
+    def heads(self) -> int:
+        """Attention heads per text block."""
+        return self.block_parts(0).heads
+
+    def hook_heads(self, block: Block | int, fn: HeadHook) -> RemovableHandle:
+        """Call `fn(states)` with the per-head `HeadStates` of block `block`'s attention on every forward pass; per-head
+        outputs it returns (batch, tokens, heads, head width) replace the block's, through its output projection."""
+        parts = self.block_parts(block)
+
+        def post(mod: nn.Module, args: tuple, kwargs: dict[str, Any], output: Any) -> Any:
+            states = heads_of(parts, self._attention_input(args, kwargs), self.causal_text)
+            new = fn(states)
+            if new is None:
+                return None
+            change = parts.project_out(new - states.z, bias=False)
+            return (output[0] + change, *output[1:]) if isinstance(output, tuple) else output + change
+
+        return parts.attention.register_forward_hook(post, with_kwargs=True)
 
     def hook_token_ids(self, fn: Callable[[torch.Tensor], None]) -> RemovableHandle:
         """Call `fn(input_ids)` at the start of every text forward pass."""

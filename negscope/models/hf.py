@@ -23,6 +23,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from .attention import BlockParts
 from .bundle import ClipBundle, ModelLoadError, seeded
 from .packing import PackedBatch
 
@@ -103,6 +104,19 @@ class HFBundle(ClipBundle):
     def _project_text(self, pooled: torch.Tensor) -> torch.Tensor:
         """The text feature from the pooled final state."""
 
+    def _block_parts(self, layer: nn.Module) -> BlockParts:
+        attn = layer.self_attn
+        projections = (attn.q_proj, attn.k_proj, attn.v_proj)
+        return BlockParts(attn, attn.num_heads, torch.cat([p.weight for p in projections]),
+                          torch.cat([p.bias for p in projections]), attn.out_proj.weight, attn.out_proj.bias,
+                          layer.layer_norm1, layer.layer_norm2, layer.mlp, nn.Identity(), nn.Identity())
+
+    def _attention_input(self, args: tuple, kwargs: dict[str, Any]) -> torch.Tensor:
+        return kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+
+    def pooled_feature(self, state: torch.Tensor) -> torch.Tensor:
+        return self._project_text(self.model.text_model.final_layer_norm(state))
+
     def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return projected(self.model.get_image_features(pixel_values=pixel_values))
 
@@ -170,6 +184,8 @@ class HFClipBundle(HFBundle):
         """CLIP's preprocessing for `size`-pixel inputs: resize the short side, centre-crop."""
         return CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
 
+    causal_text = True
+
     def pool_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
         eos = self.text_config.eos_token_id
         if eos == 2:  # configs written before the end-of-text id was recorded: the highest id marks the end
@@ -217,6 +233,8 @@ class HFSiglipBundle(HFBundle):
     def new_processor(size: int) -> SiglipImageProcessorPil:
         """SigLIP's preprocessing for `size`-pixel inputs: resize to the square."""
         return SiglipImageProcessorPil(size={"height": size, "width": size})
+
+    causal_text = False
 
     def pool_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
         return torch.full((len(input_ids),), input_ids.shape[1] - 1, dtype=torch.long, device=input_ids.device)

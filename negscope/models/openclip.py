@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .attention import BlockParts
 from .bundle import ClipBundle, ModelLoadError, seeded
 
 PREFIX = "open_clip:"
@@ -115,6 +116,26 @@ class OpenClipBundle(ClipBundle):
         pooled = x[torch.arange(len(x), device=x.device), pos]
         proj = m.text_projection
         return proj(pooled) if isinstance(proj, nn.Linear) else pooled @ proj
+
+    @property
+    def causal_text(self) -> bool:
+        return self.model.attn_mask is not None
+
+    def _block_parts(self, layer: nn.Module) -> BlockParts:
+        attn = layer.attn
+        if not getattr(attn, "batch_first", False):
+            raise ModelLoadError(f"{self.spec}: its text attention takes (tokens, batch, width); negscope reads "
+                                 "open_clip's batch-first transformer (open_clip 2.24 or later)")
+        return BlockParts(attn, attn.num_heads, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight,
+                          attn.out_proj.bias, layer.ln_1, layer.ln_2, layer.mlp, layer.ls_1, layer.ls_2)
+
+    def _attention_input(self, args: tuple, kwargs: dict[str, Any]) -> torch.Tensor:
+        return args[0] if args else kwargs["query"]
+
+    def pooled_feature(self, state: torch.Tensor) -> torch.Tensor:
+        proj = self.model.text_projection
+        state = self.model.ln_final(state)
+        return proj(state) if isinstance(proj, nn.Linear) else state @ proj
 
     def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(pixel_values)

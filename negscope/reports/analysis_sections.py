@@ -1,5 +1,5 @@
 """The report's sections on the analysis stages: the negated captions, seed Table 1, probes, attribution, patching,
-erasure and the block selection."""
+erasure, attention heads and the block selection."""
 
 from __future__ import annotations
 
@@ -249,6 +249,30 @@ def block_evidence(doc: Doc, ev: BlockEvidence) -> None:
               [[k, t, u, g, f"{lo:+.3f} – {hi:+.3f}", "yes" if c else "no"] for k, (t, u, g, lo, hi, c) in
                enumerate(zip(ev.trained, _mean_spread(np.array(ev.untrained).T.tolist()), ev.gain, ev.ci_low,
                              ev.ci_high, ev.certain))])
+
+
+def heads(doc: Doc, out: StageOutput) -> None:
+    """Per attention head: the map of every measure against the untrained copies and the top heads of each."""
+    res = open_section(doc, "Which attention heads carry negation?", out)
+    if res is None:
+        return
+    doc.para(
+        f"Each of the {res.blocks} × {res.heads} heads of `{res.model}`, on {res.n_pairs} {res.pairs} pairs "
+        f"({res.images} images): its pooled output patched between the captions, zeroed, or set to its mean, and its "
+        f"attention to the negator; each measure minus its mean over {len(res.untrained_seeds)} untrained copies, with "
+        "a 95% interval over images (the model and the copies resampled on the same images). Below, per measure, the "
+        "five heads with the largest difference; a head is named block.head."
+    )
+    rows = []
+    for name, m in res.maps.items():
+        certain = int(np.sum(m.certain & (np.asarray(m.ci_low) > 0)))
+        for t in res.top(name, 5):
+            rows.append([name, f"{t.block}.{t.head}", t.model, t.untrained, t.difference,
+                         f"{t.ci_low:+.3f} – {t.ci_high:+.3f}", f"{certain} of {res.blocks * res.heads}"])
+    doc.table(["measure", "head", "model", "untrained mean", "difference", "95% CI", "heads above untrained"], rows)
+    doc.bullets([f"`{name}`: {m.measure}." for name, m in res.maps.items()])
+    doc.figures(out.folder, "heads.png", lambda p: "Per head, model minus untrained copies; dots: the 95% interval over "
+                "images excludes 0.")
 
 
 def selection(doc: Doc, out: StageOutput) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..io import write_text
-from ..results import CurvePoint, ErasureResult, MeanCI, SelectionResult, SiteAttributions
+from ..results import CurvePoint, ErasureResult, HeadsResult, MeanCI, SelectionResult, SiteAttributions
 from .figures import BLOCK_AXIS, SITE_AXIS, fit_ylim, save, site_ticks
 
 
@@ -159,3 +159,28 @@ kept, every other token PAD.</p>
 </table></body></html>
 """
     return write_text(path, page)
+
+
+def heads_plot(result: HeadsResult, path: str | Path) -> Figure:
+    """Per measure, a blocks × heads map of the model's value minus the untrained copies' mean; a dot marks each head
+    whose 95% interval over images excludes 0."""
+    names = list(result.maps)
+    fig = Figure(figsize=(2.2 + 2.1 * len(names) * max(1.0, result.heads / 8), 0.9 + 0.32 * result.blocks))
+    axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True))
+    for ax, name in zip(axes, names):
+        m = result.maps[name]
+        diff = np.asarray(m.difference, dtype=float)
+        span = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
+        image = ax.imshow(diff, cmap="RdBu_r", vmin=-span, vmax=span, aspect="auto")
+        rows, cols = np.nonzero(m.certain)
+        ax.scatter(cols, rows, s=9, c="black", marker="o", label="interval excludes 0")
+        ax.set_xticks(range(result.heads))
+        ax.set_xlabel("head", fontsize=8)
+        ax.set_title(name.replace("_", " "), fontsize=8)
+        ax.tick_params(labelsize=7)
+        fig.colorbar(image, ax=ax, fraction=0.08, pad=0.03).ax.tick_params(labelsize=6)
+    axes[0].set_yticks(range(result.blocks))
+    axes[0].set_ylabel(BLOCK_AXIS, fontsize=8)
+    fig.suptitle(f"{result.model}: per head, model minus untrained copies ({result.n_pairs} {result.pairs} pairs; "
+                 "dots: 95% interval over images excludes 0)", fontsize=9)
+    return save(fig, path)

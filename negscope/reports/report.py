@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..io import write_text
-from .analysis_sections import attribution, erasure, negations, patching, probes, seed_study, selection
+from .analysis_sections import attribution, erasure, heads, negations, patching, probes, seed_study, selection
 from .document import Doc, StageOutput
 from .summary import summary
 from .tuning_sections import evaluation, layer_study, localisation, recipes, training
@@ -38,7 +38,7 @@ def appendix(doc: Doc, config: dict | None, stages: dict[str, StageOutput]) -> N
 
 SECTIONS: dict[str, Callable[[Doc, StageOutput], None]] = {
     "negations": negations, "similarity": seed_study, "probes": probes, "attribution": attribution, "patching": patching, "erasure": erasure,
-    "selection": selection, "finetune": training, "evaluate": evaluation, "localisation": localisation, "recipes": recipes, "study": layer_study,
+    "heads": heads, "selection": selection, "finetune": training, "evaluate": evaluation, "localisation": localisation, "recipes": recipes, "study": layer_study,
 }
 
 

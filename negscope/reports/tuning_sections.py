@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..data.forms import FORMS, GIVEN, TRAIN_FORMS
 from ..results import EvaluationRow, LocalisationResult, PairedChange, RecipesResult, TrainResult
-from .document import Doc, StageOutput, caption_from_name, fmt, mean_of, open_section, over_seeds, with_ci
+from .document import Doc, StageOutput, caption_from_name, fmt, mean_of, open_section, over_seeds, pct, with_ci
 
 
 def training(doc: Doc, out: StageOutput) -> None:
@@ -128,7 +128,10 @@ def evaluation(doc: Doc, out: StageOutput) -> None:
     _retrieval(doc, labels, rows)
     types_ = sorted({t for r in rows for t in r.mcq_by_type})
     if types_:
-        doc.para("MCQ accuracy by the type of the correct answer:")
+        ties = ", ".join(f"{label} {pct(r.mcq_ties)}" for label, r in zip(labels, rows) if r.mcq_ties == r.mcq_ties)
+        doc.para("MCQ accuracy by the type of the correct answer" + (
+            f". Questions whose best score several options share, each broken at random (a model that cannot tell the "
+            f"options apart ties on all, and scores chance): {ties}." if ties else ":"))
         doc.table(["model", *types_], [[label, *(r.mcq_by_type.get(t) for t in types_)] for label, r in zip(labels, rows)])
 
     def cell(acc: dict[str, float], pairs: dict[str, int], key: str) -> str | None:

@@ -16,6 +16,7 @@ from .attribution import (
 from .base import Result, ResultError
 from .erasure import AmnesicProbe, ErasureResult, ErasureSite, Share
 from .evaluation import EvaluationResult, EvaluationRow, PairedChange
+from .heads import HEAD_MEASURES, HeadMap, HeadsResult, TopHead
 from .localisation import BlockChange, LocalisationResult
 from .negations import NegationsResult
 from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, TaskProbes
@@ -26,6 +27,7 @@ from .study import RankCorrelation, StudyResult, StudyRow
 from .training import TrainResult
 
 __all__ = [
+    "HEAD_MEASURES",
     "AmnesicProbe",
     "AttributionResult",
     "BlockChange",
@@ -38,6 +40,8 @@ __all__ = [
     "EvaluationResult",
     "EvaluationRow",
     "EvidenceSummary",
+    "HeadMap",
+    "HeadsResult",
     "KindWeight",
     "LocalisationResult",
     "MeanCI",
@@ -67,5 +71,6 @@ __all__ = [
     "StudyRow",
     "TaskProbes",
     "TokenAttributions",
+    "TopHead",
     "TrainResult",
 ]

@@ -36,7 +36,8 @@ class EvaluationRow(SeedRow):
     combinations (`data.combinations`), `held_out_combinations` is the mean of presence and absence accuracy over
     the one-draw pairs that name a category fine-tuning never saw and `seen_combinations` that over the others, each
     kind's share in `combination_accuracy` ({"held_out" | "seen": {"presence" | "absence": share}}); NaN and empty
-    elsewhere. `both_negated_accuracy` is the shortcut control: a true text negating an absent object against the same
+    elsewhere. `mcq_ties` is the share of MCQ questions whose best score two or more options share (each broken at
+    random). `both_negated_accuracy` is the shortcut control: a true text negating an absent object against the same
     caption negating a present one in the same words, at chance (0.5) for a model that only marks down negators.
     """
 
@@ -53,6 +54,7 @@ class EvaluationRow(SeedRow):
     both_negated_accuracy: float = float("nan")
     mcq_accuracy: float = float("nan")
     mcq_by_type: dict[str, float] = field(default_factory=dict)
+    mcq_ties: float = float("nan")
     retrieval: dict[str, float] = field(default_factory=dict)
     retrieval_ci: dict[str, list[float]] = field(default_factory=dict)
     form_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)

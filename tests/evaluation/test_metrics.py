@@ -81,6 +81,42 @@ def test_mcq_chance_and_ties():
     assert score.chance == 0.25 and score.interval[0] < acc < score.interval[1]
 
 
+def test_a_model_that_cannot_tell_the_options_apart_scores_chance_on_a_negbench_file(tmp_path):
+    import csv
+
+    from PIL import Image
+
+    from negscope.data import load_dataset
+    from negscope.data.world import scene
+
+    # NegBench's COCO MCQ file puts the correct answer at index 0 in every row
+    (tmp_path / "images").mkdir()
+    with open(tmp_path / "COCO_val_mcq_llama3.1_rephrased.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image_path", "correct_answer", "caption_0", "caption_1", "caption_2", "caption_3",
+                    "correct_answer_template"])
+        for i in range(120):
+            Image.fromarray(scene(i).pixels[::4, ::4]).save(tmp_path / "images" / f"{i}.png")
+            w.writerow([f"images/{i}.png", 0, f"a dog number {i}", f"no dog number {i}", f"a cat number {i}",
+                        f"no cat number {i}", "affirmation"])
+    data = load_dataset(str(tmp_path / "COCO_val_mcq_llama3.1_rephrased.csv"))
+    negs = build_negations(data)
+    assert [n.mcq.answer for n in negs] == [0] * 120
+
+    class Flat:
+        def encode_text(self, texts, **_):
+            return torch.ones(len(texts), 4) / 2
+
+    class Knows:  # the true option (index 0) alone points at the image
+        def encode_text(self, texts, **_):
+            return torch.tensor([[1.0, 0, 0, 0] if t.startswith("a dog") else [0, 1.0, 0, 0] for t in texts])
+
+    flat = mcq_accuracy(Flat(), torch.ones(len(data), 4) / 2, negs, seed=0)
+    assert flat.ties == 1.0 and flat.interval[0] < 0.25 < flat.interval[1] and flat.accuracy < 0.4
+    knows = mcq_accuracy(Knows(), torch.tensor([[1.0, 0, 0, 0]] * len(data)), negs, seed=0)
+    assert knows.ties == 0.0 and knows.accuracy == 1.0
+
+
 def test_recall_chance_is_what_random_scores_give():
     from types import SimpleNamespace
 

@@ -1,9 +1,12 @@
 import json
+import shutil
 
+import numpy as np
 import pytest
 
 from negscope.cli import main
-from negscope.results import AttributionResult, PatchingResult, SelectionResult
+from negscope.experiments.report import write_report
+from negscope.results import HEAD_MEASURES, AttributionResult, HeadsResult, PatchingResult, SelectionResult
 
 
 @pytest.fixture(scope="module")
@@ -13,6 +16,7 @@ def run_dir(tmp_path_factory):
     assert main(["attribute", *base, "--limit", "4", "--steps", "4", "--examples", "2"]) == 0
     assert main(["patch", *base, "--limit", "6"]) == 0
     assert main(["select", "--from", str(out)]) == 0
+    assert main(["heads", *base, "--limit", "6"]) == 0
     return out
 
 
@@ -55,3 +59,24 @@ def test_attribute_patch_select_write_their_files(run_dir):
 def test_select_without_evidence_fails_with_a_hint(tmp_path, capsys):
     assert main(["select", "--from", str(tmp_path)]) == 2
     assert "run `negscope attribute`" in capsys.readouterr().err
+
+
+def test_heads_measures_every_head_against_the_untrained_copies_and_the_report_shows_the_map(run_dir, tmp_path):
+    res = HeadsResult.load(run_dir)
+    assert (res.blocks, res.heads, res.n_pairs, res.untrained_seeds) == (4, 2, 6, [0, 1, 2])
+    assert set(res.maps) == set(HEAD_MEASURES)
+    for m in res.maps.values():
+        diff, low, high = (np.asarray(g) for g in (m.difference, m.ci_low, m.ci_high))
+        assert diff.shape == (4, 2)
+        np.testing.assert_allclose(diff, np.asarray(m.model) - np.asarray(m.untrained))
+        assert np.all((low <= diff + 1e-12) & (diff <= high + 1e-12))
+    assert (run_dir / "heads.png").stat().st_size > 0
+    assert len((run_dir / "heads.csv").read_text().splitlines()) == 1 + len(HEAD_MEASURES) * 4 * 2
+    top = res.top("patching", 1)[0]
+    assert top.difference == max(max(row) for row in res.maps["patching"].difference)
+    root = tmp_path / "run"
+    shutil.copytree(run_dir, root / "heads")
+    write_report(root)
+    md = (root / "report.md").read_text()
+    assert "## Which attention heads carry negation?" in md and f"| patching | {top.block}.{top.head} |" in md
+    assert "heads.png" in md

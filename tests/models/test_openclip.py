@@ -139,3 +139,27 @@ def test_folder_round_trip_and_tokenizer_check(tmp_path):
     again.tokenizer.context_length = 64
     with pytest.raises(ModelLoadError, match="context 64, the model 77"):
         again.check_tokenizer(str(folder))
+
+
+def test_head_analysis_reads_open_clips_attention_and_its_pooled_reruns_match_full_passes(bundle):
+    from negscope.attribution import head_scores, negation_positions
+
+    pos, neg = ["a red circle and a blue square", "two pink hearts"], ["a red circle and no blue square", "no pink hearts"]
+    negator, end = negation_positions(bundle, neg, [["blue square"], ["pink heart"]])
+    img = torch.nn.functional.normalize(torch.randn(2, bundle.encode_text(pos[:1]).shape[1]), dim=-1)
+    tokens = bundle.tokenize(pos)
+    with torch.no_grad():
+        clean = bundle.text_embeds(tokens)
+        handle = bundle.hook_heads(0, lambda states: states.z.clone())
+        same = bundle.text_embeds(tokens)
+        handle.remove()
+    torch.testing.assert_close(same, clean, rtol=0, atol=1e-6)
+    assert bundle.causal_text and bundle.heads == bundle.block_parts(0).heads > 1
+    small = bundle.frozen_copy()  # two blocks keep the full passes, one per edit, quick
+    small.model.transformer.resblocks = small.model.transformer.resblocks[:2]
+    fast = head_scores(small, pos, neg, img, negator, end)
+    full = head_scores(small, pos, neg, img, negator, end, full=True)
+    np.testing.assert_allclose(fast.pos, (small.encode_text(pos) * img).sum(-1).numpy(), atol=1e-5)
+    for edit in fast.edited:
+        for caption in ("pos", "neg"):
+            np.testing.assert_allclose(fast.edited[edit][caption], full.edited[edit][caption], atol=1e-5)

@@ -14,6 +14,7 @@ def test_tiny_site_and_block_names(tiny):
     assert [s.name for s in tiny.sites] == ["text.embed", "text.block.0", "text.block.1", "text.block.2", "text.block.3"]
     assert [b.name for b in tiny.blocks] == ["text.block.0", "text.block.1", "text.block.2", "text.block.3"]
     assert [b.index for b in tiny.blocks] == [0, 1, 2, 3]
+    assert tiny.heads == 2 and tiny.block_parts(Block(3)).head_dim == 16
 
 
 def test_world_site_and_block_names():
@@ -21,6 +22,7 @@ def test_world_site_and_block_names():
     assert [s.name for s in world.sites] == ["text.embed"] + [f"text.block.{k}" for k in range(12)]
     assert [b.name for b in world.blocks] == [f"text.block.{k}" for k in range(12)]
     assert [b.index for b in world.blocks] == list(range(12))
+    assert world.heads == 4 and world.causal_text
 
 
 def test_block_output_and_site_block_are_inverse(tiny):
@@ -48,6 +50,8 @@ def test_out_of_range_sites_and_blocks_name_the_valid_range(tiny):
         tiny.block(4)
     with pytest.raises(IndexError, match="blocks 0 to 3"):
         tiny.block(Block(7))
+    with pytest.raises(IndexError, match="text block 4 is out of range"):
+        tiny.hook_heads(4, lambda states: None)
     with pytest.raises(ValueError, match="non-negative integer"):
         Block(-1)
 
