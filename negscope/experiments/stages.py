@@ -183,7 +183,7 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(PatchingResult, (), _patching, analyses=True, cost=59, size=lambda c: c.patching.limit * _models(c)),
     Stage(ErasureResult, (), _erasure, analyses=True, cost=74,
           size=lambda c: c.erasure.limit * c.erasure.captions_per_image * _models(c)),
-    Stage(HeadsResult, (), _heads, analyses=True, cost=30, size=lambda c: c.heads.limit * _models(c)),
+    Stage(HeadsResult, (), _heads, analyses=True, cost=23, size=lambda c: c.heads.limit * _models(c)),
     Stage(SelectionResult, KINDS, _selection, cost=1),
     Stage(TrainResult, ("selection",), _finetune, trains=True, cost=131,
           size=lambda c: c.finetune.steps * (c.finetune.batch_size + c.finetune.validation / c.finetune.validate_every)),

@@ -261,7 +261,10 @@ def heads(doc: Doc, out: StageOutput) -> None:
         f"({res.images} images): its pooled output patched between the captions, zeroed, or set to its mean, and its "
         f"attention to the negator; each measure minus its mean over {len(res.untrained_seeds)} untrained copies, with "
         "a 95% interval over images (the model and the copies resampled on the same images). Below, per measure, the "
-        "five heads with the largest difference; a head is named block.head."
+        "five heads with the largest difference; a head is named block.head. The intervals are not corrected for "
+        f"the {res.blocks * res.heads} heads: at 95%, about {0.05 * res.blocks * res.heads:.1f} per measure would "
+        "exclude 0 by chance, so a head counts where several measures agree, the causal ones (patching, ablation) "
+        "above all; attention alone shows where a head looks, not what it does."
     )
     rows = []
     for name, m in res.maps.items():
