@@ -70,6 +70,15 @@ def _localise(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}/localisation.json and localisation.png")
 
 
+def _steer(args: argparse.Namespace) -> None:
+    from .experiments.steer import format_summary, run_steer
+
+    result = run_steer(_common(args), from_args(C.SteerConfig, args), from_args(C.FinetuneConfig, args), args.out,
+                       finetuned=args.tuned)
+    print(format_summary(result))
+    print(f"wrote {args.out}/steer.json and the steered model {result.spec}")
+
+
 def _study_layers(args: argparse.Namespace) -> None:
     from .experiments.study import format_summary, run_layer_study
 
@@ -181,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--selection", default=None, help="selection.json for --blocks auto")
     ft.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
 
+    st = _stage(sub, "steer", "a training-free fix: steer a negation direction at the site and strength chosen on the "
+                "validation split; writes a steered model folder for --model", _steer, C.SteerConfig, C.FinetuneConfig,
+                skip=[f for f in C.FinetuneConfig.__dataclass_fields__ if f not in C.STEER_READS])
+    st.add_argument("--tuned", default=None, help="a fine-tuned model folder to write the same steering on (in OUT/both)")
     lo = _stage(sub, "localise", "patching and erasure on a fine-tuned model against --model: per block, the change",
                 _localise, C.LocalisationConfig)
     lo.add_argument("--tuned", required=True, help="the fine-tuned model's folder (the --out of negscope finetune)")

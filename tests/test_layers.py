@@ -14,7 +14,7 @@ LEVELS = {
     **dict.fromkeys(("negscope.io", "negscope.progress", "negscope.settings", "negscope.stats", "negscope.fingerprint", "negscope.results", "negscope.models",
                      "negscope.data"), 0),
     **dict.fromkeys(
-        ("negscope.hooks", "negscope.probes", "negscope.attribution", "negscope.selection", "negscope.finetune",
+        ("negscope.hooks", "negscope.probes", "negscope.attribution", "negscope.selection", "negscope.finetune", "negscope.steering",
          "negscope.evaluation", "negscope.reports"),
         1,
     ),

@@ -137,6 +137,24 @@ class ErasureConfig:
     batch_size: int = setting(256, "captions per forward pass", low=1)
 
 
+STEER_READS = ("validation", "retrieval_tolerance", "forms", "train_data", "pool")  # the [finetune] settings steer reads
+
+
+@dataclass(frozen=True)
+class SteerConfig:
+    """Steering along a negation direction: fitted on analysis captions; sites and strength chosen on fine-tuning's
+    validation split, with its tolerance ([finetune] validation, retrieval_tolerance, forms)."""
+
+    limit: int = setting(200, "analysis images whose captions fit the directions (one positive and one negated each)",
+                         low=2)
+    sites: str = setting("all", "candidate sites: all, or names such as text.embed,text.block.4")
+
+    def __post_init__(self) -> None:
+        if self.sites != "all" and not all(s.strip() for s in self.sites.split(",")):
+            raise ConfigError(f"steer sites {self.sites!r} has an empty name; write all or names such as "
+                              "text.embed,text.block.4")
+
+
 @dataclass(frozen=True)
 class LocalisationConfig:
     """Patching and erasure measured again on the fine-tuned model, per block against the model before it."""
@@ -259,6 +277,7 @@ class RunConfig(Common):
     heads: HeadsConfig = dataclasses.field(default_factory=HeadsConfig)
     selection: SelectionConfig = dataclasses.field(default_factory=SelectionConfig)
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
+    steer: SteerConfig = dataclasses.field(default_factory=SteerConfig)
     evaluate: EvaluateConfig = dataclasses.field(default_factory=EvaluateConfig)
     localisation: LocalisationConfig = dataclasses.field(default_factory=LocalisationConfig)
     recipes: RecipesConfig = dataclasses.field(default_factory=RecipesConfig)

@@ -57,12 +57,15 @@ def seen_shares(dataset: Dataset, tasks: Tasks, source: WorldSource) -> dict[str
 def run_evaluate(
     common: Common, cfg: EvaluateConfig, out: str | Path, models: list[str] | None = None, progress: bool = True,
     trained_forms: list[str] | tuple[str, ...] = TRAIN_FORMS, train_data: str | None = None, pool: int = 10000,
+    labels: list[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate every model (default: the common one) on the data's evaluation split (which no analysis stage and no
     fine-tuning reads), on tasks drawn once for all of them, each model after the first with every metric's paired
     change against it (`trained_forms`: the forms fine-tuning trained on); write evaluation.json, comparison.md and .csv.
     On world data fine-tuned on world data, accuracy on the held-out combinations is reported apart, and with
-    `train_data` (its spec, read with `pool` scenes) the share of evaluated texts fine-tuning read word for word."""
+    `train_data` (its spec, read with `pool` scenes) the share of evaluated texts fine-tuning read word for word.
+    `labels` names each model's role in the table; every row counts the weights that differ from the first model's
+    (where the architectures match), the numbers a steering adds, and the seconds to encode 1,000 captions."""
     out = Path(out)
     dataset = common_dataset(common, cfg.limit, role="evaluation")
     world = world_count(common.data, 1) is not None and (train_data is None or world_count(train_data, 1) is not None)
@@ -73,15 +76,28 @@ def run_evaluate(
         result.seen_share = seen_shares(dataset, tasks, training_source(train_data, pool, forms=trained_forms))
         print(f"evaluate: {result.seen_share['captions']:.1%} of captions and {result.seen_share['negations']:.1%} of "
               f"negated texts occur word for word in the fine-tuning data")
-    first = None
-    for spec in models or [common.model]:
+    models = models or [common.model]
+    labels = labels or [""] * len(models)
+    if len(labels) != len(models):
+        raise ValueError(f"got {len(labels)} labels for {len(models)} models; give one label per model or none")
+    first, base = None, None
+    captions = [c for r in dataset for c in r.captions]
+    for spec, label in zip(models, labels):
         print(f"evaluate: {spec} on {dataset.describe()}")
-        row, values = scored(load_bundle(spec), dataset, seed=common.seed, progress=progress,
+        bundle = load_bundle(spec)
+        row, values = scored(bundle, dataset, seed=common.seed, progress=progress,
                              cache=feature_cache(common, out), tasks=tasks, trained_forms=trained_forms, held_out=held)
         if first is None:
-            first = values
+            first, base = values, bundle
         else:
             row.changes = paired_changes(first, values, seed=common.seed)
+        row.label = label
+        try:
+            row.weights_changed = bundle.changed_weights(base)
+        except ValueError:
+            row.weights_changed = None
+        row.steering_values = bundle.steering.values if bundle.steering is not None else 0
+        row.seconds_per_1000_captions = bundle.seconds_per_1000_captions(captions)
         result.rows.append(row)
     result.save(out)
     write_text(out / "comparison.md", format_summary(result))

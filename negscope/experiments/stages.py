@@ -24,6 +24,7 @@ from ..results import (
     Result,
     SelectionResult,
     SimilarityResult,
+    SteerResult,
     StudyResult,
     TrainResult,
 )
@@ -38,7 +39,7 @@ class Stage:
     result: type[Result]
     needs: tuple[str, ...]
     run: Callable[[RunConfig, Path], Result]
-    trains: bool = False
+    trains: bool = False  # reads the training data (fine-tuning, or steering's validation split held out of it)
     analyses: bool = False  # shares the run's `Analysis` (model, untrained copies, analysis split) with the others that do
     cost: float = 1.0  # its seconds in README's default run; only for the ETA
     size: Callable[[RunConfig], float] = lambda cfg: 1.0  # its work under a config, in any unit: the cost scales with it
@@ -118,12 +119,27 @@ def _finetune(cfg: RunConfig, root: Path) -> Result:
     return run_finetune(cfg.common, cfg.finetune, finetuned_model(root), selection=selection, resume=True)
 
 
+def _steer(cfg: RunConfig, root: Path) -> Result:
+    from .steer import run_steer
+
+    return run_steer(cfg.common, cfg.steer, cfg.finetune, STAGE["steer"].folder(root), finetuned=finetuned_model(root))
+
+
+def steered_models(root: str | Path) -> tuple[Path, Path]:
+    """The steered model and the steered fine-tuned model inside run folder `root`."""
+    return STAGE["steer"].folder(root) / "model", STAGE["steer"].folder(root) / "both"
+
+
 def _evaluate(cfg: RunConfig, root: Path) -> Result:
     from .evaluate import run_evaluate
 
-    return run_evaluate(cfg.common, cfg.evaluate, STAGE["evaluate"].folder(root), models=[cfg.model, str(finetuned_model(root))],
+    steer, both = steered_models(root)
+    models = {"before": cfg.model, "steered": str(steer), "fine-tuned": str(finetuned_model(root)), "both": str(both)}
+    if "steer" not in cfg.stages:
+        models = {k: models[k] for k in ("before", "fine-tuned")}
+    return run_evaluate(cfg.common, cfg.evaluate, STAGE["evaluate"].folder(root), models=list(models.values()),
                         trained_forms=cfg.finetune.forms, train_data=cfg.finetune.train_data or cfg.common.data,
-                        pool=cfg.finetune.pool)
+                        pool=cfg.finetune.pool, labels=list(models))
 
 
 def _localisation(cfg: RunConfig, root: Path) -> Result:
@@ -187,7 +203,9 @@ STAGE_LIST: tuple[Stage, ...] = (
     Stage(SelectionResult, KINDS, _selection, cost=1),
     Stage(TrainResult, ("selection",), _finetune, trains=True, cost=131,
           size=lambda c: c.finetune.steps * (c.finetune.batch_size + c.finetune.validation / c.finetune.validate_every)),
-    Stage(EvaluationResult, ("finetune",), _evaluate, cost=154, size=lambda c: c.evaluate.limit),
+    Stage(SteerResult, ("finetune",), _steer, trains=True, cost=60, size=lambda c: c.finetune.validation * len(c.stages)),
+    Stage(EvaluationResult, ("finetune", "steer"), _evaluate, cost=154,
+          size=lambda c: c.evaluate.limit * (4 if "steer" in c.stages else 2)),
     Stage(LocalisationResult, ("finetune",), _localisation, cost=50, size=lambda c: c.localisation.limit),
     Stage(RecipesResult, ("selection",), _recipes, trains=True, cost=215,
           size=lambda c: _runs(len(c.recipes.arms) * c.recipes.seeds, c.recipes.steps, c.recipes.batch_size,

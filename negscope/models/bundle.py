@@ -13,11 +13,12 @@ import copy
 import hashlib
 import itertools
 import json
+import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -28,6 +29,9 @@ from ..progress import tqdm
 from .attention import BlockParts, HeadStates, heads_of
 from .packing import PackedBatch, pack_prefixes, packed_batches
 from .sites import Block, Site, all_blocks, all_sites, check_block, check_site
+
+if TYPE_CHECKING:
+    from .steering import Steering
 
 SiteHook = Callable[[torch.Tensor], torch.Tensor | None]
 HeadHook = Callable[[HeadStates], torch.Tensor | None]
@@ -57,6 +61,7 @@ class ClipBundle(ABC):
         self.spec = spec
         self.model = model
         self.truncated = 0
+        self.steering: Steering | None = None  # set while `models.steering` hooks move its text states
         self._image_print: tuple[list[tuple[int, int]], str] | None = None
 
     # ---- what each backend provides
@@ -486,6 +491,31 @@ class ClipBundle(ABC):
             for i in tqdm(range(0, len(images), batch_size), desc="images", disable=None if progress else True, leave=False):
                 out.append(self.image_embeds(self.preprocess(images[i : i + batch_size])).cpu())
         return torch.cat(out)
+
+    def changed_weights(self, other: ClipBundle) -> int:
+        """How many weights (tensor elements) differ between this model and `other`, a model of the same architecture.
+
+        Args:
+            other: the model to compare with.
+
+        Returns:
+            The count; a steered model's hooks are not weights and count nothing.
+        """
+        mine, theirs = self.model.state_dict(), other.model.state_dict()
+        if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
+            raise ValueError(f"{self.spec} and {other.spec} differ in architecture; compare models of one architecture")
+        return sum(int((mine[k].cpu() != theirs[k].cpu()).sum()) for k in mine)
+
+    def seconds_per_1000_captions(self, captions: Sequence[str], batch_size: int = 256) -> float:
+        """Seconds `encode_text` takes for 1,000 captions: `captions` cycled or cut to 1,000, after one warm-up batch."""
+        captions = list(captions)
+        if not captions:
+            raise ValueError("no captions given; pass at least one caption")
+        thousand = [captions[i % len(captions)] for i in range(1000)]
+        self.encode_text(thousand[:batch_size], batch_size=batch_size)
+        start = time.perf_counter()
+        self.encode_text(thousand, batch_size=batch_size)
+        return time.perf_counter() - start
 
     def describe(self) -> dict[str, Any]:
         """Backend, text depth and width, context length and image size, for listings and result files."""

@@ -197,8 +197,9 @@ class HFClipBundle(HFBundle):
 
     @property
     def packs_prefixes(self) -> bool:
-        # sdpa takes a boolean mask and eager attention an additive one; other kernels take no mask of this shape
-        return self.model.text_model.config._attn_implementation in ("sdpa", "eager")
+        # sdpa takes a boolean mask and eager attention an additive one; other kernels take no mask of this shape.
+        # A steered model's hooks find each caption's negator by row, which packed rows do not keep.
+        return self.steering is None and self.model.text_model.config._attn_implementation in ("sdpa", "eager")
 
     def _packed_features(self, batch: PackedBatch) -> torch.Tensor:
         text = self.model.text_model

@@ -3,7 +3,8 @@
 Specs, tried in this order:
 - `tiny` (random, for tests) and `world` (the shipped shapes-world CLIP);
 - `open_clip:NAME:WEIGHTS` or `open_clip:hf-hub:ORG/REPO` (the optional open_clip backend);
-- a local folder: Hugging Face CLIP or SigLIP (`config.json`), or open_clip (`open_clip_config.json`);
+- a local folder: Hugging Face CLIP or SigLIP (`config.json`), open_clip (`open_clip_config.json`), or a steered
+  model (`steering.json`: a base model's spec and the hooks that move its text states, `models.steering`);
 - a named backbone (`ViT-B/32`, `RN50x16`, ...; `negscope models` lists them), or `NAME:random`;
 - a Hugging Face hub id, from the local cache or, when online, the hub.
 """
@@ -17,7 +18,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from ..fingerprint import tree_fingerprint
+from ..fingerprint import digest, tree_fingerprint
 from .backbones import BACKBONES, RANDOM, random_backbone
 from .bundle import ClipBundle, ModelLoadError
 from .configs import SIZES
@@ -25,6 +26,7 @@ from .hf import TOKENIZER_FILES, HFBundle, has_tokenizer, load_hf, model_type, r
 from .openclip import CONFIG_FILE as OPEN_CLIP_CONFIG
 from .openclip import PREFIX as OPEN_CLIP
 from .openclip import load_openclip
+from .steering import STEERING_FILE, Steering, install
 
 WORLD_DIR = Path(__file__).parent / "world"
 FOLDER_FILES = "config.json, model.safetensors, tokenizer files and preprocessor_config.json"
@@ -67,6 +69,17 @@ def _load_folder(path: Path, spec: str) -> ClipBundle:
         return load_hf(str(path), spec, True, model_type(path))
     except OSError as err:
         raise ModelLoadError(f"model folder {path} is incomplete ({err}); it needs {FOLDER_FILES}") from None
+
+
+def _load_steered(path: Path, spec: str, device: str | torch.device) -> ClipBundle:
+    steering = Steering.load(path)
+    base = Path(steering.base).expanduser()
+    if base.is_dir() and base.resolve() == path.resolve():
+        raise ModelLoadError(f"steered model {path} names itself as its base; write it again with `negscope steer`")
+    bundle = load_bundle(steering.base, device)
+    install(bundle, steering)
+    bundle.spec = spec
+    return bundle
 
 
 def _hub_kind(spec: str, local_only: bool) -> str:
@@ -112,6 +125,8 @@ def load_bundle(spec: str, device: str | torch.device = "cpu") -> ClipBundle:
         return load_openclip(spec).to(device)
     path = Path(spec).expanduser()
     if path.is_dir():
+        if (path / STEERING_FILE).is_file():
+            return _load_steered(path, spec, device)
         return _load_folder(path, spec).to(device)
     if spec.endswith(RANDOM):
         return random_backbone(spec[: -len(RANDOM)]).to(device)
@@ -127,6 +142,8 @@ def model_fingerprint(spec: str) -> str:
     if spec == "tiny" or spec.endswith(RANDOM):
         return spec
     folder = WORLD_DIR if spec == "world" else Path(spec).expanduser()
+    if (folder / STEERING_FILE).is_file():
+        return digest([tree_fingerprint(folder), model_fingerprint(Steering.load(folder).base)])
     if folder.is_dir():
         return tree_fingerprint(folder)
     if spec.startswith(OPEN_CLIP):

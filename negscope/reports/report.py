@@ -12,7 +12,7 @@ from ..io import write_text
 from .analysis_sections import attribution, erasure, heads, negations, patching, probes, seed_study, selection
 from .document import Doc, StageOutput
 from .summary import summary
-from .tuning_sections import evaluation, layer_study, localisation, recipes, training
+from .tuning_sections import evaluation, layer_study, localisation, recipes, steering, training
 
 __all__ = ["StageOutput", "build_report"]
 
@@ -38,7 +38,7 @@ def appendix(doc: Doc, config: dict | None, stages: dict[str, StageOutput]) -> N
 
 SECTIONS: dict[str, Callable[[Doc, StageOutput], None]] = {
     "negations": negations, "similarity": seed_study, "probes": probes, "attribution": attribution, "patching": patching, "erasure": erasure,
-    "heads": heads, "selection": selection, "finetune": training, "evaluate": evaluation, "localisation": localisation, "recipes": recipes, "study": layer_study,
+    "heads": heads, "selection": selection, "finetune": training, "steer": steering, "evaluate": evaluation, "localisation": localisation, "recipes": recipes, "study": layer_study,
 }
 
 

@@ -147,7 +147,7 @@ def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
     paired interval of the change."""
     if evaluate is None or len(evaluate.rows) < 2:
         return
-    before, after = evaluate.rows[0], evaluate.rows[-1]
+    before, after = evaluate.rows[0], evaluate.tuned()
     forms = trained_forms(finetune)[0]
     b, a = values(before, forms), values(after, forms)
 
@@ -180,7 +180,7 @@ def caveats(result: dict[str, Any]) -> list[str]:
     if attribution is not None:
         notes += attribution.caveats()
     if evaluate is not None and len(evaluate.rows) >= 2:
-        notes += change_caveats(evaluate.rows[0], evaluate.rows[-1], trained_forms(result.get("finetune"))[0])
+        notes += change_caveats(evaluate.rows[0], evaluate.tuned(), trained_forms(result.get("finetune"))[0])
         if study is not None and "i2t_r1" in study.baseline and study.images != evaluate.rows[0].images:
             notes.append(f"The layer study evaluates on its own {study.images:,} images, so its \"before\" figures differ "
                          f"from those above (i2t R@1 {study.baseline['i2t_r1']:.3f} against "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.forms import FORMS, GIVEN, TRAIN_FORMS
-from ..results import EvaluationRow, LocalisationResult, PairedChange, RecipesResult, TrainResult
+from ..results import EvaluationResult, EvaluationRow, LocalisationResult, PairedChange, RecipesResult, TrainResult
 from .document import Doc, StageOutput, caption_from_name, fmt, mean_of, open_section, over_seeds, pct, with_ci
 
 
@@ -94,6 +94,30 @@ def change_cell(change: PairedChange | None, before: float | None, after: float 
             + ("real" if change.real else "within noise"))
 
 
+def steering(doc: Doc, out: StageOutput) -> None:
+    """The steering kept, how it was chosen on the validation split, and the best candidates."""
+    res = open_section(doc, "A fix without training: steering a negation direction", out)
+    if res is None:
+        return
+    c = res.chosen
+    doc.para(
+        f"Negation directions were fitted per site on {res.captions} captions of `{res.data}` (a probe's weight vector, "
+        f"and the component LEACE's eraser removes), and candidates scored on `{res.validation}` "
+        f"({res.validation_images} images held out of the training images, the split that chooses fine-tuning's "
+        f"checkpoint). Kept: {res.note}. The steered model (`{Path(res.spec).name}`: {res.values:,} numbers, no weight "
+        f"changed) moves the states of each caption's negated tokens, from its first negator through its pooled "
+        f"token, at {', '.join(c['sites'])}; `add` adds strength × the gap between negated and positive captions "
+        "along the direction, `project` rescales LEACE's component by the strength (0 erases it)."
+    )
+    before = res.records[0]
+    best = sorted(res.records[1:], key=lambda r: -r["negation"])[:10]
+    doc.table(["source", "mode", "site", "strength", "negation", "presence", "absence", "i2t R@1", "t2i R@1"],
+              [["unsteered", "", "", "", before["negation"], before.get("presence"), before.get("absence"),
+                before["i2t_r1"], before["t2i_r1"]]]
+              + [[r["source"], r["mode"], ", ".join(r["sites"]), r["strength"], r["negation"], r.get("presence"),
+                  r.get("absence"), r["i2t_r1"], r["t2i_r1"]] for r in best])
+
+
 def evaluation(doc: Doc, out: StageOutput) -> None:
     """The before-and-after evaluation table, retrieval with intervals, every negation form, and the change made."""
     res = open_section(doc, "Before and after fine-tuning", out)
@@ -106,7 +130,7 @@ def evaluation(doc: Doc, out: StageOutput) -> None:
     doc.para(f"Evaluated on `{res.data}` ({rows[0].images if rows else 0} images, seed {res.seed}).")
     table = [[label, *(r.metric(c) for c in EVAL_COLUMNS), r.flips] for label, r in zip(labels, rows)]
     if len(rows) >= 2:
-        before, after = rows[0], rows[-1]
+        before, after = rows[0], res.tuned()
 
         def moved(key: str) -> str:
             if key in RETRIEVAL_COLUMNS and not (key in before.retrieval and key in after.retrieval):
@@ -125,7 +149,8 @@ def evaluation(doc: Doc, out: StageOutput) -> None:
         table.append(["after − before", *(change_cell(after.changes.get(c), before.metric(c), after.metric(c))
                                           for c in EVAL_COLUMNS), f"{after.flips - before.flips:+d}"])
     doc.table(["model", *EVAL_COLUMNS, "flips"], table)
-    _retrieval(doc, labels, rows)
+    _retrieval(doc, labels, res)
+    _choice(doc, res)
     types_ = sorted({t for r in rows for t in r.mcq_by_type})
     if types_:
         ties = ", ".join(f"{label} {pct(r.mcq_ties)}" for label, r in zip(labels, rows) if r.mcq_ties == r.mcq_ties)
@@ -155,8 +180,9 @@ def evaluation(doc: Doc, out: StageOutput) -> None:
     doc.figures(out.folder, "*.png", lambda p: f"Evaluation: {caption_from_name(p)}.")
 
 
-def _retrieval(doc: Doc, labels: list[str], rows: list[EvaluationRow]) -> None:
+def _retrieval(doc: Doc, labels: list[str], res: EvaluationResult) -> None:
     """Recall at 1, 5 and 10 both ways, with 95% intervals where the result holds them, and the change made."""
+    rows = res.rows
     keys = [k for k in RETRIEVAL_COLUMNS if any(k in r.retrieval for r in rows)]
     if not keys:
         return
@@ -165,10 +191,52 @@ def _retrieval(doc: Doc, labels: list[str], rows: list[EvaluationRow]) -> None:
              + (", with 95% bootstrap intervals over images in brackets:" if ci else ":"))
     table = [[label, *(with_ci(r.retrieval.get(k), r.retrieval_ci.get(k)) for k in keys)] for label, r in zip(labels, rows)]
     if len(rows) >= 2:
-        before, after = rows[0], rows[-1]
+        before, after = rows[0], res.tuned()
         table.append(["after − before", *(change_cell(after.changes.get(k), before.retrieval.get(k), after.retrieval.get(k))
                                           for k in keys)])
     doc.table(["model", *(recall_name(k) for k in keys)], table)
+
+
+MCQ_TYPE_KEYS = ("mcq_affirmation", "mcq_negation", "mcq_hybrid")
+CHOICE_COLUMNS = ["presence_accuracy", "absence_accuracy", "mcq_accuracy", "mcq_affirmation", "mcq_negation",
+                  "mcq_hybrid", "i2t_r1", "t2i_r1", "flip_rate", "held_out_forms", "both_negated_accuracy"]
+
+
+def _choice(doc: Doc, res: EvaluationResult) -> None:
+    """With a steered model among the rows: every fix side by side, each metric with its paired change against the
+    model before, the weights changed, the numbers steering adds and the time to encode 1,000 captions."""
+    rows = res.rows
+    if not any(r.label == "steered" for r in rows):
+        return
+    doc.para(
+        "Which fix to use: the model before, steered (no weight changed; `steer` stage), fine-tuned, and both (the same "
+        "steering on the fine-tuned model). Each cell is the metric, then its change against the model before with "
+        "the paired 95% interval over the same images; * marks a change whose interval excludes 0. The flip rate is "
+        "better lower; `both negated` is the shortcut control (0.5 for a model that only marks down negators). The "
+        "last columns: weights that differ from the model before, numbers the steering adds, and seconds to encode "
+        "1,000 evaluation captions on this machine."
+    )
+
+    def metric(row: EvaluationRow, key: str) -> float | None:
+        if key in MCQ_TYPE_KEYS:
+            return row.mcq_by_type.get(key[4:])
+        if key == "held_out_forms":  # the mean accuracy over the forms fine-tuning never saw, as evaluate scores it
+            return mean_of([v for f, kinds in row.form_accuracy.items() if f not in res.trained_forms for v in kinds.values()])
+        return row.metric(key)
+
+    def cell(row: EvaluationRow, key: str) -> str | None:
+        value = metric(row, key)
+        if value is None:
+            return None
+        c = row.changes.get(key)
+        return f"{value:.3f}" if c is None else f"{value:.3f} ({c.change:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]{'*' if c.real else ''})"
+
+    names = [k.replace("_accuracy", "").replace("_", " ") for k in CHOICE_COLUMNS]
+    doc.table(["model", *names, "weights changed", "steering numbers", "s / 1,000 captions"],
+              [[r.label or r.model, *(cell(r, k) for k in CHOICE_COLUMNS),
+                "–" if r.weights_changed is None else f"{r.weights_changed:,}", f"{r.steering_values:,}",
+                f"{r.seconds_per_1000_captions:.2f}"] for r in rows])
+
 
 
 def trained_forms(finetune: TrainResult | None) -> tuple[list[str], bool]:

@@ -23,6 +23,7 @@ from .probes import Divergence, ProbesResult, ProbeSweep, Score, SiteScore, Task
 from .recipes import RecipeRow, RecipesResult
 from .selection import EvidenceSummary, KindWeight, RankedBlock, SelectionResult, Stability
 from .similarity import SeedRow, SimilarityResult
+from .steering import SteerResult
 from .study import RankCorrelation, StudyResult, StudyRow
 from .training import TrainResult
 
@@ -67,6 +68,7 @@ __all__ = [
     "SiteAttributions",
     "SiteScore",
     "Stability",
+    "SteerResult",
     "StudyResult",
     "StudyRow",
     "TaskProbes",

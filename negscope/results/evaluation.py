@@ -37,7 +37,10 @@ class EvaluationRow(SeedRow):
     the one-draw pairs that name a category fine-tuning never saw and `seen_combinations` that over the others, each
     kind's share in `combination_accuracy` ({"held_out" | "seen": {"presence" | "absence": share}}); NaN and empty
     elsewhere. `mcq_ties` is the share of MCQ questions whose best score two or more options share (each broken at
-    random). `both_negated_accuracy` is the shortcut control: a true text negating an absent object against the same
+    random). `label` names the row's role (before, steered, fine-tuned, both; empty when not given);
+    `weights_changed` counts the weights that differ from the first row's model (None when not compared),
+    `steering_values` the numbers a steered model's hooks add, and `seconds_per_1000_captions` the time its text tower
+    took to encode 1,000 evaluation captions. `both_negated_accuracy` is the shortcut control: a true text negating an absent object against the same
     caption negating a present one in the same words, at chance (0.5) for a model that only marks down negators.
     """
 
@@ -64,6 +67,10 @@ class EvaluationRow(SeedRow):
     intervals: dict[str, list[float]] = field(default_factory=dict)
     chance: dict[str, float] = field(default_factory=dict)
     changes: dict[str, PairedChange] = field(default_factory=dict)
+    label: str = ""
+    weights_changed: int | None = None
+    steering_values: int = 0
+    seconds_per_1000_captions: float = float("nan")
 
     def metric(self, name: str) -> float:
         """A metric by name, retrieval figures (`i2t_r1`, ...) included."""
@@ -96,3 +103,7 @@ class EvaluationResult(Result):
     trained_forms: list[str] = field(default_factory=list)
     held_out: list[str] = field(default_factory=list)
     seen_share: dict[str, float] = field(default_factory=dict)
+
+    def tuned(self) -> EvaluationRow:
+        """The fine-tuned model's row: the one labelled `fine-tuned`, else the last."""
+        return next((r for r in self.rows if r.label == "fine-tuned"), self.rows[-1])

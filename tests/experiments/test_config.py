@@ -140,7 +140,7 @@ def _flags(parser) -> set[str]:
 def test_every_setting_is_a_flag_of_its_stage_with_help():
     subparsers = build_parser()._subparsers._group_actions[0].choices
     commands = {"negations": "negations", "similarity": "similarity", "probes": "probe", "attribution": "attribute", "patching": "patch", "erasure": "erase", "heads": "heads",
-                "selection": "select", "finetune": "finetune", "evaluate": "evaluate", "localisation": "localise"}
+                "selection": "select", "finetune": "finetune", "steer": "steer", "evaluate": "evaluate", "localisation": "localise"}
     assert set(commands) | {"study", "recipes"} == set(STAGES)
     for section, command in commands.items():
         cls = type(getattr(RunConfig(), section))
