@@ -1,6 +1,6 @@
 """The package's layering, read from the source: imports only go down, and stage runners never import each other.
 
-cli -> experiments -> (hooks, probes, attribution, selection, finetune, evaluation, reports) -> (io, models, data).
+cli -> experiments -> (hooks, probes, attribution, selection, finetune, steering, evaluation, reports) -> (io, models, data).
 Every `negscope` import counts: absolute or relative, at module level or inside a function.
 """
 

@@ -163,3 +163,17 @@ def test_head_analysis_reads_open_clips_attention_and_its_pooled_reruns_match_fu
     for edit in fast.edited:
         for caption in ("pos", "neg"):
             np.testing.assert_allclose(fast.edited[edit][caption], full.edited[edit][caption], atol=1e-5)
+
+
+def test_steering_moves_only_negated_captions_of_an_open_clip_model(bundle):
+    from negscope.models.steering import Steering, steered
+
+    width = bundle.token_embedding.weight.shape[1]
+    u = torch.nn.functional.normalize(torch.ones(width), dim=0)
+    steering = Steering(bundle.spec, "probe", "add", 2.0, ["text.block.0"], {"text.block.0": {"direction": u, "gap": torch.ones(1)}})
+    captions = ["a red circle", "no red circle"]
+    before = bundle.encode_text(captions)
+    with steered(bundle, steering):
+        during = bundle.encode_text(captions)
+    torch.testing.assert_close(during[0], before[0], rtol=0, atol=1e-6)
+    assert (during[1] - before[1]).abs().max() > 1e-4
