@@ -303,7 +303,9 @@ QUICK: dict[str, dict[str, Any]] = {
     "attribution": {"limit": 8, "steps": 8, "examples": 4},
     "patching": {"limit": 48},
     "erasure": {"limit": 60, "n_boot": 200},
-    "finetune": {"steps": 40, "batch_size": 32, "pool": 1000, "warmup": 5, "save_every": 20},
+    "heads": {"limit": 48},
+    "finetune": {"steps": 40, "batch_size": 32, "pool": 1000, "warmup": 5, "save_every": 20, "validation": 100},
+    "steer": {"limit": 60},
     "evaluate": {"limit": 150},
     "recipes": {"arms": ["default", "forms=without"], "steps": 20, "limit": 60, "seeds": 1},
 }

@@ -169,8 +169,8 @@ def test_steering_moves_only_negated_captions_of_an_open_clip_model(bundle):
     from negscope.models.steering import Steering, steered
 
     width = bundle.token_embedding.weight.shape[1]
-    u = torch.nn.functional.normalize(torch.ones(width), dim=0)
-    steering = Steering(bundle.spec, "probe", "add", 2.0, ["text.block.0"], {"text.block.0": {"direction": u, "gap": torch.ones(1)}})
+    u = torch.nn.functional.normalize(torch.randn(width, generator=torch.Generator().manual_seed(0)), dim=0)
+    steering = Steering(bundle.spec, "probe", "add", 20.0, ["text.block.0"], {"text.block.0": {"direction": u, "gap": torch.ones(1)}})
     captions = ["a red circle", "no red circle"]
     before = bundle.encode_text(captions)
     with steered(bundle, steering):
