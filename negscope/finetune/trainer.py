@@ -65,6 +65,9 @@ class Trainer:
 
     def __init__(self, bundle: ClipBundle, source: Source, blocks: Sequence[Block | int], cfg: TrainConfig, seed: int = 0,
                  validation: Dataset | None = None, cache: str | Path | None = None):
+        if bundle.steering is not None:
+            raise ValueError(f"{bundle.spec} is a steered model, whose hooks a saved fine-tuned model would not keep; "
+                             f"fine-tune its base model ({bundle.steering.base}) and steer that with `negscope steer --tuned`")
         self.bundle, self.source, self.cfg, self.seed, self.cache = bundle, source, cfg, seed, cache
         self.rank, self.world = init_distributed()
         if cfg.batch_size % self.world:

@@ -39,3 +39,9 @@ def test_unknown_sites_and_a_missing_validation_split_are_named(tmp_path, capsys
     assert main(["steer", "--model", "tiny", "--data", "world", "--out", str(tmp_path / "b"), "--limit", "4",
                  "--validation", "0", "--pool", "60", "--sites", "text.embed"]) == 2
     assert "set [finetune] validation" in capsys.readouterr().err
+
+
+def test_a_steered_model_is_not_fine_tuned(steer_dir, tmp_path, capsys):
+    assert main(["finetune", "--model", str(steer_dir / "model"), "--data", "world", "--blocks", "0", "--steps", "1",
+                 "--pool", "60", "--validation", "0", "--out", str(tmp_path / "ft")]) == 2
+    assert "is a steered model" in capsys.readouterr().err
