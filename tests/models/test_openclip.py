@@ -65,7 +65,7 @@ def test_one_probe(bundle, world):
     task = negated_task(world, captions_per_image=3)
     states = text_states(bundle, task.texts, sites=["text.block.5"])
     result = sweep({k: v.numpy() for k, v in states.items()}, task.labels, task.groups, task.texts, folds=2, n_boot=20)
-    assert result.sites[0].site == "text.block.5" and 0.0 <= result.sites[0].accuracy <= 1.0
+    assert result.scores.sites[0].site == "text.block.5" and 0.0 <= result.scores.sites[0].accuracy <= 1.0
 
 
 def test_attribution_on_two_pairs(bundle, world):
