@@ -98,9 +98,10 @@ def scored(
     seed_rows = {} if study is None else {
         "flip_rate": RowValues(study.s_neg >= study.s_pos, study.pair_image),
         "pos_mean": RowValues(study.s_pos, study.pair_image), "neg_mean": RowValues(study.s_neg, study.pair_image)}
-    rows = breakdown.pop("rows") | mcq.rows | recalls | combined | seed_rows | {
+    by_form = {
         "trained_forms": RowValues.cell_means([v for f in forms if f in trained_forms for v in forms[f].values()]),
         "held_out_forms": RowValues.cell_means([v for f in forms if f not in trained_forms for v in forms[f].values()])}
+    rows = breakdown.pop("rows") | mcq.rows | recalls | combined | seed_rows | by_form
     intervals = breakdown.pop("intervals") | {"mcq_accuracy": mcq.interval}
     if study is not None:
         intervals["flip_rate"] = image_interval(study.s_neg >= study.s_pos, study.pair_image, seed)
@@ -119,7 +120,7 @@ def scored(
         retrieval=recall,
         retrieval_ci=recall_ci,
         form_accuracy={f: {k: v.mean() for k, v in kinds.items()} for f, kinds in forms.items()},
-        **{k: v.mean() for k, v in combined.items()},
+        **{k: v.mean() for k, v in (combined | by_form).items()},
         combination_accuracy={part: {k: v.mean() for k, v in kinds.items()} for part, kinds in combinations.items()},
         intervals={k: v for k, v in intervals.items() if v},
         chance=dict.fromkeys(halves, 0.5) | {"mcq_accuracy": mcq.chance} | recall_chance(dataset),

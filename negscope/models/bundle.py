@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from ..data.negation import NEGATORS
 from ..progress import tqdm
 from .attention import BlockParts, HeadStates, heads_of
 from .packing import PackedBatch, pack_prefixes, packed_batches
@@ -287,6 +289,12 @@ class ClipBundle(ABC):
             return (new, *output[1:]) if isinstance(output, tuple) else new
 
         return module.register_forward_hook(post)
+
+    @functools.cached_property
+    def negator_ids(self) -> torch.Tensor:
+        """The ids of the vocabulary's tokens whose text is a negator word (`data.negation.NEGATORS`)."""
+        ids = list(range(self.token_embedding.weight.shape[0]))
+        return torch.tensor([i for i, name in zip(ids, self.token_names(ids)) if name.strip().lower() in NEGATORS])
 
     def block_parts(self, block: Block | int) -> BlockParts:
         """The modules and attention weights of text block `block` (`models.attention`)."""

@@ -16,16 +16,15 @@ its pooled position (a caption without a negator is left as it is):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
-from ..data.negation import NEGATORS
+from ..io import atomic_path, read_json, write_json
 from .sites import check_site
 
 if TYPE_CHECKING:
@@ -78,11 +77,10 @@ class Steering:
         from safetensors.torch import save_file
 
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_file({f"{s}/{k}": self.vectors[s][k].float().contiguous() for s in self.sites for k in MODES[self.mode]},
-                  str(folder / VECTORS_FILE))
-        meta = {k: v for k, v in asdict(self).items() if k != "vectors"}
-        (folder / STEERING_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        with atomic_path(folder / VECTORS_FILE) as tmp:
+            save_file({f"{s}/{k}": self.vectors[s][k].float().contiguous() for s in self.sites for k in MODES[self.mode]},
+                      str(tmp))
+        write_json(folder / STEERING_FILE, {f.name: getattr(self, f.name) for f in fields(self) if f.name != "vectors"})
         return folder
 
     @classmethod
@@ -92,7 +90,7 @@ class Steering:
 
         folder = Path(folder)
         try:
-            meta = json.loads((folder / STEERING_FILE).read_text())
+            meta = read_json(folder / STEERING_FILE)
             tensors = load_file(str(folder / VECTORS_FILE))
             vectors: dict[str, dict[str, torch.Tensor]] = {}
             for key, tensor in tensors.items():
@@ -103,15 +101,9 @@ class Steering:
             raise SteeringError(f"steering folder {folder} cannot be read ({err}); write it again with `negscope steer`") from None
 
 
-def negator_ids(bundle: ClipBundle) -> torch.Tensor:
-    """The token ids of `bundle`'s vocabulary whose text is a negator word."""
-    ids = list(range(bundle.token_embedding.weight.shape[0]))
-    return torch.tensor([i for i, name in zip(ids, bundle.token_names(ids)) if name.strip().lower() in NEGATORS])
-
-
-def negated_positions(bundle: ClipBundle, input_ids: torch.Tensor, negators: torch.Tensor) -> torch.Tensor:
-    """(batch, tokens) True from each row's first negator through its pooled position."""
-    is_negator = torch.isin(input_ids, negators.to(input_ids.device))
+def negated_positions(bundle: ClipBundle, input_ids: torch.Tensor) -> torch.Tensor:
+    """(batch, tokens) True from each row's first negator (`ClipBundle.negator_ids`) through its pooled position."""
+    is_negator = torch.isin(input_ids, bundle.negator_ids.to(input_ids.device))
     position = torch.arange(input_ids.shape[1], device=input_ids.device)[None]
     first = torch.where(is_negator.any(1), is_negator.to(torch.int).argmax(1), input_ids.shape[1])
     return (position >= first[:, None]) & (position <= bundle.pool_positions(input_ids)[:, None])
@@ -135,11 +127,10 @@ def install(bundle: ClipBundle, steering: Steering) -> list:
         raise SteeringError(f"{bundle.spec} is already steered; steer its base model instead")
     for site in steering.sites:
         check_site(site, len(bundle.text_layers), bundle.spec)
-    negators = negator_ids(bundle)
     where: dict[str, torch.Tensor] = {}
 
     def start(input_ids: torch.Tensor) -> None:
-        where["mask"] = negated_positions(bundle, input_ids, negators)
+        where["mask"] = negated_positions(bundle, input_ids)
 
     def move(site: str):
         def hook(state: torch.Tensor) -> torch.Tensor:

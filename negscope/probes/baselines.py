@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..data.negation import NEGATORS
 from ..models import ClipBundle
 
 SURFACE_BASELINES = {
@@ -50,8 +49,7 @@ def bigram_counts(bundle: ClipBundle, texts: Sequence[str]) -> np.ndarray:
 def negator_position(bundle: ClipBundle, texts: Sequence[str]) -> np.ndarray:
     """(texts, 2): 1 if a negator occurs (else 0), and its first position over the token length (0 if none)."""
     rows = _real_ids(bundle, texts)
-    ids = sorted({int(t) for row in rows for t in row})
-    negator = {i for i, name in zip(ids, bundle.token_names(ids)) if name.strip().lower() in NEGATORS}
+    negator = set(bundle.negator_ids.tolist())
     out = np.zeros((len(rows), 2), dtype=np.float32)
     for i, row in enumerate(rows):
         hits = [k for k, t in enumerate(row.tolist()) if t in negator]

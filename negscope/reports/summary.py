@@ -9,8 +9,8 @@ from typing import Any
 
 from ..results import EvaluationRow
 from ..results.evidence import KINDS
-from .document import Doc, StageOutput, mean_of, pct
-from .tuning_sections import RETRIEVAL_COLUMNS, change_cell, recall_name, trained_forms
+from .document import Doc, StageOutput, pct
+from .tuning_sections import RETRIEVAL_COLUMNS, change_cell, recall_name
 
 METRICS = {  # key: (name, what it measures)
     "presence_accuracy": ("presence accuracy", (
@@ -54,7 +54,7 @@ def summary(doc: Doc, stages: dict[str, StageOutput], config: dict | None) -> No
                  f"keys are in the appendix.")
     blindness(doc, result.get("similarity"), result.get("evaluate"))
     evidence(doc, result)
-    comparison(doc, result.get("evaluate"), result.get("finetune"))
+    comparison(doc, result.get("evaluate"))
     study = result.get("study")
     if study is not None and study.against_chance is not None:
         doc.para(f"**Does the analysis choose better than chance?** {study.against_chance.sentence()}")
@@ -117,18 +117,12 @@ def evidence(doc: Doc, result: dict[str, Any]) -> None:
                 "images." if kept is not None else "."))
 
 
-def form_means(row: EvaluationRow, forms: list[str], trained: bool) -> float | None:
-    """Mean of presence and absence accuracy over the forms trained on (or held out)."""
-    picked = [f for f in row.form_accuracy if (f in forms) == trained]
-    return mean_of([v for f in picked for v in row.form_accuracy[f].values()])
-
-
-def values(row: EvaluationRow, forms: list[str]) -> dict[str, float | None]:
+def values(row: EvaluationRow) -> dict[str, float | None]:
     """Every summary metric of one evaluation row that it measured."""
     out = {k: row.metric(k) for k in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", "swap_accuracy",
-                                      "both_negated_accuracy", "flip_rate", "held_out_combinations", "seen_combinations")}
+                                      "both_negated_accuracy", "flip_rate", "held_out_combinations", "seen_combinations",
+                                      "trained_forms", "held_out_forms")}
     out |= {f"mcq_{t}": v for t, v in row.mcq_by_type.items()}
-    out |= {"trained_forms": form_means(row, forms, True), "held_out_forms": form_means(row, forms, False)}
     out |= {k: row.retrieval[k] for k in RETRIEVAL_COLUMNS if k in row.retrieval}
     return {k: v for k, v in out.items() if v is not None and not math.isnan(v)}
 
@@ -142,14 +136,13 @@ def name_of(key: str) -> str:
     return recall_name(key)
 
 
-def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
+def comparison(doc: Doc, evaluate: Any | None) -> None:
     """Every metric before and after fine-tuning, with its 95% interval and its chance level, and its change with the
     paired interval of the change."""
     if evaluate is None or len(evaluate.rows) < 2:
         return
     before, after = evaluate.rows[0], evaluate.tuned()
-    forms = trained_forms(finetune)[0]
-    b, a = values(before, forms), values(after, forms)
+    b, a = values(before), values(after)
 
     def cell(row: EvaluationRow, key: str, value: float | None) -> str:
         ci = row.interval(key)
@@ -158,7 +151,7 @@ def comparison(doc: Doc, evaluate: Any | None, finetune: Any | None) -> None:
     rows = [[name_of(k), _chance(before, k), cell(before, k, b[k]), cell(after, k, a.get(k)),
              change_cell(after.changes.get(k), b[k], a.get(k))] for k in b]
     doc.para(f"**Before → after fine-tuning** on {before.images:,} images of `{evaluate.data}` (95% intervals over images "
-             f"in brackets; trained forms: {', '.join(f'`{f}`' for f in forms)}). "
+             f"in brackets; trained forms: {', '.join(f'`{f}`' for f in evaluate.trained_forms)}). "
              + ("Both models are scored on the same images, so each change has a paired interval: that of after − "
                 "before when whole images are resampled. A change is real only when that interval excludes 0; "
                 "otherwise it is within noise." if after.changes else
@@ -180,7 +173,7 @@ def caveats(result: dict[str, Any]) -> list[str]:
     if attribution is not None:
         notes += attribution.caveats()
     if evaluate is not None and len(evaluate.rows) >= 2:
-        notes += change_caveats(evaluate.rows[0], evaluate.tuned(), trained_forms(result.get("finetune"))[0])
+        notes += change_caveats(evaluate.rows[0], evaluate.tuned())
         if study is not None and "i2t_r1" in study.baseline and study.images != evaluate.rows[0].images:
             notes.append(f"The layer study evaluates on its own {study.images:,} images, so its \"before\" figures differ "
                          f"from those above (i2t R@1 {study.baseline['i2t_r1']:.3f} against "
@@ -194,11 +187,11 @@ def caveats(result: dict[str, Any]) -> list[str]:
     return notes
 
 
-def change_caveats(before: EvaluationRow, after: EvaluationRow, forms: list[str]) -> list[str]:
+def change_caveats(before: EvaluationRow, after: EvaluationRow) -> list[str]:
     """Metrics that end no better than chance, and metrics that fine-tuning made worse, really (the paired interval of
     the change lies below 0)."""
     notes = []
-    b, a = values(before, forms), values(after, forms)
+    b, a = values(before), values(after)
     for key in ("presence_accuracy", "absence_accuracy", "mcq_accuracy", *RETRIEVAL_COLUMNS):
         if key not in a or key not in b:
             continue

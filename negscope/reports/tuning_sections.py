@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..data.forms import FORMS, GIVEN, TRAIN_FORMS
@@ -153,7 +154,7 @@ def evaluation(doc: Doc, out: StageOutput) -> None:
     _choice(doc, res)
     types_ = sorted({t for r in rows for t in r.mcq_by_type})
     if types_:
-        ties = ", ".join(f"{label} {pct(r.mcq_ties)}" for label, r in zip(labels, rows) if r.mcq_ties == r.mcq_ties)
+        ties = ", ".join(f"{label} {pct(r.mcq_ties)}" for label, r in zip(labels, rows) if not math.isnan(r.mcq_ties))
         doc.para("MCQ accuracy by the type of the correct answer" + (
             f". Questions whose best score several options share, each broken at random (a model that cannot tell the "
             f"options apart ties on all, and scores chance): {ties}." if ties else ":"))
@@ -217,16 +218,9 @@ def _choice(doc: Doc, res: EvaluationResult) -> None:
         "1,000 evaluation captions on this machine."
     )
 
-    def metric(row: EvaluationRow, key: str) -> float | None:
-        if key in MCQ_TYPE_KEYS:
-            return row.mcq_by_type.get(key[4:])
-        if key == "held_out_forms":  # the mean accuracy over the forms fine-tuning never saw, as evaluate scores it
-            return mean_of([v for f, kinds in row.form_accuracy.items() if f not in res.trained_forms for v in kinds.values()])
-        return row.metric(key)
-
     def cell(row: EvaluationRow, key: str) -> str | None:
-        value = metric(row, key)
-        if value is None:
+        value = row.mcq_by_type.get(key[4:]) if key in MCQ_TYPE_KEYS else row.metric(key)
+        if value is None or math.isnan(value):
             return None
         c = row.changes.get(key)
         return f"{value:.3f}" if c is None else f"{value:.3f} ({c.change:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]{'*' if c.real else ''})"

@@ -30,7 +30,8 @@ class EvaluationRow(SeedRow):
     accuracies cover every (caption, present object) and (caption, spread absent object) pair. `retrieval_ci` holds
     each recall's 95% interval over images and `intervals` that of each accuracy (and the flip rate); `chance` each
     metric's expected value under random scores. `form_accuracy` holds the presence and absence accuracy of every
-    negation form (`data.forms`), on the same drawn objects for every form. `changes` holds, in `evaluate`'s result,
+    negation form (`data.forms`), on the same drawn objects for every form; `trained_forms` and `held_out_forms` the
+    mean of presence and absence accuracy over the forms fine-tuning trained on and over the others. `changes` holds, in `evaluate`'s result,
     each metric's paired change against the result's first row (empty on the first row), `trained_forms` and
     `held_out_forms` (the mean of presence and absence accuracy over those forms) included. On data with held-out
     combinations (`data.combinations`), `held_out_combinations` is the mean of presence and absence accuracy over
@@ -61,6 +62,8 @@ class EvaluationRow(SeedRow):
     retrieval: dict[str, float] = field(default_factory=dict)
     retrieval_ci: dict[str, list[float]] = field(default_factory=dict)
     form_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)
+    trained_forms: float = float("nan")
+    held_out_forms: float = float("nan")
     held_out_combinations: float = float("nan")
     seen_combinations: float = float("nan")
     combination_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..finetune.validation import RECALLS, Validator, retrieval_drop
 from ..models import ClipBundle
-from ..models.steering import Steering, negated_positions, negator_ids, steered
+from ..models.steering import Steering, negated_positions, steered
 from ..progress import tqdm
 
 STRENGTHS = {"add": (0.5, 1.0, 2.0, 4.0), "project": (0.0, 2.0, 4.0, 8.0)}
@@ -68,7 +68,7 @@ def search(bundle: ClipBundle, validator: Validator, directions: dict[str, dict[
     before = {"source": None, "mode": None, "sites": [], "strength": None, **validator.score(0)}
     captions = [c for r in validator.dataset for c in r.captions]
     # steering moves only captions with a negator: without one in the split, every candidate's R@1 is the model's
-    moved = negated_positions(bundle, bundle.tokenize(captions)["input_ids"], negator_ids(bundle)).any()
+    moved = negated_positions(bundle, bundle.tokenize(captions)["input_ids"]).any()
     recall = None if moved else {k: before[k] for k in RECALLS}
 
     def admissible(r: dict) -> bool:

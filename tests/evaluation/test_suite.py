@@ -59,10 +59,12 @@ def test_given_image_features_give_the_same_row(row, tiny, small_world):
 def test_a_study_row_leaves_out_the_forms_and_the_seed_table_and_nothing_else(row, tiny, small_world):
     lean = evaluate(tiny, small_world, held_out=held_out_categories(), full=False)
     assert row.form_accuracy and not lean.form_accuracy
+    assert 0 <= row.held_out_forms <= 1 and math.isnan(lean.held_out_forms) and math.isnan(lean.trained_forms)
     assert row.pairs > 0 and lean.pairs == 0 and math.isnan(lean.flip_rate) and not lean.templates
     seed_table = {k: getattr(row, k) for k in ("pairs", "pos_mean", "pos_std", "neg_mean", "neg_std", "flips",
                                                "flip_rate", "templates")}
-    assert dataclasses.replace(lean, form_accuracy=row.form_accuracy, **seed_table,
+    forms = {k: getattr(row, k) for k in ("form_accuracy", "trained_forms", "held_out_forms")}
+    assert dataclasses.replace(lean, **forms, **seed_table,
                                intervals=lean.intervals | {"flip_rate": row.intervals["flip_rate"]}) == row
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from negscope.models import load_bundle, model_fingerprint
-from negscope.models.steering import Steering, SteeringError, negated_positions, negator_ids, steered
+from negscope.models.steering import Steering, SteeringError, negated_positions, steered
 
 POSITIVE = ["a red circle and a blue square", "there is a green cross"]
 NEGATED = ["a red circle and no blue square", "this is not a green cross"]
@@ -22,7 +22,7 @@ def _vectors(tiny, site="text.block.1", seed=0):
 
 def test_negated_positions_run_from_the_first_negator_through_the_pooled_token(tiny):
     ids = tiny.tokenize(["a red circle and no blue square", "a red circle"])["input_ids"]
-    mask = negated_positions(tiny, ids, negator_ids(tiny))
+    mask = negated_positions(tiny, ids)
     names = tiny.token_names(ids[0].tolist())
     assert names[int(mask[0].to(torch.int).argmax())] == "no" and mask[0, : names.index("no")].sum() == 0
     assert mask[0, tiny.pool_positions(ids)[0]] and not mask[1].any()
@@ -47,7 +47,7 @@ def test_project_at_strength_one_leaves_the_model_and_zero_removes_the_component
         torch.testing.assert_close(tiny.encode_text(NEGATED), before, rtol=0, atol=1e-6)
     seen = {}
     tokens = tiny.tokenize(NEGATED[:1])
-    mask = negated_positions(tiny, tokens["input_ids"], negator_ids(tiny))[0]
+    mask = negated_positions(tiny, tokens["input_ids"])[0]
     with steered(tiny, Steering("tiny", "leace", "project", 0.0, ["text.block.1"], vectors)):
         handle = tiny.hook_site("text.block.1", lambda state: seen.__setitem__("x", state))  # runs after the steering
         tiny.encode_text(NEGATED[:1])
